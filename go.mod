@@ -1,11 +1,12 @@
 module github.com/micro-registry/nacos
 
-go 1.22
+go 1.23
 
 require (
 	github.com/asim/go-micro/v3 v3.7.1
 	github.com/nacos-group/nacos-sdk-go/v2 v2.3.5
-	go.uber.org/goleak v1.3.0
+	google.golang.org/grpc v1.67.3
+	google.golang.org/protobuf v1.36.5
 )
 
 require (
@@ -74,6 +75,7 @@ require (
 	github.com/urfave/cli/v2 v2.3.0 // indirect
 	github.com/xanzy/ssh-agent v0.3.0 // indirect
 	go.uber.org/atomic v1.7.0 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 	go.uber.org/multierr v1.6.0 // indirect
 	go.uber.org/zap v1.21.0 // indirect
 	golang.org/x/crypto v0.31.0 // indirect
@@ -83,8 +85,6 @@ require (
 	golang.org/x/text v0.21.0 // indirect
 	golang.org/x/time v0.1.0 // indirect
 	google.golang.org/genproto v0.0.0-20230410155749-daa745c078e1 // indirect
-	google.golang.org/grpc v1.67.3 // indirect
-	google.golang.org/protobuf v1.36.5 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.0.0 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect

@@ -1,0 +1,516 @@
+package nacos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asim/go-micro/v3/cmd"
+	"github.com/asim/go-micro/v3/logger"
+	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+)
+
+func init() { cmd.DefaultRegistries["nacos"] = NewRegistry }
+
+var (
+	_ registry.Registry = (*nacosRegistry)(nil)
+	_ io.Closer         = (*nacosRegistry)(nil)
+)
+
+var errClosed = errors.New("nacos: registry is closed")
+
+// serviceListPageSize is how many names ListServices asks for at a time.
+const serviceListPageSize = 500
+
+type nacosRegistry struct {
+	pub  *publisher
+	subs *subscriptions
+	done chan struct{} // closed by Close
+	wg   sync.WaitGroup
+
+	mu         sync.RWMutex
+	opts       registry.Options
+	cfg        *config
+	cfgErr     error                       // why the options are unusable; returned by every method
+	client     naming_client.INamingClient // built on first use
+	closed     bool
+	watchers   map[*watcher]bool
+	ttlStarted bool
+	ttlWake    chan struct{}
+}
+
+// NewRegistry returns a go-micro registry backed by Nacos 2.x. It never fails: it
+// connects on first use, and a bad option makes every method return an error saying
+// what was wrong (it is also logged once). Release it with Close, through io.Closer:
+//
+//	if c, ok := r.(io.Closer); ok { c.Close() }
+func NewRegistry(opts ...registry.Option) registry.Registry {
+	r := &nacosRegistry{
+		pub:      newPublisher(),
+		subs:     newSubscriptions(),
+		done:     make(chan struct{}),
+		opts:     registry.Options{Context: context.Background()},
+		watchers: map[*watcher]bool{},
+		ttlWake:  make(chan struct{}, 1),
+	}
+	if err := r.Init(opts...); err != nil {
+		logger.Logf(logger.ErrorLevel, "%v", err)
+	}
+	return r
+}
+
+// Init applies options on top of the current ones. If the client settings changed and
+// a client exists, a new client is built, everything registered and subscribed is moved
+// to it, and the old one is closed.
+func (r *nacosRegistry) Init(opts ...registry.Option) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errClosed
+	}
+	for _, o := range opts {
+		o(&r.opts)
+	}
+	cfg, err := newConfig(r.opts)
+	if err != nil {
+		r.cfgErr = err
+		r.mu.Unlock()
+		return err
+	}
+	old := r.cfg
+	r.cfg, r.cfgErr = cfg, nil
+	r.subs.protectEmpty.Store(cfg.pushEmptyProtect)
+	if r.client == nil || (reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
+		r.mu.Unlock()
+		return nil
+	}
+	c, err := newNamingClient(cfg)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	oldClient := r.client
+	r.client = c
+	r.mu.Unlock()
+
+	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
+	oldClient.CloseClient()
+	return errors.Join(errs...)
+}
+
+func newNamingClient(cfg *config) (naming_client.INamingClient, error) {
+	installSDKLogger(cfg.client, cfg.log)
+	cc := cfg.client
+	servers := append(cfg.servers[:0:0], cfg.servers...)
+	c, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
+	if err != nil {
+		if c != nil {
+			c.CloseClient()
+		}
+		return nil, fmt.Errorf("nacos: create client: %w", err)
+	}
+	return c, nil
+}
+
+// namingClient returns the client, building it on first use.
+func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
+	r.mu.RLock()
+	c, err := r.client, r.usable()
+	r.mu.RUnlock()
+	if c != nil || err != nil {
+		return c, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return nil, err
+	}
+	if r.client == nil {
+		if r.client, err = newNamingClient(r.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return r.client, nil
+}
+
+// usable says why the registry cannot be used, if it cannot. r.mu must be held.
+func (r *nacosRegistry) usable() error {
+	if r.closed {
+		return errClosed
+	}
+	return r.cfgErr
+}
+
+// config returns the current configuration, or why there is none.
+func (r *nacosRegistry) config() (*config, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.cfg, r.usable()
+}
+
+func (r *nacosRegistry) logf(level logger.Level, format string, args ...interface{}) {
+	if cfg, _ := r.config(); cfg != nil {
+		cfg.logf(level, format, args...)
+		return
+	}
+	logger.Logf(level, "nacos: "+format, args...)
+}
+
+func (r *nacosRegistry) Options() registry.Options {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.opts
+}
+
+func (r *nacosRegistry) String() string { return "nacos" }
+
+// Register publishes every node of s. Nodes this registry registered earlier under the
+// same name stay registered; registering the same nodes again sends nothing to Nacos
+// and only renews their TTL (registry.RegisterTTL), after which a node not registered
+// again is withdrawn.
+func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterOption) error {
+	var o registry.RegisterOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.TTL < 0 {
+		return fmt.Errorf("nacos: register TTL must not be negative, got %v", o.TTL)
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return err
+	}
+	key, fields, err := registerTarget(cfg, o.Context)
+	if err != nil {
+		return err
+	}
+	nodes, dropped, err := encodeService(s, fields, cfg.metadataBudget)
+	if err != nil {
+		return err
+	}
+	key.name = s.Name
+	c, err := r.namingClient()
+	if err != nil {
+		return err
+	}
+	changed, err := r.pub.register(c, key, nodes, o.TTL)
+	if err != nil {
+		return err
+	}
+	if changed && dropped != "" {
+		cfg.logf(logger.WarnLevel, "service %q version %q: %s left out of Nacos, over the metadata budget of %d characters", s.Name, s.Version, dropped, cfg.metadataBudget)
+	}
+	if o.TTL > 0 {
+		r.watchTTL()
+	}
+	r.announce(key)
+	return nil
+}
+
+// Deregister withdraws the nodes of s (matched by version and id); the other nodes this
+// registry registered under the same name stay.
+func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.DeregisterOption) error {
+	var o registry.DeregisterOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return errors.New("nacos: service is nil")
+	}
+	if err := checkServiceName(s.Name); err != nil {
+		return err
+	}
+	if len(s.Nodes) == 0 {
+		return fmt.Errorf("nacos: service %q has no nodes to deregister", s.Name)
+	}
+	ids := make([]nodeKey, len(s.Nodes))
+	for i, n := range s.Nodes {
+		if n == nil || n.Id == "" {
+			return fmt.Errorf("nacos: service %q: a node to deregister has no id", s.Name)
+		}
+		ids[i] = nodeKey{s.Version, n.Id}
+	}
+	key, err := deregisterTarget(cfg, o.Context)
+	if err != nil {
+		return err
+	}
+	key.name = s.Name
+	if r.pub.get(key, false) == nil {
+		return nil // nothing registered here under that name
+	}
+	c, err := r.namingClient()
+	if err != nil {
+		return err
+	}
+	return r.pub.deregister(c, key, ids)
+}
+
+// GetService returns one Service per version, each with its healthy, enabled nodes, or
+// registry.ErrNotFound. The first lookup of a name subscribes to it; later lookups are
+// answered from the pushed state, with no round trip to Nacos.
+func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
+	var o registry.GetOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkServiceName(name); err != nil {
+		return nil, err
+	}
+	key, clusters, err := getTarget(cfg, o.Context)
+	if err != nil {
+		return nil, err
+	}
+	key.name = name
+	c, err := r.namingClient()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := r.subs.acquire(c, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.announce(key)
+	versions := filterClusters(sub.current(), clusters)
+	if len(versions) == 0 {
+		return nil, registry.ErrNotFound
+	}
+	services := make([]*registry.Service, len(versions))
+	for i, v := range versions {
+		services[i] = copyService(v.service, true)
+	}
+	return services, nil
+}
+
+// ListServices returns every service name of the registry's group (one Service per name,
+// with only Name set), across all pages.
+func (r *nacosRegistry) ListServices(opts ...registry.ListOption) ([]*registry.Service, error) {
+	var o registry.ListOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
+	}
+	param, err := listTarget(cfg, o.Context)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.namingClient()
+	if err != nil {
+		return nil, err
+	}
+	names, err := listServiceNames(c, param)
+	if err != nil {
+		return nil, err
+	}
+	services := make([]*registry.Service, len(names))
+	for i, n := range names {
+		services[i] = &registry.Service{Name: n}
+	}
+	return services, nil
+}
+
+// serviceNames lists every service name of a group in the registry's namespace.
+func (r *nacosRegistry) serviceNames(group string) ([]string, error) {
+	c, err := r.namingClient()
+	if err != nil {
+		return nil, err
+	}
+	return listServiceNames(c, vo.GetAllServiceInfoParam{GroupName: group})
+}
+
+// listServiceNames reads one page if param names one, otherwise every page.
+func listServiceNames(c naming_client.INamingClient, param vo.GetAllServiceInfoParam) ([]string, error) {
+	onePage := param.PageNo > 0
+	if !onePage {
+		param.PageNo, param.PageSize = 1, serviceListPageSize
+	}
+	var names []string
+	for {
+		list, err := c.GetAllServicesInfo(param)
+		if err != nil {
+			return nil, fmt.Errorf("nacos: list services of group %q: %w", param.GroupName, err)
+		}
+		names = append(names, list.Doms...)
+		if onePage || len(list.Doms) < int(param.PageSize) || int64(len(names)) >= list.Count {
+			break
+		}
+		param.PageNo++
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Watch watches one service (registry.WatchService) or every service of the group,
+// including services that appear later.
+func (r *nacosRegistry) Watch(opts ...registry.WatchOption) (registry.Watcher, error) {
+	var o registry.WatchOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
+	}
+	key, clusters, err := watchTarget(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	if key.name != "" {
+		if err := checkServiceName(key.name); err != nil {
+			return nil, err
+		}
+	}
+	w := newWatcher(r, key.group, key.name, clusters)
+	if err := r.addWatcher(w); err != nil {
+		return nil, err
+	}
+	if err := r.startWatcher(w, cfg.discoveryInterval); err != nil {
+		w.Stop()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (r *nacosRegistry) startWatcher(w *watcher, interval time.Duration) error {
+	if w.service != "" {
+		return w.track(serviceKey{w.group, w.service})
+	}
+	names, err := r.serviceNames(w.group)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := w.track(serviceKey{w.group, name}); err != nil {
+			return err
+		}
+	}
+	w.discovered = make(chan struct{})
+	go w.discover(interval)
+	return nil
+}
+
+func (r *nacosRegistry) addWatcher(w *watcher) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.usable(); err != nil {
+		return err
+	}
+	r.watchers[w] = true
+	return nil
+}
+
+func (r *nacosRegistry) forgetWatcher(w *watcher) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.watchers, w)
+}
+
+// announce tells the watchers of all services of a group about a name this registry
+// registered or looked up, so that they need not wait for their next discovery.
+func (r *nacosRegistry) announce(key serviceKey) {
+	r.mu.RLock()
+	var ws []*watcher
+	for w := range r.watchers {
+		if w.service == "" && w.group == key.group {
+			ws = append(ws, w)
+		}
+	}
+	r.mu.RUnlock()
+	for _, w := range ws {
+		if err := w.track(key); err != nil {
+			r.logf(logger.DebugLevel, "watcher: %v", err)
+		}
+	}
+}
+
+// watchTTL makes sure the loop that withdraws expired nodes runs, and wakes it.
+func (r *nacosRegistry) watchTTL() {
+	r.mu.Lock()
+	if !r.ttlStarted && !r.closed {
+		r.ttlStarted = true
+		r.wg.Add(1)
+		go r.expireLoop()
+	}
+	r.mu.Unlock()
+	select {
+	case r.ttlWake <- struct{}{}:
+	default:
+	}
+}
+
+// expireLoop withdraws nodes that were not registered again within their TTL.
+func (r *nacosRegistry) expireLoop() {
+	defer r.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.ttlWake:
+		case <-timer.C:
+		}
+		wait := time.Hour
+		if c, err := r.namingClient(); err == nil {
+			next, expired, errs := r.pub.expire(c, time.Now())
+			for _, n := range expired {
+				r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
+			}
+			for _, err := range errs {
+				r.logf(logger.ErrorLevel, "withdrawing expired nodes: %v", err)
+			}
+			if !next.IsZero() {
+				wait = time.Until(next)
+			}
+			if len(errs) > 0 {
+				wait = time.Second // try again soon
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// Close stops every watcher and the client: the connection to Nacos closes, so Nacos
+// removes the nodes this registry registered. Close is safe to call more than once.
+func (r *nacosRegistry) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	close(r.done)
+	c := r.client
+	r.client = nil
+	ws := make([]*watcher, 0, len(r.watchers))
+	for w := range r.watchers {
+		ws = append(ws, w)
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		w.Stop()
+	}
+	r.wg.Wait()
+	if c != nil {
+		c.CloseClient()
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package nacos
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+)
+
+// subscriptions holds one Nacos subscription per service for the registry, whoever needs
+// it: GetService keeps it for the registry's life (so that later lookups cost no round
+// trip, as the SDK's own cache does), watchers hold it until they stop.
+type subscriptions struct {
+	mu           sync.Mutex
+	byKey        map[serviceKey]*subscription
+	protectEmpty atomic.Bool // see WithPushEmptyProtection
+}
+
+// subscription is one service's subscription and the latest instance list Nacos pushed.
+type subscription struct {
+	key   serviceKey
+	ready chan struct{} // closed once the first subscribe has been answered
+	err   error         // why it failed; set before ready is closed
+
+	mu       sync.Mutex
+	param    *vo.SubscribeParam // the very value subscribed with: the SDK unsubscribes by pointer
+	state    *pushState         // nil until Nacos has answered
+	watchers map[*watcher]bool
+	refs     int  // watchers holding it
+	pinned   bool // looked up by GetService: kept until the registry closes
+}
+
+// pushState is one instance list as Nacos pushed it, decoded when first needed.
+type pushState struct {
+	name     string
+	hosts    []model.Instance
+	once     sync.Once
+	versions []*version
+}
+
+func (p *pushState) decoded() []*version {
+	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts) })
+	return p.versions
+}
+
+func newSubscriptions() *subscriptions {
+	return &subscriptions{byKey: map[serviceKey]*subscription{}}
+}
+
+// acquire returns the subscription to key, subscribing first if there is none. A watcher
+// w (if not nil) is told of every push and holds the subscription until release; without
+// one the subscription is pinned.
+func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w *watcher) (*subscription, error) {
+	s.mu.Lock()
+	sub := s.byKey[key]
+	creator := sub == nil
+	if creator {
+		sub = &subscription{key: key, ready: make(chan struct{}), watchers: map[*watcher]bool{}}
+		s.byKey[key] = sub
+	}
+	sub.mu.Lock()
+	if w != nil {
+		sub.watchers[w] = true
+		sub.refs++
+	} else {
+		sub.pinned = true
+	}
+	sub.mu.Unlock()
+	s.mu.Unlock()
+
+	if creator {
+		sub.err = s.subscribe(c, sub)
+		if sub.err != nil {
+			s.mu.Lock()
+			delete(s.byKey, key)
+			s.mu.Unlock()
+		}
+		close(sub.ready)
+	}
+	<-sub.ready
+	return sub, sub.err
+}
+
+// subscribe subscribes sub on client c.
+func (s *subscriptions) subscribe(c naming_client.INamingClient, sub *subscription) error {
+	param := &vo.SubscribeParam{ServiceName: sub.key.name, GroupName: sub.key.group, SubscribeCallback: s.onPush(sub)}
+	sub.mu.Lock()
+	sub.param = param
+	sub.mu.Unlock()
+	if err := c.Subscribe(param); err != nil {
+		_ = c.Unsubscribe(param) // the SDK keeps the callback and a redo entry even on failure
+		return wrapErr("subscribe to", sub.key, err)
+	}
+	// The SDK calls back at once for a service it had not cached, but not for one it had.
+	if sub.current() == nil {
+		if svc, err := c.GetService(vo.GetServiceParam{ServiceName: sub.key.name, GroupName: sub.key.group}); err == nil {
+			sub.setIfUnset(svc.Hosts)
+		}
+	}
+	return nil
+}
+
+// resubscribe moves every subscription to a new client.
+func (s *subscriptions) resubscribe(c naming_client.INamingClient) []error {
+	s.mu.Lock()
+	subs := make([]*subscription, 0, len(s.byKey))
+	for _, sub := range s.byKey {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, sub := range subs {
+		<-sub.ready
+		if err := s.subscribe(c, sub); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// release drops w's hold on sub and unsubscribes when nothing holds it any more. With a
+// nil client (the registry is closing) nothing is sent.
+func (s *subscriptions) release(c naming_client.INamingClient, sub *subscription, w *watcher) {
+	s.mu.Lock()
+	sub.mu.Lock()
+	if sub.watchers[w] {
+		delete(sub.watchers, w)
+		sub.refs--
+	}
+	drop := sub.refs == 0 && !sub.pinned && s.byKey[sub.key] == sub
+	if drop {
+		delete(s.byKey, sub.key)
+	}
+	param := sub.param
+	sub.mu.Unlock()
+	s.mu.Unlock()
+	if drop && c != nil && param != nil {
+		_ = c.Unsubscribe(param)
+	}
+}
+
+// onPush is the SDK callback. The SDK calls it synchronously on the goroutine that
+// handles every push of the connection, and owns hosts (it sorts its cached lists in
+// place), so it copies and returns at once: decoding waits for the first reader, and
+// watchers are only flagged.
+func (s *subscriptions) onPush(sub *subscription) func([]model.Instance, error) {
+	return func(hosts []model.Instance, err error) {
+		if err != nil {
+			return
+		}
+		sub.mu.Lock()
+		if s.protectEmpty.Load() && len(hosts) == 0 && sub.state != nil && len(sub.state.hosts) > 0 {
+			sub.mu.Unlock()
+			return
+		}
+		sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+		watchers := make([]*watcher, 0, len(sub.watchers))
+		for w := range sub.watchers {
+			watchers = append(watchers, w)
+		}
+		sub.mu.Unlock()
+		for _, w := range watchers {
+			w.notify(sub.key)
+		}
+	}
+}
+
+func (sub *subscription) setIfUnset(hosts []model.Instance) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.state == nil {
+		sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+	}
+}
+
+// current returns the latest decoded versions, or nil if Nacos has not answered yet.
+func (sub *subscription) current() []*version {
+	sub.mu.Lock()
+	st := sub.state
+	sub.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return st.decoded()
+}

@@ -1,0 +1,284 @@
+package nacos
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asim/go-micro/v3/logger"
+	"github.com/asim/go-micro/v3/registry"
+)
+
+var _ registry.Watcher = (*watcher)(nil)
+
+// watcher turns Nacos pushes into go-micro results. It is level-triggered: a push only
+// marks its service dirty; Next compares the service's latest state with what this
+// watcher last reported and returns one result per created, updated or deleted node.
+// Pushes that arrive while nobody reads coalesce, and the final state is never lost.
+type watcher struct {
+	reg      *nacosRegistry
+	group    string
+	service  string   // "" watches every service of the group
+	clusters []string // only nodes of these clusters, if any
+
+	done       chan struct{}
+	stopOnce   sync.Once
+	discovered chan struct{} // closed when the discovery loop of an all-services watcher ends
+	signal     chan struct{} // one pending wake-up for Next
+	nextMu     sync.Mutex    // one Next at a time: each result is reported once
+
+	mu       sync.Mutex
+	tracked  map[serviceKey]*subscription
+	dirty    []serviceKey
+	isDirty  map[serviceKey]bool
+	reported map[serviceKey]map[string]*reportedVersion // by service, then version
+	pending  []*registry.Result
+}
+
+// reportedVersion is what a watcher last reported of one version of a service. It points
+// into decoded states, which are never modified.
+type reportedVersion struct {
+	service *registry.Service
+	packed  string
+	nodes   map[string]*registry.Node // by id
+}
+
+func newWatcher(r *nacosRegistry, group, service string, clusters []string) *watcher {
+	return &watcher{
+		reg: r, group: group, service: service, clusters: clusters,
+		done:     make(chan struct{}),
+		signal:   make(chan struct{}, 1),
+		tracked:  map[serviceKey]*subscription{},
+		isDirty:  map[serviceKey]bool{},
+		reported: map[serviceKey]map[string]*reportedVersion{},
+	}
+}
+
+func (w *watcher) stopped() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// track subscribes the watcher to a service and queues its current nodes as creates.
+func (w *watcher) track(key serviceKey) error {
+	w.mu.Lock()
+	_, ok := w.tracked[key]
+	w.mu.Unlock()
+	if ok || w.stopped() {
+		return nil
+	}
+	c, err := w.reg.namingClient()
+	if err != nil {
+		return err
+	}
+	sub, err := w.reg.subs.acquire(c, key, w)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	_, dup := w.tracked[key]
+	if !dup && !w.stopped() {
+		w.tracked[key] = sub
+	}
+	w.mu.Unlock()
+	if dup || w.stopped() {
+		w.reg.subs.release(c, sub, w)
+		return nil
+	}
+	w.notify(key)
+	return nil
+}
+
+// discover looks for new services every interval, for a watcher of all services.
+func (w *watcher) discover(interval time.Duration) {
+	defer close(w.discovered)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+		}
+		names, err := w.reg.serviceNames(w.group)
+		if err != nil {
+			w.reg.logf(logger.DebugLevel, "watcher: listing services: %v", err)
+			continue
+		}
+		for _, name := range names {
+			if err := w.track(serviceKey{w.group, name}); err != nil {
+				w.reg.logf(logger.DebugLevel, "watcher: %v", err)
+			}
+		}
+	}
+}
+
+// notify marks a service dirty and wakes Next. It never blocks: it runs on the SDK's
+// push goroutine.
+func (w *watcher) notify(key serviceKey) {
+	w.mu.Lock()
+	if !w.isDirty[key] {
+		w.isDirty[key] = true
+		w.dirty = append(w.dirty, key)
+	}
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Next blocks until a node is created, updated or deleted, or the watcher is stopped.
+func (w *watcher) Next() (*registry.Result, error) {
+	w.nextMu.Lock()
+	defer w.nextMu.Unlock()
+	for {
+		if w.stopped() {
+			return nil, registry.ErrWatcherStopped
+		}
+		w.mu.Lock()
+		if len(w.pending) > 0 {
+			res := w.pending[0]
+			w.pending[0] = nil
+			w.pending = w.pending[1:]
+			w.mu.Unlock()
+			return res, nil
+		}
+		if len(w.dirty) > 0 {
+			key := w.dirty[0]
+			w.dirty = w.dirty[1:]
+			delete(w.isDirty, key)
+			sub, before := w.tracked[key], w.reported[key]
+			w.mu.Unlock()
+			var now []*version
+			if sub != nil {
+				now = filterClusters(sub.current(), w.clusters)
+			}
+			results, after := diff(key.name, before, now)
+			w.mu.Lock()
+			w.reported[key] = after
+			w.pending = append(w.pending, results...)
+			w.mu.Unlock()
+			continue
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.signal:
+		case <-w.done:
+		}
+	}
+}
+
+// Stop ends the watcher: Next returns registry.ErrWatcherStopped from now on, and the
+// watcher's subscriptions are released (unsubscribed when nothing else uses them).
+func (w *watcher) Stop() {
+	w.stopOnce.Do(func() {
+		close(w.done)
+		if w.discovered != nil {
+			<-w.discovered
+		}
+		w.reg.forgetWatcher(w)
+		c, _ := w.reg.namingClient()
+		w.mu.Lock()
+		tracked := w.tracked
+		w.tracked = map[serviceKey]*subscription{}
+		w.mu.Unlock()
+		for _, sub := range tracked {
+			w.reg.subs.release(c, sub, w)
+		}
+	})
+}
+
+// diff compares a service's versions now with what was reported before and returns one
+// result per created, updated or deleted node, and what has now been reported.
+func diff(name string, before map[string]*reportedVersion, now []*version) ([]*registry.Result, map[string]*reportedVersion) {
+	var results []*registry.Result
+	after := make(map[string]*reportedVersion, len(now))
+	for _, v := range now {
+		prev := before[v.service.Version]
+		rv := &reportedVersion{service: v.service, packed: v.packed, nodes: make(map[string]*registry.Node, len(v.service.Nodes))}
+		after[v.service.Version] = rv
+		for _, n := range v.service.Nodes {
+			rv.nodes[n.Id] = n
+			var old *registry.Node
+			if prev != nil {
+				old = prev.nodes[n.Id]
+			}
+			switch {
+			case old == nil:
+				results = append(results, result(registry.Create, v.service, n))
+			case prev.packed != v.packed || !sameNode(old, n):
+				results = append(results, result(registry.Update, v.service, n))
+			}
+		}
+	}
+	versions := make([]string, 0, len(before))
+	for ver := range before {
+		versions = append(versions, ver)
+	}
+	sort.Strings(versions)
+	for _, ver := range versions {
+		prev, cur := before[ver], after[ver]
+		var gone []*registry.Node
+		for id, n := range prev.nodes {
+			if cur == nil || cur.nodes[id] == nil {
+				gone = append(gone, n)
+			}
+		}
+		sort.Slice(gone, func(i, j int) bool { return gone[i].Id < gone[j].Id })
+		for _, n := range gone {
+			results = append(results, result(registry.Delete, prev.service, n))
+		}
+	}
+	return results, after
+}
+
+// result builds a Result the receiver owns: go-micro's cache keeps and modifies it.
+func result(action registry.EventType, s *registry.Service, n *registry.Node) *registry.Result {
+	svc := copyService(s, false)
+	svc.Nodes = []*registry.Node{copyNode(n)}
+	return &registry.Result{Action: action.String(), Service: svc}
+}
+
+func sameNode(a, b *registry.Node) bool {
+	if a.Address != b.Address || len(a.Metadata) != len(b.Metadata) {
+		return false
+	}
+	for k, v := range a.Metadata {
+		if w, ok := b.Metadata[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// filterClusters keeps the nodes of the given clusters (all nodes when none are given).
+func filterClusters(versions []*version, clusters []string) []*version {
+	if len(clusters) == 0 {
+		return versions
+	}
+	want := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		want[c] = true
+	}
+	var out []*version
+	for _, v := range versions {
+		shallow := *v.service
+		shallow.Nodes = nil
+		f := &version{service: &shallow, packed: v.packed}
+		for i, n := range v.service.Nodes {
+			if want[v.clusters[i]] {
+				f.service.Nodes = append(f.service.Nodes, n)
+				f.clusters = append(f.clusters, v.clusters[i])
+			}
+		}
+		if len(f.service.Nodes) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
