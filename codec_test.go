@@ -207,26 +207,32 @@ func TestCodecBadInput(t *testing.T) {
 		return &registry.Service{Name: "s", Nodes: []*registry.Node{{Id: "n", Address: "1.2.3.4:80"}}}
 	}
 	cases := map[string]func(*registry.Service) *registry.Service{
-		"nil service":      func(*registry.Service) *registry.Service { return nil },
-		"empty name":       func(s *registry.Service) *registry.Service { s.Name = ""; return s },
-		"name with space":  func(s *registry.Service) *registry.Service { s.Name = "a b"; return s },
-		"name with @@":     func(s *registry.Service) *registry.Service { s.Name = "a@@b"; return s },
-		"leading @":        func(s *registry.Service) *registry.Service { s.Name = "@a"; return s },
-		"CJK name":         func(s *registry.Service) *registry.Service { s.Name = "服务"; return s },
-		"long name":        func(s *registry.Service) *registry.Service { s.Name = strings.Repeat("a", 513); return s },
-		"no nodes":         func(s *registry.Service) *registry.Service { s.Nodes = nil; return s },
-		"nil node":         func(s *registry.Service) *registry.Service { s.Nodes[0] = nil; return s },
-		"node without id":  func(s *registry.Service) *registry.Service { s.Nodes[0].Id = ""; return s },
-		"duplicate id":     func(s *registry.Service) *registry.Service { s.Nodes = append(s.Nodes, s.Nodes[0]); return s },
-		"no port":          func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4"; return s },
-		"bad port":         func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:http"; return s },
-		"port too large":   func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:65536"; return s },
-		"negative port":    func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:-1"; return s },
-		"empty host":       func(s *registry.Service) *registry.Service { s.Nodes[0].Address = ":80"; return s },
-		"empty address":    func(s *registry.Service) *registry.Service { s.Nodes[0].Address = ""; return s },
-		"CJK host":         func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "主机:80"; return s },
-		"oversized node":   func(s *registry.Service) *registry.Service { s.Nodes[0].Metadata = map[string]string{"k": strings.Repeat("v", 1100)}; return s },
-		"long unicode key": func(s *registry.Service) *registry.Service { s.Nodes[0].Metadata = map[string]string{"😀": strings.Repeat("é", 1014)}; return s },
+		"nil service":     func(*registry.Service) *registry.Service { return nil },
+		"empty name":      func(s *registry.Service) *registry.Service { s.Name = ""; return s },
+		"name with space": func(s *registry.Service) *registry.Service { s.Name = "a b"; return s },
+		"name with @@":    func(s *registry.Service) *registry.Service { s.Name = "a@@b"; return s },
+		"leading @":       func(s *registry.Service) *registry.Service { s.Name = "@a"; return s },
+		"CJK name":        func(s *registry.Service) *registry.Service { s.Name = "服务"; return s },
+		"long name":       func(s *registry.Service) *registry.Service { s.Name = strings.Repeat("a", 513); return s },
+		"no nodes":        func(s *registry.Service) *registry.Service { s.Nodes = nil; return s },
+		"nil node":        func(s *registry.Service) *registry.Service { s.Nodes[0] = nil; return s },
+		"node without id": func(s *registry.Service) *registry.Service { s.Nodes[0].Id = ""; return s },
+		"duplicate id":    func(s *registry.Service) *registry.Service { s.Nodes = append(s.Nodes, s.Nodes[0]); return s },
+		"no port":         func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4"; return s },
+		"bad port":        func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:http"; return s },
+		"port too large":  func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:65536"; return s },
+		"negative port":   func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "1.2.3.4:-1"; return s },
+		"empty host":      func(s *registry.Service) *registry.Service { s.Nodes[0].Address = ":80"; return s },
+		"empty address":   func(s *registry.Service) *registry.Service { s.Nodes[0].Address = ""; return s },
+		"CJK host":        func(s *registry.Service) *registry.Service { s.Nodes[0].Address = "主机:80"; return s },
+		"oversized node": func(s *registry.Service) *registry.Service {
+			s.Nodes[0].Metadata = map[string]string{"k": strings.Repeat("v", 1100)}
+			return s
+		},
+		"long unicode key": func(s *registry.Service) *registry.Service {
+			s.Nodes[0].Metadata = map[string]string{"😀": strings.Repeat("é", 1014)}
+			return s
+		},
 	}
 	if _, _, err := encodeService(ok(), instanceFields{weight: 1}, DefaultMetadataBudget); err != nil {
 		t.Fatalf("the valid service was refused: %v", err)
