@@ -77,6 +77,7 @@ type sdkLogger struct {
 }
 
 func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
+	notePushReceiverPort(format)
 	l := s.micro
 	if l == nil {
 		l = logger.DefaultLogger

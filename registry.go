@@ -13,7 +13,6 @@ import (
 	"github.com/asim/go-micro/v3/cmd"
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -110,14 +109,14 @@ func newNamingClient(cfg *config) (naming_client.INamingClient, error) {
 	installSDKLogger(cfg.client, cfg.log)
 	cc := cfg.client
 	servers := append(cfg.servers[:0:0], cfg.servers...)
-	c, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
+	c, port, err := buildClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
 	if err != nil {
 		if c != nil {
 			c.CloseClient()
 		}
 		return nil, fmt.Errorf("nacos: create client: %w", err)
 	}
-	return c, nil
+	return &sdkClient{INamingClient: c, pushReceiverPort: port}, nil
 }
 
 // namingClient returns the client, building it on first use.

@@ -1,0 +1,68 @@
+package nacos
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nacos-group/nacos-sdk-go/v2/clients"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+)
+
+// sdkClient is a nacos-sdk-go naming client whose CloseClient also ends the SDK's
+// UDP push receiver.
+//
+// nacos-sdk-go v2.3.5 starts, with every naming client, a UDP listener for Nacos 1.x
+// pushes, on a random port it only reports in a log line. CloseClient cancels the
+// listener's context, but its goroutine stays blocked reading the socket until a
+// datagram arrives, so every closed client would leave a goroutine and a socket
+// behind. The registry notes the port from the log line while it builds the client and
+// sends one empty datagram to it after CloseClient, which lets the goroutine see its
+// cancelled context and close the socket.
+type sdkClient struct {
+	naming_client.INamingClient
+	pushReceiverPort int // 0 if unknown (the user installed their own SDK logger)
+}
+
+func (c *sdkClient) CloseClient() {
+	c.INamingClient.CloseClient()
+	if c.pushReceiverPort == 0 {
+		return
+	}
+	if conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.pushReceiverPort))); err == nil {
+		conn.Write(nil)
+		conn.Close()
+	}
+}
+
+const pushReceiverLogLine = "udp server start, port: " // logged by the SDK's PushReceiver
+
+var (
+	buildMu            sync.Mutex // one client is built at a time, so the port noted is its own
+	notedReceiverPort  int
+	notedReceiverMutex sync.Mutex
+)
+
+func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	notePushReceiverPort("")
+	c, err := clients.NewNamingClient(p)
+	notedReceiverMutex.Lock()
+	port := notedReceiverPort
+	notedReceiverMutex.Unlock()
+	return c, port, err
+}
+
+// notePushReceiverPort is given every SDK log line's format; "" resets what was noted.
+func notePushReceiverPort(line string) {
+	if line != "" && !strings.HasPrefix(line, pushReceiverLogLine) {
+		return
+	}
+	port, _ := strconv.Atoi(strings.TrimPrefix(line, pushReceiverLogLine))
+	notedReceiverMutex.Lock()
+	notedReceiverPort = port
+	notedReceiverMutex.Unlock()
+}
