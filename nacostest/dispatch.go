@@ -1,0 +1,479 @@
+package nacostest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	auto "github.com/nacos-group/nacos-sdk-go/v2/api/grpc"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_request"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_response"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// Error codes of com.alibaba.nacos.api.exception.NacosException.
+const (
+	codeInvalidParam = 400 // INVALID_PARAM
+	codeNoRight      = 403 // NO_RIGHT
+	codeServerError  = 500 // SERVER_ERROR
+	codeNoHandler    = 302 // NO_HANDLER
+	codeBadGateway   = 502 // BAD_GATEWAY: the payload did not parse
+)
+
+const (
+	resultSuccess = 200 // ResponseCode.SUCCESS
+	resultFail    = 500 // ResponseCode.FAIL
+)
+
+// connection is one client transport (one SDK gRPC connection). Everything a
+// client publishes or subscribes belongs to its connection and goes with it.
+type connection struct {
+	id     string
+	server *Server
+	ended  chan struct{} // closed once the connection's state is gone
+	// removed is set, under the store's lock, when the connection has
+	// ended, so that a request still in flight cannot publish for it.
+	removed bool
+
+	mu    sync.Mutex
+	queue []queuedPush
+	wake  chan struct{} // signals the sender that queue grew
+}
+
+type queuedPush struct {
+	body []byte // JSON of a NotifySubscriberRequest
+	due  time.Time
+}
+
+type connectionKey struct{}
+
+func connectionFrom(ctx context.Context) *connection {
+	c, _ := ctx.Value(connectionKey{}).(*connection)
+	return c
+}
+
+// connectionTracker is the gRPC stats handler that gives each transport its
+// connection: TagConn puts it into the context of every call on that
+// transport, ConnEnd removes its state.
+type connectionTracker struct{ server *Server }
+
+func (t connectionTracker) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
+	// Java's connection id format: <millis>_<remote ip>_<remote port>.
+	host, port, _ := net.SplitHostPort(info.RemoteAddr.String())
+	c := &connection{
+		id:     fmt.Sprintf("%d_%s_%s", time.Now().UnixMilli(), host, port),
+		server: t.server,
+		ended:  make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+	}
+	return context.WithValue(ctx, connectionKey{}, c)
+}
+
+func (t connectionTracker) HandleConn(ctx context.Context, event stats.ConnStats) {
+	s, c := t.server, connectionFrom(ctx)
+	switch event.(type) {
+	case *stats.ConnBegin:
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.logf("nacostest: connection %s opened", c.id)
+	case *stats.ConnEnd:
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.backend.store.removeConnection(c)
+		close(c.ended)
+		s.logf("nacostest: connection %s closed", c.id)
+	}
+}
+
+func (connectionTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (connectionTracker) HandleRPC(context.Context, stats.RPCStats)                       {}
+
+// enqueue queues a push for this connection's sender. It never blocks, so a
+// slow client cannot hold up the store.
+func (c *connection) enqueue(body []byte) {
+	c.mu.Lock()
+	c.queue = append(c.queue, queuedPush{body: body, due: time.Now().Add(c.server.pushes.currentDelay())})
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *connection) head() (queuedPush, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return queuedPush{}, false
+	}
+	return c.queue[0], true
+}
+
+func (c *connection) pop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue[0] = queuedPush{}
+	c.queue = c.queue[1:]
+}
+
+// sendPushes sends the connection's queued pushes in order, each once it is
+// due and pushes are not held. It is the only goroutine that sends on the
+// stream, which serialises Send. Acks are not awaited: they arrive on the
+// receive side and are only counted.
+func (c *connection) sendPushes(stream auto.BiRequestStream_RequestBiStreamServer, stop <-chan struct{}) {
+	done := stream.Context().Done()
+	for {
+		next, ok := c.head()
+		var waitFor <-chan struct{} = c.wake // nothing queued: wait for a push
+		if ok {
+			waitFor = c.server.pushes.heldUntil() // nil unless held
+		}
+		if waitFor != nil {
+			select {
+			case <-waitFor:
+				continue
+			case <-stop:
+				return
+			case <-done:
+				return
+			}
+		}
+		if wait := time.Until(next.due); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+				continue
+			case <-stop:
+			case <-done:
+			}
+			timer.Stop()
+			return
+		}
+		c.pop()
+		if err := stream.Send(payload(notifySubscriberRequest, next.body)); err != nil {
+			return
+		}
+	}
+}
+
+const notifySubscriberRequest = "NotifySubscriberRequest"
+
+func payload(messageType string, body []byte) *auto.Payload {
+	return &auto.Payload{Metadata: &auto.Metadata{Type: messageType}, Body: &anypb.Any{Value: body}}
+}
+
+// grpcService implements the two gRPC services the SDK uses.
+type grpcService struct {
+	auto.UnimplementedRequestServer
+	auto.UnimplementedBiRequestStreamServer
+	server *Server
+}
+
+// RequestBiStream receives the client's stream messages (connection setup,
+// push acks) while a second goroutine sends the pushes. The server never
+// sends SetupAckRequest: SDK v2.3.5 does not know it.
+func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStreamServer) error {
+	s, c := g.server, connectionFrom(stream.Context())
+	stop, senderDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		c.sendPushes(stream, stop)
+	}()
+	defer func() {
+		close(stop)
+		<-senderDone
+	}()
+	for {
+		p, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		messageType := p.GetMetadata().GetType()
+		s.counters.add(messageType)
+		if messageType == "ConnectionSetupRequest" {
+			s.logf("nacostest: connection %s set up: %s", c.id, p.GetBody().GetValue())
+		}
+		// Acks (NotifySubscriberResponse) need nothing beyond the count;
+		// anything else is ignored, as Java ignores what it has no handler for.
+	}
+}
+
+// Request answers one unary request: faults first, then the handler for
+// its metadata.type.
+func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Payload, error) {
+	s, c := g.server, connectionFrom(ctx)
+	requestType := p.GetMetadata().GetType()
+	s.counters.add(requestType)
+	h, known := handlers[requestType]
+	responseType := "ErrorResponse"
+	if known {
+		responseType = h.responseType()
+	}
+	r, injected, err := s.faults.apply(ctx, s.quit, requestType, responseType)
+	switch {
+	case err != nil:
+		return nil, err
+	case injected:
+	case !known:
+		r = errorReply(resultFail, codeNoHandler, "RequestHandler Not Found")
+	default:
+		r = h.serve(s, c, p)
+	}
+	s.logf("nacostest: %s %s -> %s", c.id, requestType, r.responseType)
+	return r.payload(p)
+}
+
+// reply is a response ready to be encoded: its metadata.type and its body.
+type reply struct {
+	responseType string
+	body         interface{ SetRequestId(string) }
+}
+
+func (r reply) payload(request *auto.Payload) (*auto.Payload, error) {
+	var id struct {
+		RequestID string `json:"requestId"`
+	}
+	_ = json.Unmarshal(request.GetBody().GetValue(), &id) // a bad body has been answered already
+	r.body.SetRequestId(id.RequestID)
+	body, err := json.Marshal(r.body)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "nacostest: encoding %s: %v", r.responseType, err)
+	}
+	return payload(r.responseType, body), nil
+}
+
+func succeeded() *rpc_response.Response {
+	return &rpc_response.Response{ResultCode: resultSuccess, Success: true}
+}
+
+func failed(resultCode, errorCode int, message string) *rpc_response.Response {
+	return &rpc_response.Response{ResultCode: resultCode, ErrorCode: errorCode, Message: message}
+}
+
+// errorReply is an ErrorResponse. Java builds most with resultCode 500, but
+// those made from a handler's exception carry the error code as resultCode.
+func errorReply(resultCode, errorCode int, message string) reply {
+	return reply{"ErrorResponse", failed(resultCode, errorCode, message)}
+}
+
+// refusal is a response of the request's own type that says no, the way
+// Java's request filters (auth, parameter checks) answer. The SDK does not
+// retry these: it hands success=false to the caller.
+func refusal(responseType string, errorCode int, message string) reply {
+	return reply{responseType, failed(resultFail, errorCode, message)}
+}
+
+// requestHandler serves one request type.
+type requestHandler interface {
+	responseType() string
+	serve(s *Server, c *connection, p *auto.Payload) reply
+}
+
+// handlers maps metadata.type to its handler; anything else gets
+// "RequestHandler Not Found".
+var handlers = map[string]requestHandler{
+	"ServerCheckRequest": &handler[rpc_request.ServerCheckRequest]{
+		response: "ServerCheckResponse",
+		handle: func(_ *Server, c *connection, _ *rpc_request.ServerCheckRequest) reply {
+			return reply{"ServerCheckResponse", &rpc_response.ServerCheckResponse{Response: succeeded(), ConnectionId: c.id}}
+		},
+	},
+	"HealthCheckRequest": &handler[rpc_request.HealthCheckRequest]{
+		response: "HealthCheckResponse",
+		handle: func(*Server, *connection, *rpc_request.HealthCheckRequest) reply {
+			return reply{"HealthCheckResponse", &rpc_response.HealthCheckResponse{Response: succeeded()}}
+		},
+	},
+	"InstanceRequest": &handler[rpc_request.InstanceRequest]{
+		response: "InstanceResponse",
+		secured:  true,
+		params:   instanceParams,
+		handle:   handleInstance,
+	},
+	"BatchInstanceRequest": &handler[rpc_request.BatchInstanceRequest]{
+		response: "BatchInstanceResponse",
+		secured:  true,
+		params:   batchInstanceParams,
+		handle:   handleBatchInstance,
+	},
+	"SubscribeServiceRequest": &handler[rpc_request.SubscribeServiceRequest]{
+		response: "SubscribeServiceResponse",
+		secured:  true,
+		params:   subscribeParams,
+		handle:   handleSubscribe,
+	},
+	"ServiceQueryRequest": &handler[rpc_request.ServiceQueryRequest]{
+		response: "QueryServiceResponse",
+		secured:  true,
+		params:   queryParams,
+		handle:   handleQuery,
+	},
+	"ServiceListRequest": &handler[rpc_request.ServiceListRequest]{
+		response: "ServiceListResponse",
+		secured:  true,
+		params:   listParams,
+		handle:   handleServiceList,
+	},
+}
+
+// handler decodes a request of type R and passes it through what Java's
+// request pipeline does before the handler: the auth filter for secured
+// requests, then the parameter checker.
+type handler[R any] struct {
+	response string
+	secured  bool                 // Java: @Secured, needs a token when auth is on
+	params   func(*R) []paramInfo // Java: @ExtractorManager.Extractor
+	handle   func(*Server, *connection, *R) reply
+}
+
+func (h *handler[R]) responseType() string { return h.response }
+
+func (h *handler[R]) serve(s *Server, c *connection, p *auto.Payload) reply {
+	req := new(R)
+	if err := json.Unmarshal(p.GetBody().GetValue(), req); err != nil {
+		return errorReply(resultFail, codeBadGateway, err.Error())
+	}
+	if h.secured {
+		if problem := s.backend.auth.tokenProblem(p.GetMetadata().GetHeaders()["accessToken"]); problem != "" {
+			return refusal(h.response, codeNoRight, problem)
+		}
+	}
+	if h.params != nil {
+		if problem := paramProblem(h.params(req)); problem != "" {
+			return refusal(h.response, codeInvalidParam, "Param check invalid:"+problem)
+		}
+	}
+	return h.handle(s, c, req)
+}
+
+// namingRequest returns the common part of a naming request, which the
+// decoder leaves nil when the body lacks all of its fields.
+func namingRequest(r *rpc_request.NamingRequest) rpc_request.NamingRequest {
+	if r == nil {
+		return rpc_request.NamingRequest{}
+	}
+	return *r
+}
+
+func keyOf(r *rpc_request.NamingRequest) serviceKey {
+	n := namingRequest(r)
+	return newServiceKey(n.Namespace, n.GroupName, n.ServiceName)
+}
+
+func handleInstance(s *Server, c *connection, req *rpc_request.InstanceRequest) reply {
+	k := keyOf(req.NamingRequest)
+	switch req.Type {
+	case "registerInstance":
+		if problem := instanceProblem(req.Instance); problem != "" {
+			return errorReply(codeInvalidParam, codeInvalidParam, problem)
+		}
+		s.backend.store.publish(c, k, []model.Instance{req.Instance})
+	case "deregisterInstance":
+		// Java drops the connection's publication for the service whatever
+		// ip and port the request names.
+		s.backend.store.unpublish(c, k)
+	default:
+		return errorReply(codeInvalidParam, codeInvalidParam, "Unsupported request type "+req.Type)
+	}
+	return reply{"InstanceResponse", &rpc_response.InstanceResponse{Response: succeeded()}}
+}
+
+func handleBatchInstance(s *Server, c *connection, req *rpc_request.BatchInstanceRequest) reply {
+	if req.Type != "batchRegisterInstance" {
+		return errorReply(codeInvalidParam, codeInvalidParam, "Unsupported request type "+req.Type)
+	}
+	s.backend.store.publish(c, keyOf(req.NamingRequest), req.Instances)
+	return reply{"BatchInstanceResponse", &rpc_response.BatchInstanceResponse{Response: succeeded()}}
+}
+
+func handleSubscribe(s *Server, c *connection, req *rpc_request.SubscribeServiceRequest) reply {
+	k := keyOf(req.NamingRequest)
+	var info model.Service
+	if req.Subscribe {
+		info = s.backend.store.subscribe(c, k, req.Clusters)
+	} else {
+		info = s.backend.store.unsubscribe(c, k, req.Clusters)
+	}
+	r := succeeded()
+	r.Message = "success"
+	return reply{"SubscribeServiceResponse", &rpc_response.SubscribeServiceResponse{Response: r, ServiceInfo: info}}
+}
+
+func handleQuery(s *Server, _ *connection, req *rpc_request.ServiceQueryRequest) reply {
+	info := s.backend.store.query(keyOf(req.NamingRequest), req.Cluster, req.HealthyOnly)
+	return reply{"QueryServiceResponse", &rpc_response.QueryServiceResponse{Response: succeeded(), ServiceInfo: info}}
+}
+
+func handleServiceList(s *Server, _ *connection, req *rpc_request.ServiceListRequest) reply {
+	k := keyOf(req.NamingRequest)
+	names := s.Services(k.namespace, k.group)
+	return reply{"ServiceListResponse", &rpc_response.ServiceListResponse{
+		Response:     succeeded(),
+		Count:        len(names),
+		ServiceNames: page(names, req.PageNo, req.PageSize),
+	}}
+}
+
+// page returns page pageNo (1-based) of names like Java's
+// ServiceUtil.pageServiceName, except that pageSize 0 means all names rather
+// than none.
+func page(names []string, pageNo, pageSize int) []string {
+	if pageSize <= 0 {
+		return names
+	}
+	start := max((pageNo-1)*pageSize, 0)
+	if start >= len(names) {
+		return []string{}
+	}
+	return names[start:min(start+pageSize, len(names))]
+}
+
+// Parameters each request shows the parameter checker, as Java's
+// *RequestParamExtractor classes extract them.
+
+func instanceParams(req *rpc_request.InstanceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	in := req.Instance
+	return []paramInfo{{
+		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
+		cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
+	}}
+}
+
+func batchInstanceParams(req *rpc_request.BatchInstanceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	infos := []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
+	for _, in := range req.Instances {
+		infos = append(infos, paramInfo{
+			serviceName: in.ServiceName, cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
+		})
+	}
+	return infos
+}
+
+func subscribeParams(req *rpc_request.SubscribeServiceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName, clusters: req.Clusters}}
+}
+
+func queryParams(req *rpc_request.ServiceQueryRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{
+		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
+		port: fmt.Sprint(req.UdpPort), clusters: req.Cluster,
+	}}
+}
+
+func listParams(req *rpc_request.ServiceListRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
+}

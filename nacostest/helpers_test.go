@@ -1,0 +1,198 @@
+package nacostest
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nacos-group/nacos-sdk-go/v2/clients"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+)
+
+// sdkLogDir receives the SDK's log. The SDK keeps one process-wide logger,
+// set up by the first client, so a per-test directory would be written to
+// after that test removed it; TestMain owns this one instead.
+var sdkLogDir string
+
+// newServer starts a server that closes with the test.
+func newServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	srv, err := NewServer(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newClient builds a real SDK naming client for the given server addresses,
+// with the configuration tests need: short timeouts, no stale disk cache,
+// and empty lists delivered to callbacks. It closes with the test.
+func newClient(t testing.TB, addrs []string, configure ...func(*constant.ClientConfig)) naming_client.INamingClient {
+	t.Helper()
+	servers := make([]constant.ServerConfig, len(addrs))
+	for i, addr := range addrs {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := strconv.ParseUint(port, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[i] = constant.ServerConfig{IpAddr: host, Port: p}
+	}
+	config := &constant.ClientConfig{
+		TimeoutMs:            3000,
+		NotLoadCacheAtStart:  true,
+		UpdateCacheWhenEmpty: true,
+		CacheDir:             t.TempDir(),
+		LogDir:               sdkLogDir,
+		LogLevel:             "error",
+	}
+	for _, f := range configure {
+		f(config)
+	}
+	client, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: config, ServerConfigs: servers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.CloseClient)
+	return client
+}
+
+// instance is a registration that SelectInstances would return: healthy,
+// enabled, weight 1, ephemeral (the only kind the gRPC path carries).
+func instance(service, ip string, port uint64, metadata map[string]string) vo.RegisterInstanceParam {
+	return vo.RegisterInstanceParam{
+		ServiceName: service, Ip: ip, Port: port, Metadata: metadata,
+		Weight: 1, Enable: true, Healthy: true, Ephemeral: true,
+	}
+}
+
+func register(t testing.TB, client naming_client.INamingClient, param vo.RegisterInstanceParam) {
+	t.Helper()
+	ok, err := client.RegisterInstance(param)
+	if err != nil || !ok {
+		t.Fatalf("RegisterInstance(%s %s:%d) = %v, %v", param.ServiceName, param.Ip, param.Port, ok, err)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// never checks that cond stays false for the whole period: for asserting
+// that something (a held push) does not happen.
+func never(t testing.TB, period time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(period)
+	for time.Now().Before(deadline) {
+		if cond() {
+			t.Fatalf("condition met within %v, expected it not to be", period)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// watcher records what a subscription callback delivers.
+type watcher struct {
+	mu      sync.Mutex
+	updates [][]model.Instance
+}
+
+// watch subscribes client to the service (DEFAULT_GROUP) and records every
+// callback.
+func watch(t testing.TB, client naming_client.INamingClient, service string) *watcher {
+	t.Helper()
+	w := &watcher{}
+	err := client.Subscribe(&vo.SubscribeParam{
+		ServiceName: service,
+		SubscribeCallback: func(instances []model.Instance, _ error) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.updates = append(w.updates, append([]model.Instance(nil), instances...))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// latest returns the last list delivered and whether there was one.
+func (w *watcher) latest() ([]model.Instance, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.updates) == 0 {
+		return nil, false
+	}
+	return w.updates[len(w.updates)-1], true
+}
+
+func (w *watcher) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.updates)
+}
+
+// sees reports whether the last list delivered holds exactly these
+// "ip:port" addresses, in any order.
+func (w *watcher) sees(addrs ...string) bool {
+	last, ok := w.latest()
+	return ok && sameAddrs(last, addrs...)
+}
+
+func sameAddrs(instances []model.Instance, addrs ...string) bool {
+	if len(instances) != len(addrs) {
+		return false
+	}
+	want := make(map[string]int)
+	for _, a := range addrs {
+		want[a]++
+	}
+	for _, in := range instances {
+		want[addrOf(in)]--
+	}
+	for _, n := range want {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func addrOf(in model.Instance) string {
+	return net.JoinHostPort(in.Ip, strconv.FormatUint(in.Port, 10))
+}
+
+// holds reports whether the server has exactly these "ip:port" addresses
+// for the service in namespace public, group DEFAULT_GROUP.
+func holds(srv *Server, service string, addrs ...string) bool {
+	return sameAddrs(srv.Instances("", "", service), addrs...)
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nacostest-sdk-log")
+	if err != nil {
+		panic(err)
+	}
+	sdkLogDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

@@ -1,0 +1,452 @@
+// Package nacostest runs an in-process Nacos 2.x naming server for tests, in
+// the spirit of net/http/httptest: NewServer starts one on free loopback
+// ports, Addr says where it is, Close stops it.
+//
+// The server speaks the Nacos 2.x gRPC protocol as the unmodified
+// nacos-sdk-go v2 naming client uses it (server check, connection setup,
+// health checks, register, deregister, batch register, subscribe with pushes,
+// service query, service list) plus the HTTP login, and it keeps the naming
+// rules of the Java server: each connection holds one publication per
+// service, ephemeral instances die with their connection, every change pushes
+// the full instance list to every subscriber, and requests are refused with
+// the parameter-check and auth messages of Nacos 2.3/2.4.
+//
+// For tests it adds introspection (Instances, Services, Subscribers,
+// Connections, Requests) and faults (Restart, DropConnections, HoldPushes,
+// SetPushDelay, FailRequests, PushRaw). NewCluster starts several servers
+// that share one store, for failover tests.
+//
+// A client reaches the server with the HTTP address from Addr; the SDK adds
+// 1000 to the port for gRPC:
+//
+//	srv, err := nacostest.NewServer()
+//	if err != nil { ... }
+//	defer srv.Close()
+//	host, port, _ := net.SplitHostPort(srv.Addr())
+//	p, _ := strconv.ParseUint(port, 10, 64)
+//	client, err := clients.NewNamingClient(vo.NacosClientParam{
+//		ServerConfigs: []constant.ServerConfig{{IpAddr: host, Port: p}},
+//		ClientConfig:  &constant.ClientConfig{TimeoutMs: 3000, NotLoadCacheAtStart: true},
+//	})
+package nacostest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	auto "github.com/nacos-group/nacos-sdk-go/v2/api/grpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+const (
+	// grpcPortOffset is what the SDK adds to the configured port to dial gRPC
+	// (constant.RpcPortOffset).
+	grpcPortOffset = 1000
+	// maxHTTPPort keeps the gRPC port, HTTP port + 1000, a valid port.
+	maxHTTPPort = 65535 - grpcPortOffset
+	// maxMessageSize matches the 10 MiB the SDK accepts and Java servers
+	// accept by default, so a batch of thousands of instances fits.
+	maxMessageSize = 10 << 20
+)
+
+// Server is an in-process Nacos 2.x naming server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	opts    options
+	backend *backend
+	// shared is true for Cluster members: their store outlives any one of
+	// them, so Restart must not wipe it.
+	shared bool
+
+	host     string
+	httpPort int
+
+	httpServer *http.Server
+	httpDone   chan struct{}
+
+	// life serialises Restart and Close.
+	life       sync.Mutex
+	closed     bool
+	grpcServer *grpc.Server
+	grpcLis    *trackingListener
+	grpcDone   chan struct{}
+
+	mu    sync.Mutex
+	conns map[*connection]struct{}
+
+	// quit is closed by Close; requests held by FailTimeout give up on it.
+	quit      chan struct{}
+	closeOnce sync.Once
+
+	counters counters
+	faults   faults
+	pushes   pushGate
+}
+
+// backend is the state that the members of a Cluster share.
+type backend struct {
+	store *store
+	auth  *authority
+}
+
+// Option configures a Server or a Cluster.
+type Option func(*options)
+
+type options struct {
+	addr     string // fixed HTTP address; "" picks free ports on 127.0.0.1
+	auth     bool
+	username string
+	password string
+	logf     func(format string, args ...any)
+}
+
+// WithAuth turns authentication on: the SDK must log in with these
+// credentials over HTTP and present the token on every naming request.
+func WithAuth(username, password string) Option {
+	return func(o *options) {
+		o.auth = true
+		o.username = username
+		o.password = password
+	}
+}
+
+// WithLogf sets a debug logger for connections, requests and pushes (no
+// credentials or tokens are ever logged). By default the server is silent.
+func WithLogf(f func(format string, args ...any)) Option {
+	return func(o *options) { o.logf = f }
+}
+
+// WithAddr serves HTTP on this fixed "host:port" and gRPC on port+1000
+// instead of picking free ports, like a standalone Nacos on
+// "127.0.0.1:8848". Port 0 still picks a free pair on that host. It cannot be
+// used with NewCluster.
+func WithAddr(addr string) Option {
+	return func(o *options) { o.addr = addr }
+}
+
+func buildOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// NewServer starts a server on 127.0.0.1 (or the WithAddr address): HTTP on
+// a port P, gRPC on P+1000.
+func NewServer(opts ...Option) (*Server, error) {
+	o := buildOptions(opts)
+	return startServer(o, &backend{store: newStore(), auth: newAuthority(o)}, false)
+}
+
+func startServer(o options, b *backend, shared bool) (*Server, error) {
+	httpLis, grpcLis, err := listenPair(o.addr)
+	if err != nil {
+		return nil, err
+	}
+	tcp := httpLis.Addr().(*net.TCPAddr)
+	s := &Server{
+		opts:     o,
+		backend:  b,
+		shared:   shared,
+		host:     tcp.IP.String(),
+		httpPort: tcp.Port,
+		httpDone: make(chan struct{}),
+		conns:    make(map[*connection]struct{}),
+		quit:     make(chan struct{}),
+	}
+	s.httpServer = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		defer close(s.httpDone)
+		_ = s.httpServer.Serve(httpLis) // returns http.ErrServerClosed on Close
+	}()
+	s.serveGRPC(grpcLis)
+	s.logf("nacostest: serving HTTP on %s, gRPC on %s", s.Addr(), s.grpcAddr())
+	return s, nil
+}
+
+// listenPair listens on a port P for HTTP and P+1000 for gRPC. With a fixed
+// address it takes exactly that port; otherwise it asks the kernel for P and
+// tries again while P+1000 is taken or out of range.
+func listenPair(addr string) (httpLis, grpcLis net.Listener, err error) {
+	host, port := "127.0.0.1", 0
+	if addr != "" {
+		h, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("nacostest: address %q: %w", addr, err)
+		}
+		if port, err = strconv.Atoi(p); err != nil || port < 0 || port > maxHTTPPort {
+			return nil, nil, fmt.Errorf("nacostest: address %q: port must be 0..%d so that port+%d is valid", addr, maxHTTPPort, grpcPortOffset)
+		}
+		host = h
+	}
+	if port != 0 {
+		return listenAt(host, port)
+	}
+	const attempts = 100
+	for range attempts {
+		httpLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("nacostest: %w", err)
+		}
+		p := httpLis.Addr().(*net.TCPAddr).Port
+		if p > maxHTTPPort {
+			httpLis.Close()
+			continue
+		}
+		grpcLis, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+grpcPortOffset)))
+		if err != nil {
+			httpLis.Close()
+			continue
+		}
+		return httpLis, grpcLis, nil
+	}
+	return nil, nil, fmt.Errorf("nacostest: no free port pair P, P+%d on %s after %d attempts", grpcPortOffset, host, attempts)
+}
+
+func listenAt(host string, port int) (httpLis, grpcLis net.Listener, err error) {
+	httpLis, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nacostest: %w", err)
+	}
+	grpcLis, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+grpcPortOffset)))
+	if err != nil {
+		httpLis.Close()
+		return nil, nil, fmt.Errorf("nacostest: %w", err)
+	}
+	return httpLis, grpcLis, nil
+}
+
+// serveGRPC starts a fresh gRPC server on lis. Callers hold s.life, except
+// startServer, which owns s alone.
+func (s *Server) serveGRPC(lis net.Listener) {
+	s.grpcLis = &trackingListener{Listener: lis, conns: make(map[net.Conn]struct{})}
+	s.grpcServer = grpc.NewServer(
+		grpc.StatsHandler(connectionTracker{s}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(maxMessageSize),
+		// Stop then also waits for our handlers, so nothing of ours outlives Close.
+		grpc.WaitForHandlers(true),
+	)
+	service := &grpcService{server: s}
+	auto.RegisterRequestServer(s.grpcServer, service)
+	auto.RegisterBiRequestStreamServer(s.grpcServer, service)
+	done := make(chan struct{})
+	s.grpcDone = done
+	go func(srv *grpc.Server, lis net.Listener) {
+		defer close(done)
+		_ = srv.Serve(lis) // returns when Stop closes the listener
+	}(s.grpcServer, s.grpcLis)
+}
+
+// stopGRPC closes the listener and every connection and waits until all
+// connections have ended, i.e. their state is gone from the store.
+func (s *Server) stopGRPC() {
+	s.grpcServer.Stop()
+	<-s.grpcDone
+}
+
+// Addr returns "host:P", the address to give the SDK (ServerConfig IpAddr and
+// Port). HTTP is served on P, gRPC on P+1000.
+func (s *Server) Addr() string {
+	return net.JoinHostPort(s.host, strconv.Itoa(s.httpPort))
+}
+
+func (s *Server) grpcAddr() string {
+	return net.JoinHostPort(s.host, strconv.Itoa(s.httpPort+grpcPortOffset))
+}
+
+// Close stops the server: listeners, connections, held requests and push
+// senders. It returns when all of them are gone. Close is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.life.Lock()
+		s.closed = true
+		s.stopGRPC()
+		s.life.Unlock()
+		_ = s.httpServer.Close()
+		<-s.httpDone
+		s.logf("nacostest: %s closed", s.Addr())
+	})
+}
+
+// Restart behaves like a restarted Nacos: every gRPC connection is dropped,
+// all ephemeral state (instances, subscriptions, services) is forgotten, and
+// the server serves again on the same ports. SDK clients reconnect on their
+// own and redo their subscriptions and registrations. A Cluster member only
+// loses the state of its own connections, as the shared store lives on in
+// the other members. Login tokens stay valid, as they would with a
+// configured token secret.
+func (s *Server) Restart() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return errors.New("nacostest: Restart after Close")
+	}
+	s.stopGRPC()
+	if !s.shared {
+		s.backend.store.reset()
+	}
+	lis, err := relisten(s.grpcAddr(), s.quit)
+	if err != nil {
+		return err
+	}
+	s.serveGRPC(lis)
+	s.logf("nacostest: %s restarted", s.Addr())
+	return nil
+}
+
+// relisten binds addr again. The port was ours a moment ago; retrying for a
+// short while covers the kernel still tearing down the old listener.
+func relisten(addr string, quit <-chan struct{}) (net.Listener, error) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		lis, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			return lis, err
+		}
+		select {
+		case <-quit:
+			return nil, errors.New("nacostest: closed while restarting")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// DropConnections closes every client connection, as a network failure
+// would, and returns once each one's ephemeral instances and subscriptions
+// have been removed and the subscribers of the affected services pushed.
+// Clients reconnect by themselves and redo their registrations.
+func (s *Server) DropConnections() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return
+	}
+	open := s.openConnections()
+	s.grpcLis.closeConnections()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for _, c := range open {
+		select {
+		case <-c.ended:
+		case <-timeout.C:
+			s.logf("nacostest: connection %s did not end after being closed", c.id)
+			return
+		}
+	}
+}
+
+// Connections returns the number of open client connections to this server.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) openConnections() []*connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := make([]*connection, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	return open
+}
+
+// Requests returns how many payloads of this metadata.type the server has
+// received since it started or since ResetCounters: unary requests
+// ("InstanceRequest", "SubscribeServiceRequest", "HealthCheckRequest", ...)
+// as well as stream messages ("ConnectionSetupRequest",
+// "NotifySubscriberResponse" for each acknowledged push).
+func (s *Server) Requests(requestType string) int64 {
+	return s.counters.get(requestType)
+}
+
+// ResetCounters sets every Requests count back to zero.
+func (s *Server) ResetCounters() {
+	s.counters.reset()
+}
+
+type counters struct {
+	mu     sync.Mutex
+	byType map[string]int64
+}
+
+func (c *counters) add(requestType string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byType == nil {
+		c.byType = make(map[string]int64)
+	}
+	c.byType[requestType]++
+}
+
+func (c *counters) get(requestType string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byType[requestType]
+}
+
+func (c *counters) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byType = nil
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.opts.logf != nil {
+		s.opts.logf(format, args...)
+	}
+}
+
+// trackingListener remembers the connections it accepted so that
+// DropConnections can cut them; gRPC has no API to close one transport.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tracked := &trackedConn{Conn: conn, listener: l}
+	l.mu.Lock()
+	l.conns[tracked] = struct{}{}
+	l.mu.Unlock()
+	return tracked, nil
+}
+
+func (l *trackingListener) closeConnections() {
+	l.mu.Lock()
+	conns := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	listener *trackingListener
+}
+
+func (c *trackedConn) Close() error {
+	c.listener.mu.Lock()
+	delete(c.listener.conns, c)
+	c.listener.mu.Unlock()
+	return c.Conn.Close()
+}
