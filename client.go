@@ -48,7 +48,9 @@ var (
 func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	notePushReceiverPort("")
+	notedReceiverMutex.Lock()
+	notedReceiverPort = 0
+	notedReceiverMutex.Unlock()
 	c, err := clients.NewNamingClient(p)
 	notedReceiverMutex.Lock()
 	port := notedReceiverPort
@@ -56,9 +58,9 @@ func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error
 	return c, port, err
 }
 
-// notePushReceiverPort is given every SDK log line's format; "" resets what was noted.
+// notePushReceiverPort is given the format of every SDK log line.
 func notePushReceiverPort(line string) {
-	if line != "" && !strings.HasPrefix(line, pushReceiverLogLine) {
+	if !strings.HasPrefix(line, pushReceiverLogLine) {
 		return
 	}
 	port, _ := strconv.Atoi(strings.TrimPrefix(line, pushReceiverLogLine))

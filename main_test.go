@@ -26,9 +26,15 @@ var realNacos = os.Getenv("NACOS_ADDR")
 func TestMain(m *testing.M) {
 	// Keep test output readable: the SDK reconnects loudly while tests break things.
 	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel), logger.WithOutput(os.Stderr))
-	// Goroutines running before any test (go-micro's package-level config loader and
-	// caches) are not the registry's.
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+	goleak.VerifyTestMain(m, notOurs...)
+}
+
+// notOurs are goroutines that go-micro starts when its packages load (a config loader
+// and caches), whatever the registry does.
+var notOurs = []goleak.Option{
+	goleak.IgnoreCurrent(),
+	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
+	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
 }
 
 // testEnv is a Nacos for one test: its own embedded server, or its own namespace on the
