@@ -94,7 +94,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 		return len(got) == 2 && len(got[0].Nodes) == 2
 	}, "got %d versions", len(got))
 	want := copyService(in, true)
-	want.Nodes[1].Metadata = map[string]string{} // nil metadata comes back empty
+	want.Nodes[1].Metadata = map[string]string{}                // nil metadata comes back empty
 	want.Nodes[0], want.Nodes[1] = want.Nodes[1], want.Nodes[0] // sorted by id
 	if !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("version 1.0.0 came back different:\n got %+v\nwant %+v", got[0], want)
