@@ -1,13 +1,19 @@
 package nacos
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/http_agent"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/security"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -46,6 +52,9 @@ var (
 )
 
 func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error) {
+	if err := checkLogin(*p.ClientConfig, p.ServerConfigs); err != nil {
+		return nil, 0, err
+	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	notedReceiverMutex.Lock()
@@ -56,6 +65,23 @@ func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error
 	port := notedReceiverPort
 	notedReceiverMutex.Unlock()
 	return c, port, err
+}
+
+// checkLogin tells refused credentials from an unreachable server. The SDK logs in when
+// a client starts, but builds the client even when the login is refused, after which
+// Nacos refuses every request and the SDK reports that without a reason (or not at all:
+// a refused subscription looks like an empty service). An unreachable server is not an
+// error here: the SDK keeps trying to log in.
+func checkLogin(cc constant.ClientConfig, servers []constant.ServerConfig) error {
+	if cc.Username == "" {
+		return nil
+	}
+	ok, err := security.NewNacosAuthClient(cc, servers, &http_agent.HttpAgent{}).Login()
+	var unreachable *url.Error
+	if ok || err == nil || errors.As(err, &unreachable) {
+		return nil
+	}
+	return fmt.Errorf("login as %q refused: %s", cc.Username, redact(strings.TrimSpace(err.Error())))
 }
 
 // notePushReceiverPort is given the format of every SDK log line.

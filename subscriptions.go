@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -93,11 +94,18 @@ func (s *subscriptions) subscribe(c naming_client.INamingClient, sub *subscripti
 		_ = c.Unsubscribe(param) // the SDK keeps the callback and a redo entry even on failure
 		return wrapErr("subscribe to", sub.key, err)
 	}
-	// The SDK calls back at once for a service it had not cached, but not for one it had.
+	// The SDK calls back at once for a service it had not cached, but not for one it had;
+	// and it reports a refused subscription as success, with no callback.
 	if sub.current() == nil {
-		if svc, err := c.GetService(vo.GetServiceParam{ServiceName: sub.key.name, GroupName: sub.key.group}); err == nil {
-			sub.setIfUnset(svc.Hosts)
+		svc, err := c.GetService(vo.GetServiceParam{ServiceName: sub.key.name, GroupName: sub.key.group})
+		if err == nil && svc.Name != sub.key.name {
+			err = errors.New("refused by the server (check the credentials and the namespace)")
 		}
+		if err != nil {
+			_ = c.Unsubscribe(param)
+			return wrapErr("subscribe to", sub.key, err)
+		}
+		sub.setIfUnset(svc.Hosts)
 	}
 	return nil
 }
