@@ -162,6 +162,11 @@ func (g *pushGate) currentDelay() time.Duration {
 // PushRaw sends every subscriber of the service a NotifySubscriberRequest
 // whose serviceInfo is serviceInfoJSON, unchecked: it may be malformed, to
 // see how clients cope. Namespace "" means "public", group "" DEFAULT_GROUP.
+//
+// Beware: nacos-sdk-go v2.3.5 drops a push whose fields have the wrong types
+// (e.g. {"hosts":"none"}), but a body that is not JSON at all makes it
+// dereference a nil pointer while logging the failure
+// (GrpcClient.handleServerRequest), which crashes the client's process.
 func (s *Server) PushRaw(namespace, group, service string, serviceInfoJSON []byte) {
 	s.backend.store.pushRaw(newServiceKey(namespace, group, service), serviceInfoJSON)
 }

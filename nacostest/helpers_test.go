@@ -3,7 +3,9 @@ package nacostest
 import (
 	"net"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+	"go.uber.org/goleak"
 )
 
 // sdkLogDir receives the SDK's log. The SDK keeps one process-wide logger,
@@ -64,7 +67,46 @@ func newClient(t testing.TB, addrs []string, configure ...func(*constant.ClientC
 		t.Fatal(err)
 	}
 	t.Cleanup(client.CloseClient)
+	waitForSDKEventsIdle(t)
 	return client
+}
+
+// sdkEventLoop is the goroutine of an SDK client that handles its connection
+// events; on every CONNECTED it redoes the client's subscriptions and
+// registrations from its caches.
+const sdkEventLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1("
+
+// waitForSDKEventsIdle waits until every SDK client's event goroutine is
+// blocked in its select, i.e. has handled every event sent so far. A new
+// client emits CONNECTED as it starts, and if its redo runs late it can send
+// a cached registration after a newer one the test made since: the server
+// then keeps the stale one, as a real Nacos would. Tests wait for that redo
+// before they write.
+func waitForSDKEventsIdle(t testing.TB) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				buf = buf[:n]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if !strings.Contains(g, sdkEventLoop) {
+				continue
+			}
+			// "goroutine N [select...]:\n<first frame>\n..." with the loop itself
+			// as first frame means idle; anything else means busy or about to run.
+			lines := strings.SplitN(g, "\n", 3)
+			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], sdkEventLoop) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // instance is a registration that SelectInstances would return: healthy,
@@ -192,7 +234,32 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	sdkLogDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	defer os.RemoveAll(dir)
+	goleak.VerifyTestMain(m,
+		// Left behind by nacos-sdk-go v2.3.5 itself, whatever the server does:
+		//  - every naming client starts a UDP listener for Nacos 1.x pushes
+		//    (naming_http.PushReceiver); CloseClient cancels its context, but
+		//    the goroutine stays blocked reading the socket until a datagram
+		//    arrives;
+		//  - the SDK's process-wide logger writes through lumberjack, whose
+		//    log-file mill goroutine runs until the logger is closed, and the
+		//    SDK never closes it.
+		goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1"),
+		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
+	)
+}
+
+// skipIfSDKReconnectsUnderRace skips a test that makes SDK clients reconnect
+// when the race detector is on. nacos-sdk-go v2.3.5 races on every
+// reconnect, whatever the server does: RpcClient.reconnect writes
+// currentConnection (rpc_client.go:449) right after sending DISCONNECTED,
+// while the event goroutine reads it to log that event (rpc_client.go:487).
+// The detector reports that and fails the test. Run these tests without
+// -race; protocol_test.go covers the server side of the same faults with
+// raw gRPC clients under the detector.
+func skipIfSDKReconnectsUnderRace(t testing.TB) {
+	t.Helper()
+	if raceDetector {
+		t.Skip("nacos-sdk-go v2.3.5 has a data race on reconnect (rpc_client.go:449 vs :487); run without -race")
+	}
 }
