@@ -118,6 +118,18 @@ func instance(service, ip string, port uint64, metadata map[string]string) vo.Re
 	}
 }
 
+// instanceOf is the instance the SDK sends for a registration.
+func instanceOf(p vo.RegisterInstanceParam) model.Instance {
+	metadata := p.Metadata
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	return model.Instance{
+		Ip: p.Ip, Port: p.Port, Metadata: metadata, ClusterName: p.ClusterName,
+		Healthy: p.Healthy, Enable: p.Enable, Weight: p.Weight, Ephemeral: p.Ephemeral,
+	}
+}
+
 func register(t testing.TB, client naming_client.INamingClient, param vo.RegisterInstanceParam) {
 	t.Helper()
 	ok, err := client.RegisterInstance(param)
@@ -164,16 +176,18 @@ func watch(t testing.TB, client naming_client.INamingClient, service string) *wa
 	w := &watcher{}
 	err := client.Subscribe(&vo.SubscribeParam{
 		ServiceName: service,
-		SubscribeCallback: func(instances []model.Instance, _ error) {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			w.updates = append(w.updates, append([]model.Instance(nil), instances...))
-		},
+		SubscribeCallback: func(instances []model.Instance, _ error) { w.record(instances) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+func (w *watcher) record(instances []model.Instance) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.updates = append(w.updates, append([]model.Instance(nil), instances...))
 }
 
 // latest returns the last list delivered and whether there was one.

@@ -1,0 +1,212 @@
+package nacostest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	auto "github.com/nacos-group/nacos-sdk-go/v2/api/grpc"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_request"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_response"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// rawClient speaks the gRPC protocol directly, with the SDK's own message
+// types, for what the SDK client hides: exact refusal messages, unknown
+// types, malformed bodies, and reconnect scenarios that the SDK cannot go
+// through under the race detector.
+type rawClient struct {
+	conn *grpc.ClientConn
+}
+
+// dialRaw connects to a server's gRPC port; one rawClient is one connection.
+func dialRaw(t testing.TB, srv *Server) *rawClient {
+	t.Helper()
+	conn, err := grpc.NewClient(srv.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawClient{conn: conn}
+}
+
+// rawResponse is the decoded common part of a response and its type.
+type rawResponse struct {
+	Type string
+	rpc_response.Response
+	Body []byte
+}
+
+// call sends one unary request; body is encoded as JSON unless it is
+// already []byte.
+func (r *rawClient) call(t testing.TB, requestType string, body any, headers map[string]string) rawResponse {
+	t.Helper()
+	encoded, ok := body.([]byte)
+	if !ok {
+		var err error
+		if encoded, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := auto.NewRequestClient(r.conn).Request(ctx, &auto.Payload{
+		Metadata: &auto.Metadata{Type: requestType, Headers: headers},
+		Body:     &anypb.Any{Value: encoded},
+	}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatalf("%s: %v", requestType, err)
+	}
+	resp := rawResponse{Type: p.GetMetadata().GetType(), Body: p.GetBody().GetValue()}
+	if err := json.Unmarshal(resp.Body, &resp.Response); err != nil {
+		t.Fatalf("%s: response %s: %v", requestType, resp.Body, err)
+	}
+	return resp
+}
+
+// openStream opens the bidi stream as the SDK does (ConnectionSetupRequest,
+// no reply expected) and records the hosts of every push, acknowledging
+// each one.
+func (r *rawClient) openStream(t testing.TB) *watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := auto.NewBiRequestStreamClient(r.conn).RequestBiStream(ctx, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, _ := json.Marshal(rpc_request.NewConnectionSetupRequest())
+	if err := stream.Send(payload("ConnectionSetupRequest", setup)); err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			p, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			var push rpc_request.NotifySubscriberRequest
+			if err := json.Unmarshal(p.GetBody().GetValue(), &push); err != nil {
+				continue
+			}
+			w.record(push.ServiceInfo.Hosts)
+			ack, _ := json.Marshal(&rpc_response.NotifySubscriberResponse{Response: &rpc_response.Response{
+				ResultCode: resultSuccess, Success: true, RequestId: push.RequestId,
+			}})
+			if stream.Send(payload("NotifySubscriberResponse", ack)) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return w
+}
+
+func registerRequest(service, ip string, port uint64) *rpc_request.InstanceRequest {
+	return rpc_request.NewInstanceRequest("public", service, "DEFAULT_GROUP", "registerInstance", instanceOf(instance(service, ip, port, nil)))
+}
+
+func subscribeRequest(service string) *rpc_request.SubscribeServiceRequest {
+	return rpc_request.NewSubscribeServiceRequest("public", service, "DEFAULT_GROUP", "", true)
+}
+
+// mustSucceed fails the test unless resp is a success of type want.
+func mustSucceed(t testing.TB, resp rawResponse, want string) {
+	t.Helper()
+	if resp.Type != want || !resp.Success || resp.ResultCode != resultSuccess {
+		t.Fatalf("got %s %s, want a successful %s", resp.Type, resp.Body, want)
+	}
+}
+
+func TestServerCheckAndHealthCheck(t *testing.T) {
+	srv := newServer(t)
+	raw := dialRaw(t, srv)
+	check := raw.call(t, "ServerCheckRequest", rpc_request.NewServerCheckRequest(), nil)
+	mustSucceed(t, check, "ServerCheckResponse")
+	var body rpc_response.ServerCheckResponse
+	if err := json.Unmarshal(check.Body, &body); err != nil || body.ConnectionId == "" {
+		t.Fatalf("ServerCheckResponse %s has no connectionId", check.Body)
+	}
+	mustSucceed(t, raw.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil), "HealthCheckResponse")
+	if srv.Connections() != 1 || srv.Requests("ServerCheckRequest") != 1 || srv.Requests("HealthCheckRequest") != 1 {
+		t.Fatalf("connections %d, requests %d/%d", srv.Connections(), srv.Requests("ServerCheckRequest"), srv.Requests("HealthCheckRequest"))
+	}
+	srv.ResetCounters()
+	if srv.Requests("ServerCheckRequest") != 0 {
+		t.Fatal("ResetCounters kept a count")
+	}
+}
+
+func TestBadRequestsGetErrorResponses(t *testing.T) {
+	srv := newServer(t)
+	raw := dialRaw(t, srv)
+	for _, tc := range []struct {
+		name, requestType string
+		body              any
+		errorCode         int
+		message           string
+	}{
+		{"unknown type", "ConfigQueryRequest", map[string]string{}, 302, "RequestHandler Not Found"},
+		{"malformed body", "InstanceRequest", []byte("{not json"), 502, ""},
+		{"unknown instance operation", "InstanceRequest", rpc_request.NewInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", instanceOf(instance("svc", "10.0.0.1", 1, nil))), 400, "Unsupported request type bogus"},
+		{"unknown batch operation", "BatchInstanceRequest", rpc_request.NewBatchInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", nil), 400, "Unsupported request type bogus"},
+	} {
+		resp := raw.call(t, tc.requestType, tc.body, nil)
+		if resp.Type != "ErrorResponse" || resp.Success || resp.ErrorCode != tc.errorCode || (tc.message != "" && resp.Message != tc.message) {
+			t.Errorf("%s: got %s %s, want ErrorResponse %d %q", tc.name, resp.Type, resp.Body, tc.errorCode, tc.message)
+		}
+	}
+}
+
+func TestRestartForgetsEverythingAndServesAgain(t *testing.T) {
+	srv := newServer(t)
+	publisher, subscriber := dialRaw(t, srv), dialRaw(t, srv)
+	mustSucceed(t, publisher.call(t, "InstanceRequest", registerRequest("svc", "10.0.0.1", 80), nil), "InstanceResponse")
+	subscriber.openStream(t)
+	mustSucceed(t, subscriber.call(t, "SubscribeServiceRequest", subscribeRequest("svc"), nil), "SubscribeServiceResponse")
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Instances("", "", "svc")) != 0 || len(srv.Services("", "")) != 0 || srv.Subscribers("", "", "svc") != 0 {
+		t.Fatalf("after Restart: instances %v, services %v, subscribers %d",
+			srv.Instances("", "", "svc"), srv.Services("", ""), srv.Subscribers("", "", "svc"))
+	}
+	// Same port, fresh state that pushes again, to new connections.
+	publisher, subscriber = dialRaw(t, srv), dialRaw(t, srv)
+	pushes := subscriber.openStream(t)
+	mustSucceed(t, subscriber.call(t, "SubscribeServiceRequest", subscribeRequest("svc"), nil), "SubscribeServiceResponse")
+	mustSucceed(t, publisher.call(t, "InstanceRequest", registerRequest("svc", "10.0.0.2", 80), nil), "InstanceResponse")
+	eventually(t, 5*time.Second, func() bool { return pushes.sees("10.0.0.2:80") })
+}
+
+func TestDropConnectionsPushesTheRemovalAcrossTheCluster(t *testing.T) {
+	cluster, err := NewCluster(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	publisher, subscriber := dialRaw(t, cluster.Member(0)), dialRaw(t, cluster.Member(1))
+	pushes := subscriber.openStream(t)
+	mustSucceed(t, subscriber.call(t, "SubscribeServiceRequest", subscribeRequest("svc"), nil), "SubscribeServiceResponse")
+	mustSucceed(t, publisher.call(t, "InstanceRequest", registerRequest("svc", "10.0.0.1", 80), nil), "InstanceResponse")
+	eventually(t, 5*time.Second, func() bool { return pushes.sees("10.0.0.1:80") })
+
+	cluster.Member(0).DropConnections()
+	// DropConnections returns once the state is gone; the push follows.
+	if !holds(cluster.Member(1), "svc") {
+		t.Fatalf("member 1 still holds %v", cluster.Member(1).Instances("", "", "svc"))
+	}
+	eventually(t, 5*time.Second, func() bool { return pushes.sees() })
+	if cluster.Member(1).Subscribers("", "", "svc") != 1 {
+		t.Fatal("the subscriber on the other member lost its subscription")
+	}
+}
