@@ -175,7 +175,7 @@ func watch(t testing.TB, client naming_client.INamingClient, service string) *wa
 	t.Helper()
 	w := &watcher{}
 	err := client.Subscribe(&vo.SubscribeParam{
-		ServiceName: service,
+		ServiceName:       service,
 		SubscribeCallback: func(instances []model.Instance, _ error) { w.record(instances) },
 	})
 	if err != nil {
