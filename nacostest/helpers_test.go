@@ -85,16 +85,7 @@ const sdkEventLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1
 func waitForSDKEventsIdle(t testing.TB) {
 	t.Helper()
 	eventually(t, 5*time.Second, func() bool {
-		buf := make([]byte, 1<<20)
-		for {
-			n := runtime.Stack(buf, true)
-			if n < len(buf) {
-				buf = buf[:n]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, g := range goroutines() {
 			if !strings.Contains(g, sdkEventLoop) {
 				continue
 			}
@@ -107,6 +98,18 @@ func waitForSDKEventsIdle(t testing.TB) {
 		}
 		return true
 	})
+}
+
+// goroutines returns the stack of every goroutine.
+func goroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // instance is a registration that SelectInstances would return: healthy,

@@ -25,12 +25,25 @@ type rawClient struct {
 // dialRaw connects to a server's gRPC port; one rawClient is one connection.
 func dialRaw(t testing.TB, srv *Server) *rawClient {
 	t.Helper()
-	conn, err := grpc.NewClient(srv.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	r, err := newRawClient(srv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &rawClient{conn: conn}
+	t.Cleanup(func() { r.conn.Close() })
+	return r
+}
+
+func newRawClient(srv *Server) (*rawClient, error) {
+	conn, err := grpc.NewClient(srv.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return &rawClient{conn: conn}, err
+}
+
+// send sends one unary request, waiting for the connection if need be.
+func (r *rawClient) send(ctx context.Context, requestType string, body []byte, headers map[string]string) (*auto.Payload, error) {
+	return auto.NewRequestClient(r.conn).Request(ctx, &auto.Payload{
+		Metadata: &auto.Metadata{Type: requestType, Headers: headers},
+		Body:     &anypb.Any{Value: body},
+	}, grpc.WaitForReady(true))
 }
 
 // rawResponse is the decoded common part of a response and its type.
@@ -40,8 +53,8 @@ type rawResponse struct {
 	Body []byte
 }
 
-// call sends one unary request; body is encoded as JSON unless it is
-// already []byte.
+// call sends one unary request and decodes the response; body is encoded
+// as JSON unless it is already []byte.
 func (r *rawClient) call(t testing.TB, requestType string, body any, headers map[string]string) rawResponse {
 	t.Helper()
 	encoded, ok := body.([]byte)
@@ -53,10 +66,7 @@ func (r *rawClient) call(t testing.TB, requestType string, body any, headers map
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := auto.NewRequestClient(r.conn).Request(ctx, &auto.Payload{
-		Metadata: &auto.Metadata{Type: requestType, Headers: headers},
-		Body:     &anypb.Any{Value: encoded},
-	}, grpc.WaitForReady(true))
+	p, err := r.send(ctx, requestType, encoded, headers)
 	if err != nil {
 		t.Fatalf("%s: %v", requestType, err)
 	}
