@@ -35,9 +35,22 @@ func newServer(t testing.TB, opts ...Option) *Server {
 }
 
 // newClient builds a real SDK naming client for the given server addresses,
-// with the configuration tests need: short timeouts, no stale disk cache,
-// and empty lists delivered to callbacks. It closes with the test.
+// with the configuration tests need (see clientParam). It closes with the
+// test.
 func newClient(t testing.TB, addrs []string, configure ...func(*constant.ClientConfig)) naming_client.INamingClient {
+	t.Helper()
+	client, err := clients.NewNamingClient(clientParam(t, addrs, configure...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.CloseClient)
+	waitForSDKEventsIdle(t)
+	return client
+}
+
+// clientParam configures an SDK client for tests: short timeouts, no stale
+// disk cache, and empty lists delivered to callbacks.
+func clientParam(t testing.TB, addrs []string, configure ...func(*constant.ClientConfig)) vo.NacosClientParam {
 	t.Helper()
 	servers := make([]constant.ServerConfig, len(addrs))
 	for i, addr := range addrs {
@@ -62,13 +75,7 @@ func newClient(t testing.TB, addrs []string, configure ...func(*constant.ClientC
 	for _, f := range configure {
 		f(config)
 	}
-	client, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: config, ServerConfigs: servers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.CloseClient)
-	waitForSDKEventsIdle(t)
-	return client
+	return vo.NacosClientParam{ClientConfig: config, ServerConfigs: servers}
 }
 
 // sdkEventLoop is the goroutine of an SDK client that handles its connection

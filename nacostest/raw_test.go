@@ -34,7 +34,7 @@ func dialRaw(t testing.TB, srv *Server) *rawClient {
 }
 
 func newRawClient(srv *Server) (*rawClient, error) {
-	conn, err := grpc.NewClient(srv.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return &rawClient{conn: conn}, err
 }
 

@@ -167,7 +167,7 @@ func startServer(o options, b *backend, shared bool) (*Server, error) {
 		_ = s.httpServer.Serve(httpLis) // returns http.ErrServerClosed on Close
 	}()
 	s.serveGRPC(grpcLis)
-	s.logf("nacostest: serving HTTP on %s, gRPC on %s", s.Addr(), s.grpcAddr())
+	s.logf("nacostest: serving HTTP on %s, gRPC on %s", s.Addr(), s.GRPCAddr())
 	return s, nil
 }
 
@@ -258,7 +258,8 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort(s.host, strconv.Itoa(s.httpPort))
 }
 
-func (s *Server) grpcAddr() string {
+// GRPCAddr returns "host:P+1000", where the SDK dials gRPC.
+func (s *Server) GRPCAddr() string {
 	return net.JoinHostPort(s.host, strconv.Itoa(s.httpPort+grpcPortOffset))
 }
 
@@ -294,7 +295,7 @@ func (s *Server) Restart() error {
 	if !s.shared {
 		s.backend.store.reset()
 	}
-	lis, err := relisten(s.grpcAddr(), s.quit)
+	lis, err := relisten(s.GRPCAddr(), s.quit)
 	if err != nil {
 		return err
 	}

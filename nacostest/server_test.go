@@ -59,8 +59,8 @@ func TestWithAddrServesOnThatPort(t *testing.T) {
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	if srv.grpcAddr() != net.JoinHostPort(host, strconv.Itoa(p+1000)) {
-		t.Fatalf("gRPC on %s, want port %d", srv.grpcAddr(), p+1000)
+	if srv.GRPCAddr() != net.JoinHostPort(host, strconv.Itoa(p+1000)) {
+		t.Fatalf("gRPC on %s, want port %d", srv.GRPCAddr(), p+1000)
 	}
 	register(t, newClient(t, []string{addr}), instance("svc", "10.0.0.1", 80, nil))
 	if !holds(srv, "svc", "10.0.0.1:80") {
