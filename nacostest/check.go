@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_request"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
@@ -217,4 +218,45 @@ func javaLength(s string) int {
 		}
 	}
 	return n
+}
+
+// The parameters each request shows the checker, as Java's
+// *RequestParamExtractor classes extract them.
+
+func instanceParams(req *rpc_request.InstanceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	in := req.Instance
+	return []paramInfo{{
+		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
+		cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
+	}}
+}
+
+func batchInstanceParams(req *rpc_request.BatchInstanceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	infos := []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
+	for _, in := range req.Instances {
+		infos = append(infos, paramInfo{
+			serviceName: in.ServiceName, cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
+		})
+	}
+	return infos
+}
+
+func subscribeParams(req *rpc_request.SubscribeServiceRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName, clusters: req.Clusters}}
+}
+
+func queryParams(req *rpc_request.ServiceQueryRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{
+		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
+		port: fmt.Sprint(req.UdpPort), clusters: req.Cluster,
+	}}
+}
+
+func listParams(req *rpc_request.ServiceListRequest) []paramInfo {
+	n := namingRequest(req.NamingRequest)
+	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
 }

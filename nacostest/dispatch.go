@@ -126,11 +126,10 @@ func (c *connection) pop() {
 }
 
 // sendPushes sends the connection's queued pushes in order, each once it is
-// due and pushes are not held. It is the only goroutine that sends on the
-// stream, which serialises Send. Acks are not awaited: they arrive on the
-// receive side and are only counted.
-func (c *connection) sendPushes(stream auto.BiRequestStream_RequestBiStreamServer, stop <-chan struct{}) {
-	done := stream.Context().Done()
+// due and pushes are not held, until ctx ends. It is the only goroutine that
+// sends on the stream, which serialises Send. Acks are not awaited: they
+// arrive on the receive side and are only counted.
+func (c *connection) sendPushes(ctx context.Context, stream auto.BiRequestStream_RequestBiStreamServer) {
 	for {
 		next, ok := c.head()
 		var waitFor <-chan struct{} = c.wake // nothing queued: wait for a push
@@ -141,9 +140,7 @@ func (c *connection) sendPushes(stream auto.BiRequestStream_RequestBiStreamServe
 			select {
 			case <-waitFor:
 				continue
-			case <-stop:
-				return
-			case <-done:
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -152,11 +149,10 @@ func (c *connection) sendPushes(stream auto.BiRequestStream_RequestBiStreamServe
 			select {
 			case <-timer.C:
 				continue
-			case <-stop:
-			case <-done:
+			case <-ctx.Done():
+				timer.Stop()
+				return
 			}
-			timer.Stop()
-			return
 		}
 		c.pop()
 		if err := stream.Send(payload(notifySubscriberRequest, next.body)); err != nil {
@@ -183,13 +179,14 @@ type grpcService struct {
 // sends SetupAckRequest: SDK v2.3.5 does not know it.
 func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStreamServer) error {
 	s, c := g.server, connectionFrom(stream.Context())
-	stop, senderDone := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(stream.Context())
+	senderDone := make(chan struct{})
 	go func() {
 		defer close(senderDone)
-		c.sendPushes(stream, stop)
+		c.sendPushes(ctx, stream)
 	}()
 	defer func() {
-		close(stop)
+		cancel()
 		<-senderDone
 	}()
 	for {
@@ -238,6 +235,11 @@ type reply struct {
 	body         interface{ SetRequestId(string) }
 }
 
+// respond replies with one of the SDK's response types.
+func respond(body rpc_response.IResponse) reply {
+	return reply{body.GetResponseType(), body}
+}
+
 func (r reply) payload(request *auto.Payload) (*auto.Payload, error) {
 	var id struct {
 		RequestID string `json:"requestId"`
@@ -284,13 +286,13 @@ var handlers = map[string]requestHandler{
 	"ServerCheckRequest": &handler[rpc_request.ServerCheckRequest]{
 		response: "ServerCheckResponse",
 		handle: func(_ *Server, c *connection, _ *rpc_request.ServerCheckRequest) reply {
-			return reply{"ServerCheckResponse", &rpc_response.ServerCheckResponse{Response: succeeded(), ConnectionId: c.id}}
+			return respond(&rpc_response.ServerCheckResponse{Response: succeeded(), ConnectionId: c.id})
 		},
 	},
 	"HealthCheckRequest": &handler[rpc_request.HealthCheckRequest]{
 		response: "HealthCheckResponse",
 		handle: func(*Server, *connection, *rpc_request.HealthCheckRequest) reply {
-			return reply{"HealthCheckResponse", &rpc_response.HealthCheckResponse{Response: succeeded()}}
+			return respond(&rpc_response.HealthCheckResponse{Response: succeeded()})
 		},
 	},
 	"InstanceRequest": &handler[rpc_request.InstanceRequest]{
@@ -384,7 +386,7 @@ func handleInstance(s *Server, c *connection, req *rpc_request.InstanceRequest) 
 	default:
 		return errorReply(codeInvalidParam, codeInvalidParam, "Unsupported request type "+req.Type)
 	}
-	return reply{"InstanceResponse", &rpc_response.InstanceResponse{Response: succeeded()}}
+	return respond(&rpc_response.InstanceResponse{Response: succeeded()})
 }
 
 func handleBatchInstance(s *Server, c *connection, req *rpc_request.BatchInstanceRequest) reply {
@@ -392,7 +394,7 @@ func handleBatchInstance(s *Server, c *connection, req *rpc_request.BatchInstanc
 		return errorReply(codeInvalidParam, codeInvalidParam, "Unsupported request type "+req.Type)
 	}
 	s.backend.store.publish(c, keyOf(req.NamingRequest), req.Instances)
-	return reply{"BatchInstanceResponse", &rpc_response.BatchInstanceResponse{Response: succeeded()}}
+	return respond(&rpc_response.BatchInstanceResponse{Response: succeeded()})
 }
 
 func handleSubscribe(s *Server, c *connection, req *rpc_request.SubscribeServiceRequest) reply {
@@ -405,22 +407,22 @@ func handleSubscribe(s *Server, c *connection, req *rpc_request.SubscribeService
 	}
 	r := succeeded()
 	r.Message = "success"
-	return reply{"SubscribeServiceResponse", &rpc_response.SubscribeServiceResponse{Response: r, ServiceInfo: info}}
+	return respond(&rpc_response.SubscribeServiceResponse{Response: r, ServiceInfo: info})
 }
 
 func handleQuery(s *Server, _ *connection, req *rpc_request.ServiceQueryRequest) reply {
 	info := s.backend.store.query(keyOf(req.NamingRequest), req.Cluster, req.HealthyOnly)
-	return reply{"QueryServiceResponse", &rpc_response.QueryServiceResponse{Response: succeeded(), ServiceInfo: info}}
+	return respond(&rpc_response.QueryServiceResponse{Response: succeeded(), ServiceInfo: info})
 }
 
 func handleServiceList(s *Server, _ *connection, req *rpc_request.ServiceListRequest) reply {
 	k := keyOf(req.NamingRequest)
 	names := s.Services(k.namespace, k.group)
-	return reply{"ServiceListResponse", &rpc_response.ServiceListResponse{
+	return respond(&rpc_response.ServiceListResponse{
 		Response:     succeeded(),
 		Count:        len(names),
 		ServiceNames: page(names, req.PageNo, req.PageSize),
-	}}
+	})
 }
 
 // page returns page pageNo (1-based) of names like Java's
@@ -435,45 +437,4 @@ func page(names []string, pageNo, pageSize int) []string {
 		return []string{}
 	}
 	return names[start:min(start+pageSize, len(names))]
-}
-
-// Parameters each request shows the parameter checker, as Java's
-// *RequestParamExtractor classes extract them.
-
-func instanceParams(req *rpc_request.InstanceRequest) []paramInfo {
-	n := namingRequest(req.NamingRequest)
-	in := req.Instance
-	return []paramInfo{{
-		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
-		cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
-	}}
-}
-
-func batchInstanceParams(req *rpc_request.BatchInstanceRequest) []paramInfo {
-	n := namingRequest(req.NamingRequest)
-	infos := []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
-	for _, in := range req.Instances {
-		infos = append(infos, paramInfo{
-			serviceName: in.ServiceName, cluster: in.ClusterName, ip: in.Ip, port: fmt.Sprint(in.Port), metadata: in.Metadata,
-		})
-	}
-	return infos
-}
-
-func subscribeParams(req *rpc_request.SubscribeServiceRequest) []paramInfo {
-	n := namingRequest(req.NamingRequest)
-	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName, clusters: req.Clusters}}
-}
-
-func queryParams(req *rpc_request.ServiceQueryRequest) []paramInfo {
-	n := namingRequest(req.NamingRequest)
-	return []paramInfo{{
-		namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName,
-		port: fmt.Sprint(req.UdpPort), clusters: req.Cluster,
-	}}
-}
-
-func listParams(req *rpc_request.ServiceListRequest) []paramInfo {
-	n := namingRequest(req.NamingRequest)
-	return []paramInfo{{namespaceID: n.Namespace, serviceName: n.ServiceName, group: n.GroupName}}
 }
