@@ -1,33 +1,31 @@
 // Package nacostest runs an in-process Nacos 2.x naming server for tests, in
 // the spirit of net/http/httptest: NewServer starts one on free loopback
-// ports, Addr says where it is, Close stops it.
+// ports, Addr says where it is, Close stops it. The unmodified nacos-sdk-go
+// v2 naming client talks to it as to a real Nacos (see the example).
 //
-// The server speaks the Nacos 2.x gRPC protocol as the unmodified
-// nacos-sdk-go v2 naming client uses it (server check, connection setup,
-// health checks, register, deregister, batch register, subscribe with pushes,
-// service query, service list) plus the HTTP login, and it keeps the naming
-// rules of the Java server: each connection holds one publication per
-// service, ephemeral instances die with their connection, every change pushes
-// the full instance list to every subscriber, and requests are refused with
-// the parameter-check and auth messages of Nacos 2.3/2.4.
+// The server speaks the Nacos 2.x gRPC protocol as that client uses it
+// (server check, connection setup, health checks, register, deregister,
+// batch register, subscribe with pushes, service query, service list) and
+// answers the HTTP login. It keeps the naming rules of the Java server, 2.3
+// and 2.4: a connection holds one publication per service, ephemeral
+// instances die with their connection, every change pushes the full instance
+// list to every subscriber, subscribers never see disabled instances, and
+// bad requests are refused with the parameter-check and auth messages of
+// Java.
 //
 // For tests it adds introspection (Instances, Services, Subscribers,
 // Connections, Requests) and faults (Restart, DropConnections, HoldPushes,
-// SetPushDelay, FailRequests, PushRaw). NewCluster starts several servers
-// that share one store, for failover tests.
+// SetPushDelay, FailRequests, PushRaw). NewCluster starts servers that share
+// one store, for failover tests.
 //
-// A client reaches the server with the HTTP address from Addr; the SDK adds
-// 1000 to the port for gRPC:
-//
-//	srv, err := nacostest.NewServer()
-//	if err != nil { ... }
-//	defer srv.Close()
-//	host, port, _ := net.SplitHostPort(srv.Addr())
-//	p, _ := strconv.ParseUint(port, 10, 64)
-//	client, err := clients.NewNamingClient(vo.NacosClientParam{
-//		ServerConfigs: []constant.ServerConfig{{IpAddr: host, Port: p}},
-//		ClientConfig:  &constant.ClientConfig{TimeoutMs: 3000, NotLoadCacheAtStart: true},
-//	})
+// Left out: persistent (non-ephemeral) instances, which the SDK registers
+// over HTTP; config requests; Java's ≈500 ms push delay (pushes are
+// immediate unless SetPushDelay), push retries and its extra push to each
+// new subscriber; health-protection thresholds, selectors and the expiry of
+// empty services; ClientDetectionRequest probes; SetupAckRequest and the
+// refusal of requests on a connection not yet set up (SDK v2.3.5 needs
+// neither). Pushes go out only when the instance list changes, where Java
+// also pushes an unchanged list.
 package nacostest
 
 import (

@@ -251,6 +251,7 @@ func (st *store) notification(k serviceKey, serviceInfo []byte) []byte {
 	if err != nil {
 		panic(err) // strings always encode
 	}
+	// Reopen the encoded object: drop its closing brace, add the field.
 	body := append(head[:len(head)-1:len(head)-1], `,"serviceInfo":`...)
 	body = append(body, serviceInfo...)
 	return append(body, '}')
