@@ -167,5 +167,5 @@ func addrsOf(r registry.Registry) string {
 	if a := r.Options().Addrs; len(a) > 0 {
 		return strings.Join(a, ",")
 	}
-	return "the default address"
+	return "its default address"
 }
