@@ -64,28 +64,38 @@ func (w *watcher) stopped() bool {
 }
 
 // track subscribes the watcher to a service and queues its current nodes as creates.
+// Concurrent calls for one service (announcements from several goroutines, discovery)
+// subscribe once: the first claims the key, the others return at once.
 func (w *watcher) track(key serviceKey) error {
 	w.mu.Lock()
-	_, ok := w.tracked[key]
-	w.mu.Unlock()
-	if ok || w.stopped() {
+	if _, ok := w.tracked[key]; ok || w.stopped() {
+		w.mu.Unlock()
 		return nil
 	}
+	w.tracked[key] = nil // claimed; set once subscribed
+	w.mu.Unlock()
+
 	c, err := w.reg.namingClient()
-	if err != nil {
-		return err
-	}
-	sub, err := w.reg.subs.acquire(c, key, w)
-	if err != nil {
-		return err
+	var sub *subscription
+	if err == nil {
+		sub, err = w.reg.subs.acquire(c, key, w)
 	}
 	w.mu.Lock()
-	_, dup := w.tracked[key]
-	if !dup && !w.stopped() {
+	if err != nil {
+		if claimed, ok := w.tracked[key]; ok && claimed == nil {
+			delete(w.tracked, key) // a later track tries again
+		}
+		w.mu.Unlock()
+		return err
+	}
+	// Stop closes done before it takes the tracked subscriptions: either it sees this
+	// one, or this sees that the watcher stopped.
+	keep := !w.stopped()
+	if keep {
 		w.tracked[key] = sub
 	}
 	w.mu.Unlock()
-	if dup || w.stopped() {
+	if !keep {
 		w.reg.subs.release(c, sub, w)
 		return nil
 	}
@@ -154,10 +164,10 @@ func (w *watcher) Next() (*registry.Result, error) {
 			delete(w.isDirty, key)
 			sub, before := w.tracked[key], w.reported[key]
 			w.mu.Unlock()
-			var now []*version
-			if sub != nil {
-				now = filterClusters(sub.current(), w.clusters)
+			if sub == nil {
+				continue // still subscribing: track notifies again when done
 			}
+			now := filterClusters(sub.current(), w.clusters)
 			results, after := diff(key.name, before, now)
 			w.mu.Lock()
 			w.reported[key] = after
@@ -188,7 +198,9 @@ func (w *watcher) Stop() {
 		w.tracked = map[serviceKey]*subscription{}
 		w.mu.Unlock()
 		for _, sub := range tracked {
-			w.reg.subs.release(c, sub, w)
+			if sub != nil { // nil: still subscribing; that track releases it
+				w.reg.subs.release(c, sub, w)
+			}
 		}
 	})
 }
