@@ -60,18 +60,20 @@ func main() {
 
 // Request and Response are the greeter's messages. Without protoc, the client sends them
 // as JSON (client.WithContentType("application/json")), which the server decodes.
-type Request struct {
-	Name string `json:"name"`
-}
-
-type Response struct {
-	Greeting string `json:"greeting"`
-	Node     string `json:"node"` // the registry node id of the node that answered
-}
+type (
+	Request struct {
+		Name string `json:"name"`
+	}
+	Response struct {
+		Greeting string `json:"greeting"`
+		Node     string `json:"node"` // the registry node id of the node that answered
+	}
+)
 
 // Greeter is the service's handler: its method becomes the endpoint "Greeter.Hello".
 type Greeter struct{ srv server.Server }
 
+// Hello greets req.Name and says which node answered.
 func (g *Greeter) Hello(ctx context.Context, req *Request, rsp *Response) error {
 	o := g.srv.Options()
 	rsp.Greeting = "Hello, " + req.Name
