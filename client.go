@@ -29,7 +29,8 @@ import (
 // cancelled context and close the socket.
 type sdkClient struct {
 	naming_client.INamingClient
-	pushReceiverPort int // 0 if unknown (the user installed their own SDK logger)
+	pushReceiverPort int           // 0 if unknown (the user installed their own SDK logger)
+	settled          chan struct{} // closed once the client's start-up redo can no longer interfere
 }
 
 func (c *sdkClient) CloseClient() {

@@ -98,6 +98,7 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	}
 	oldClient := r.client
 	r.client = c
+	r.settle(c)
 	r.mu.Unlock()
 
 	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
@@ -105,7 +106,7 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	return errors.Join(errs...)
 }
 
-func newNamingClient(cfg *config) (naming_client.INamingClient, error) {
+func newNamingClient(cfg *config) (*sdkClient, error) {
 	installSDKLogger(cfg.client, cfg.log)
 	cc := cfg.client
 	servers := append(cfg.servers[:0:0], cfg.servers...)
@@ -116,7 +117,41 @@ func newNamingClient(cfg *config) (naming_client.INamingClient, error) {
 		}
 		return nil, fmt.Errorf("nacos: create client: %w", err)
 	}
-	return &sdkClient{INamingClient: c, pushReceiverPort: port}, nil
+	return &sdkClient{INamingClient: c, pushReceiverPort: port, settled: make(chan struct{})}, nil
+}
+
+// settleDelay is how long after a client starts the registry publishes everything again.
+const settleDelay = time.Second
+
+// settle works around a race in nacos-sdk-go v2.3.5. A new client queues its first
+// CONNECTED event before it installs the listener that, on CONNECTED, sends again every
+// registration in its reconnect cache. When that event is handled late, the listener
+// can read the cache before one of the registry's first publishes and send the older
+// content after it, and Nacos keeps the older one. The race can only happen in the
+// client's first moments, so the registry publishes everything once more after them.
+// (Nacos ignores a registration that changes nothing.)
+func (r *nacosRegistry) settle(c *sdkClient) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(c.settled)
+		t := time.NewTimer(settleDelay)
+		defer t.Stop()
+		select {
+		case <-r.done:
+			return
+		case <-t.C:
+		}
+		r.mu.RLock()
+		current := r.client == naming_client.INamingClient(c)
+		r.mu.RUnlock()
+		if !current {
+			return
+		}
+		for _, err := range r.pub.republish(c) {
+			r.logf(logger.WarnLevel, "%v", err)
+		}
+	}()
 }
 
 // namingClient returns the client, building it on first use.
@@ -133,9 +168,12 @@ func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
 		return nil, err
 	}
 	if r.client == nil {
-		if r.client, err = newNamingClient(r.cfg); err != nil {
+		c, err := newNamingClient(r.cfg)
+		if err != nil {
 			return nil, err
 		}
+		r.client = c
+		r.settle(c)
 	}
 	return r.client, nil
 }

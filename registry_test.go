@@ -160,6 +160,7 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 	if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	<-r.client.(*sdkClient).settled // the start-up republish is over
 	sent := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
 	before := sent()
 	for i := 0; i < 5; i++ {
