@@ -121,7 +121,7 @@ func TestPushDelay(t *testing.T) {
 
 	srv.SetPushDelay(0)
 	register(t, publisher, versioned("3"))
-	eventually(t, delay, versionSeen(w, "3"))
+	eventually(t, 5*time.Second, versionSeen(w, "3"))
 }
 
 // After an injected error or timeout, the tests below leave the SDK alone

@@ -258,8 +258,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	sdkLogDir = dir
-	defer os.RemoveAll(dir)
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(sdkSettled{m},
 		// Left behind by nacos-sdk-go v2.3.5 itself, whatever the server does:
 		//  - every naming client starts a UDP listener for Nacos 1.x pushes
 		//    (naming_http.PushReceiver); CloseClient cancels its context, but
@@ -270,7 +269,35 @@ func TestMain(m *testing.M) {
 		//    SDK never closes it.
 		goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1"),
 		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
+		goleak.Cleanup(func(code int) {
+			os.RemoveAll(dir)
+			os.Exit(code)
+		}),
 	)
+}
+
+// sdkSettled runs the tests, then lets the goroutines of the closed SDK
+// clients end before goleak looks: they finish on their own shortly after
+// CloseClient (a request in flight retries for up to 3 × 100 ms, a
+// reconnect loop ends after its back-off sleep).
+type sdkSettled struct{ *testing.M }
+
+func (m sdkSettled) Run() int {
+	code := m.M.Run()
+	deadline := time.Now().Add(10 * time.Second)
+	for sdkClientRunning() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return code
+}
+
+func sdkClientRunning() bool {
+	for _, g := range goroutines() {
+		if strings.Contains(g, "nacos-sdk-go/v2/common/remote/rpc.") {
+			return true
+		}
+	}
+	return false
 }
 
 // skipIfSDKReconnectsUnderRace skips a test that makes SDK clients reconnect
@@ -279,7 +306,7 @@ func TestMain(m *testing.M) {
 // currentConnection (rpc_client.go:449) right after sending DISCONNECTED,
 // while the event goroutine reads it to log that event (rpc_client.go:487).
 // The detector reports that and fails the test. Run these tests without
-// -race; protocol_test.go covers the server side of the same faults with
+// -race; raw_test.go covers the server side of the same faults with
 // raw gRPC clients under the detector.
 func skipIfSDKReconnectsUnderRace(t testing.TB) {
 	t.Helper()
