@@ -31,7 +31,8 @@ type publication struct {
 	key    serviceKey
 	mu     sync.Mutex // serialises the publishing of this service
 	nodes  map[nodeKey]publishedNode
-	synced bool // Nacos was last told exactly nodes, and accepted it
+	synced bool           // Nacos was last told exactly nodes, and accepted it
+	named  model.Instance // an instance published before, for deregistering
 }
 
 type publishedNode struct {
@@ -156,15 +157,13 @@ func (p *publisher) expire(c naming_client.INamingClient, now time.Time) (next t
 	return next, expired, errs
 }
 
-// republish sends every publication again, on a new client.
+// republish sends every publication again, empty ones as a deregistration.
 func (p *publisher) republish(c naming_client.INamingClient) []error {
 	var errs []error
 	for _, pub := range p.all() {
 		pub.mu.Lock()
-		if len(pub.nodes) > 0 {
-			if err := pub.publish(c, pub.nodes); err != nil {
-				errs = append(errs, err)
-			}
+		if err := pub.publish(c, pub.nodes); err != nil {
+			errs = append(errs, err)
 		}
 		pub.mu.Unlock()
 	}
@@ -185,6 +184,7 @@ func (pub *publication) publish(c naming_client.INamingClient, nodes map[nodeKey
 	params := make([]vo.RegisterInstanceParam, len(keys))
 	for i, k := range keys {
 		params[i] = registerParam(pub.key, nodes[k].instance)
+		pub.named = nodes[k].instance
 	}
 	var ok bool
 	var err error
@@ -222,16 +222,13 @@ func registerParam(key serviceKey, in model.Instance) vo.RegisterInstanceParam {
 	}
 }
 
-// deregisterParam names one of the nodes published so far: Nacos removes the
-// connection's whole registration for the service whichever it names, but it checks
-// that the address is well formed.
+// deregisterParam names an instance published before: Nacos removes the connection's
+// whole registration for the service whichever it names, but it checks the address.
 func deregisterParam(pub *publication) vo.DeregisterInstanceParam {
-	p := vo.DeregisterInstanceParam{ServiceName: pub.key.name, GroupName: pub.key.group, Ephemeral: true}
-	for _, n := range pub.nodes {
-		p.Ip, p.Port, p.Cluster = n.instance.Ip, n.instance.Port, n.instance.ClusterName
-		break
+	return vo.DeregisterInstanceParam{
+		Ip: pub.named.Ip, Port: pub.named.Port, Cluster: pub.named.ClusterName,
+		ServiceName: pub.key.name, GroupName: pub.key.group, Ephemeral: true,
 	}
-	return p
 }
 
 func sameInstance(a, b model.Instance) bool {

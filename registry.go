@@ -128,8 +128,8 @@ const settleDelay = time.Second
 // registration in its reconnect cache. When that event is handled late, the listener
 // can read the cache before one of the registry's first publishes and send the older
 // content after it, and Nacos keeps the older one. The race can only happen in the
-// client's first moments, so the registry publishes everything once more after them.
-// (Nacos ignores a registration that changes nothing.)
+// client's first moments, so the registry publishes everything once more after them,
+// withdrawals included. (Nacos ignores a registration that changes nothing.)
 func (r *nacosRegistry) settle(c *sdkClient) {
 	r.wg.Add(1)
 	go func() {
