@@ -103,6 +103,19 @@ func (w *watcher) track(key serviceKey) error {
 	return nil
 }
 
+// startDiscovery starts discover for a watcher of all services, unless the watcher has
+// stopped. Stop may run concurrently (Close stops every watcher), so discovered is only
+// touched under w.mu.
+func (w *watcher) startDiscovery(interval time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped() || w.discovered != nil {
+		return
+	}
+	w.discovered = make(chan struct{})
+	go w.discover(interval)
+}
+
 // discover looks for new services every interval, for a watcher of all services.
 func (w *watcher) discover(interval time.Duration) {
 	defer close(w.discovered)
@@ -188,8 +201,11 @@ func (w *watcher) Next() (*registry.Result, error) {
 func (w *watcher) Stop() {
 	w.stopOnce.Do(func() {
 		close(w.done)
-		if w.discovered != nil {
-			<-w.discovered
+		w.mu.Lock()
+		discovered := w.discovered
+		w.mu.Unlock()
+		if discovered != nil {
+			<-discovered // the discovery loop has ended
 		}
 		w.reg.forgetWatcher(w)
 		c, _ := w.reg.namingClient()

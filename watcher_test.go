@@ -1278,3 +1278,34 @@ func BenchmarkRegisterToNext(b *testing.B) {
 	b.ReportMetric(ms(durations[len(durations)/2]), "p50-ms")
 	b.ReportMetric(ms(durations[(len(durations)*99)/100]), "p99-ms")
 }
+
+// TestKnownBugWatchConcurrentWithClose shows a data race outside watcher.go: Close (or
+// anything else that stops the watcher) may run while Watch is still starting an
+// all-services watcher, and registry.go startWatcher writes w.discovered without a lock
+// while Stop reads it. Fix: in startWatcher, replace
+//
+//	w.discovered = make(chan struct{})
+//	go w.discover(interval)
+//
+// with w.startDiscovery(interval) (watcher.go), which sets it under w.mu and starts
+// nothing once the watcher has stopped. Skipped unless NACOS_KNOWN_BUGS is set; run
+// with -race.
+func TestKnownBugWatchConcurrentWithClose(t *testing.T) {
+	if os.Getenv("NACOS_KNOWN_BUGS") == "" {
+		t.Skip("known bug in registry.go startWatcher; set NACOS_KNOWN_BUGS=1 and run with -race")
+	}
+	env := newEnv(t)
+	a := settledRegistry(t, env)
+	mustRegister(t, a, plainService("svc", "v1", "n1"))
+	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		time.Sleep(100 * time.Millisecond) // after Watch returned, with nothing ordering the two
+		r.Close()                          // stops the watcher: Stop reads w.discovered
+	}()
+	if _, err := r.Watch(); err != nil { // startWatcher writes w.discovered
+		t.Fatal(err)
+	}
+	<-closed
+}
