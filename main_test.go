@@ -79,16 +79,39 @@ func (e *testEnv) registry(t testing.TB, opts ...registry.Option) *nacosRegistry
 	return r
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or the deadline passes. Arguments of type
+// func() string are called when the message is written, so that it shows the state at
+// the deadline rather than when eventually was called.
 func eventually(t testing.TB, within time.Duration, cond func() bool, format string, args ...interface{}) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for i, a := range args {
+				if f, ok := a.(func() string); ok {
+					args[i] = f()
+				}
+			}
 			t.Fatalf("after %v: "+format, append([]interface{}{within}, args...)...)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// settled builds r's client and waits until its start-up republish is over, for tests
+// whose timing the republish would disturb.
+func settled(t testing.TB, r *nacosRegistry) {
+	t.Helper()
+	c, err := r.namingClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-c.(*sdkClient).settled
+}
+
+// seenBy is seen, evaluated late in eventually's message.
+func seenBy(r registry.Registry, name string) func() string {
+	return func() string { return seen(r, name) }
 }
 
 // service builds a test service with the given node ids on distinct ports.

@@ -36,11 +36,11 @@ func TestRegisterEveryNodeVisibleToAnotherRegistry(t *testing.T) {
 	if err := a.Register(service("svc", "v1", "n3")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1,v1/n2,v1/n3" }, "b sees %q", seen(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1,v1/n2,v1/n3" }, "b sees %q", seenBy(b, "svc"))
 	if err := a.Deregister(&registry.Service{Name: "svc", Version: "v1", Nodes: []*registry.Node{{Id: "n2"}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1,v1/n3" }, "b sees %q", seen(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1,v1/n3" }, "b sees %q", seenBy(b, "svc"))
 }
 
 // go-micro's HTTP broker registers one node per subscribed topic, all with the broker's
@@ -59,7 +59,7 @@ func TestHTTPBrokerPattern(t *testing.T) {
 		}
 	}
 	want := "ff.http.broadcast/a-1,ff.http.broadcast/b-1,queue/c-1"
-	eventually(t, within, func() bool { return seen(b, "micro.http.broker") == want }, "b sees %q", seen(b, "micro.http.broker"))
+	eventually(t, within, func() bool { return seen(b, "micro.http.broker") == want }, "b sees %q", seenBy(b, "micro.http.broker"))
 	services, _ := b.GetService("micro.http.broker")
 	for _, s := range services {
 		for _, n := range s.Nodes {
@@ -72,7 +72,7 @@ func TestHTTPBrokerPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = "ff.http.broadcast/b-1,queue/c-1"
-	eventually(t, within, func() bool { return seen(b, "micro.http.broker") == want }, "b sees %q", seen(b, "micro.http.broker"))
+	eventually(t, within, func() bool { return seen(b, "micro.http.broker") == want }, "b sees %q", seenBy(b, "micro.http.broker"))
 }
 
 func TestRoundTripThroughNacos(t *testing.T) {
@@ -160,7 +160,7 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 	if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	<-r.client.(*sdkClient).settled // the start-up republish is over
+	settled(t, r)
 	sent := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
 	before := sent()
 	for i := 0; i < 5; i++ {
@@ -183,19 +183,22 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 func TestRegisterTTLWithdrawsNodesNotRegisteredAgain(t *testing.T) {
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
-	if err := a.Register(service("svc", "v1", "short"), registry.RegisterTTL(300*time.Millisecond)); err != nil {
+	seen(b, "svc") // b subscribes first, to see the short-lived node
+	settled(t, a)
+	if err := a.Register(service("svc", "v1", "short"), registry.RegisterTTL(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Register(service("svc", "v1", "forever")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/forever,v1/short" }, "b sees %q", seen(b, "svc"))
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/forever" }, "the node past its TTL is still seen: %q", seen(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/forever,v1/short" }, "b sees %q", seenBy(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/forever" }, "the node past its TTL is still seen: %q", seenBy(b, "svc"))
 
 	// Registering again within the TTL keeps a node.
 	if err := a.Register(service("svc", "v1", "kept"), registry.RegisterTTL(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, within, func() bool { return seen(a, "svc") == "v1/forever,v1/kept" }, "a sees %q", seenBy(a, "svc"))
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		if err := a.Register(service("svc", "v1", "kept"), registry.RegisterTTL(time.Second)); err != nil {
 			t.Fatal(err)
@@ -215,7 +218,7 @@ func TestGetServiceNotFoundAfterLastNodeLeaves(t *testing.T) {
 	if err := a.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1" }, "b sees %q", seen(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1" }, "b sees %q", seenBy(b, "svc"))
 	if err := a.Deregister(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +231,7 @@ func TestPushEmptyProtectionKeepsLastNodes(t *testing.T) {
 	if err := a.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1" }, "b sees %q", seen(b, "svc"))
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1" }, "b sees %q", seenBy(b, "svc"))
 	if err := a.Deregister(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
 	}
