@@ -61,7 +61,7 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 	a, r := settledRegistry(t, env), settledRegistry(t, env)
 	mustRegister(t, a, plainService("first", "v1", "n1"))
 	mustRegister(t, a, plainService("second", "v1", "n1"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1" && seen(r, "first") == "v1/n1" }, "r sees first %q, second %q", seen(r, "first"), seen(r, "second"))
+	eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1" && seen(r, "first") == "v1/n1" }, "r sees first %q, second %q", func() string { return seen(r, "first") }, func() string { return seen(r, "second") })
 
 	c := cache.New(r) // default TTL: a minute, far beyond this test
 	t.Cleanup(c.Stop) // before r closes: a cache whose watcher fails re-watches forever
@@ -77,14 +77,14 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 	t.Run("first service: a new and a removed node within one push", func(t *testing.T) {
 		start := time.Now()
 		mustRegister(t, a, plainService("first", "v1", "n2"))
-		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n1,v1/n2" }, "cache sees %q", seen(c, "first"))
+		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n1,v1/n2" }, "cache sees %q", func() string { return seen(c, "first") })
 		t.Logf("new node seen through the cache after %v", time.Since(start))
 		start = time.Now()
 		mustDeregister(t, a, plainService("first", "v1", "n1"))
-		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n2" }, "cache sees %q", seen(c, "first"))
+		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n2" }, "cache sees %q", func() string { return seen(c, "first") })
 		t.Logf("removed node gone from the cache after %v", time.Since(start))
 		mustDeregister(t, a, plainService("first", "v1", "n2")) // the last node
-		eventually(t, 2*time.Second, func() bool { _, err := c.GetService("first"); return err == registry.ErrNotFound }, "cache still sees %q", seen(c, "first"))
+		eventually(t, 2*time.Second, func() bool { _, err := c.GetService("first"); return err == registry.ErrNotFound }, "cache still sees %q", func() string { return seen(c, "first") })
 	})
 
 	t.Run("second service: go-micro's cache does not watch it", func(t *testing.T) {
@@ -92,7 +92,7 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 			t.Fatalf("%d watchers on the registry, want the cache's one", n)
 		}
 		mustRegister(t, a, plainService("second", "v1", "n2"))
-		eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1,v1/n2" }, "r sees %q", seen(r, "second"))
+		eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "second") })
 		// The registry knows, the cache keeps its copy until the TTL expires: the
 		// documented limitation of go-micro v3.7.1's cache.
 		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -111,9 +111,9 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 		}
 		start := time.Now()
 		mustRegister(t, a, plainService("second", "v1", "n3"))
-		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n1,v1/n2,v1/n3" }, "cache sees %q", seen(c2, "second"))
+		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n1,v1/n2,v1/n3" }, "cache sees %q", func() string { return seen(c2, "second") })
 		mustDeregister(t, a, plainService("second", "v1", "n1"))
-		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n2,v1/n3" }, "cache sees %q", seen(c2, "second"))
+		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n2,v1/n3" }, "cache sees %q", func() string { return seen(c2, "second") })
 		t.Logf("with a 300ms TTL the cache caught up with an unwatched service in %v", time.Since(start))
 	})
 }
@@ -259,13 +259,13 @@ func TestKnownLimitationCacheMissesARemovalBeforeItsWatchStarts(t *testing.T) {
 	env := newEnv(t)
 	a, r := settledRegistry(t, env), settledRegistry(t, env)
 	mustRegister(t, a, plainService("svc", "v1", "n1", "n2"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", seen(r, "svc"))
+	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	c := cache.New(slowWatch{r, 200 * time.Millisecond})
 	t.Cleanup(c.Stop)
 	if got := seen(c, "svc"); got != "v1/n1,v1/n2" {
 		t.Fatalf("cache sees %q", got)
 	}
 	mustDeregister(t, a, plainService("svc", "v1", "n2")) // before the cache watches
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", seen(r, "svc"))
-	eventually(t, 2*time.Second, func() bool { return seen(c, "svc") == "v1/n1" }, "the cache still sees %q: the removed node stays until the cache's TTL", seen(c, "svc"))
+	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, 2*time.Second, func() bool { return seen(c, "svc") == "v1/n1" }, "the cache still sees %q: the removed node stays until the cache's TTL", func() string { return seen(c, "svc") })
 }
