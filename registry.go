@@ -439,8 +439,7 @@ func (r *nacosRegistry) startWatcher(w *watcher, interval time.Duration) error {
 			return err
 		}
 	}
-	w.discovered = make(chan struct{})
-	go w.discover(interval)
+	w.startDiscovery(interval)
 	return nil
 }
 
