@@ -76,8 +76,17 @@ type sdkLogger struct {
 	micro logger.Logger
 }
 
+// routineSDKLines are SDK warnings and errors about nothing wrong: a stream ending
+// because the client closed or left it, and a pushed list the SDK already had.
+var routineSDKLines = []string{"connectionId %s received error event", "out of date data received"}
+
 func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
 	notePushReceiverPort(format)
+	for _, p := range routineSDKLines {
+		if strings.HasPrefix(format, p) {
+			level = logger.DebugLevel
+		}
+	}
 	l := s.micro
 	if l == nil {
 		l = logger.DefaultLogger

@@ -25,7 +25,7 @@ var realNacos = os.Getenv("NACOS_ADDR")
 
 func TestMain(m *testing.M) {
 	// Keep test output readable: the SDK reconnects loudly while tests break things.
-	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel), logger.WithOutput(os.Stderr))
+	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel))
 	goleak.VerifyTestMain(m, notOurs...)
 }
 
