@@ -294,6 +294,13 @@ type version struct {
 	packed   string            // packed service fields; equal strings mean equal fields
 }
 
+// withoutNodes returns an empty copy of v, to be filled with some of its nodes.
+func (v *version) withoutNodes() *version {
+	shallow := *v.service
+	shallow.Nodes = nil
+	return &version{service: &shallow, packed: v.packed}
+}
+
 // decodeInstances groups Nacos instances into one go-micro Service per version, keeping
 // only instances that are healthy, enabled and have a positive weight. Versions and
 // their nodes are sorted, so equal inputs decode equally.

@@ -2,7 +2,6 @@ package nacos
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -194,10 +193,9 @@ func TestE2ERPCClientStopsCallingADeregisteredNode(t *testing.T) {
 		return answered["one"] > 0 && answered["two"] > 0
 	}, "both nodes never answered: %v (last error %v)", answered, lastErr)
 	t.Logf("calls before both nodes answered: %v", answered)
-	// go-micro's cache starts its watch 0-99ms after its first lookup, and a node removed
-	// in between stays in the cache until its TTL (see
-	// TestKnownLimitationCacheMissesARemovalBeforeItsWatchStarts). Wait until the watch
-	// has taken in both nodes.
+	// Wait until the cache's watch has taken in both nodes, so that the removal below
+	// tests the watch rather than the lookup (TestE2ECacheSeesARemovalBeforeItsWatchStarts
+	// covers that).
 	eventually(t, watchDeadline, func() bool { return reportedNodes(rc, "greeter") == 2 }, "the client's cache never watched greeter")
 
 	start := time.Now()
@@ -241,21 +239,12 @@ func (s slowWatch) Watch(opts ...registry.WatchOption) (registry.Watcher, error)
 	return s.Registry.Watch(opts...)
 }
 
-// TestKnownLimitationCacheMissesARemovalBeforeItsWatchStarts shows a gap between
-// go-micro's cache and this registry. The cache looks a service up, then starts its
-// watch 0-99ms later (random jitter, here made 200ms). A watcher reports the nodes there
-// are when it starts as creates, and creates only ever add to the cache, so a node
-// removed between the lookup and the watch is never reported as deleted: the cache
-// keeps it, and the selector keeps picking the dead node, until the cache's TTL (a
-// minute) expires. Seen with two RPC servers when one stopped within ~100ms of the
-// client's first call. Suggested fix (subscriptions.go, registry.go, watcher.go): let a
-// subscription remember the state GetService last answered from, and start a new
-// watcher from that state (creates for its nodes, then the diff to the current state),
-// so that the removal is reported as a delete. Skipped unless NACOS_KNOWN_BUGS is set.
-func TestKnownLimitationCacheMissesARemovalBeforeItsWatchStarts(t *testing.T) {
-	if os.Getenv("NACOS_KNOWN_BUGS") == "" {
-		t.Skip("known limitation; set NACOS_KNOWN_BUGS=1 to run")
-	}
+// TestE2ECacheSeesARemovalBeforeItsWatchStarts: go-micro's cache looks a service up,
+// then starts its watch 0-99ms later (random jitter, here made 200ms), and only a
+// delete takes a node out of it. A node removed in between must be reported as deleted
+// by the new watcher, or the selector keeps picking the dead node until the cache's TTL
+// (a minute) expires.
+func TestE2ECacheSeesARemovalBeforeItsWatchStarts(t *testing.T) {
 	env := newEnv(t)
 	a, r := settledRegistry(t, env), settledRegistry(t, env)
 	mustRegister(t, a, plainService("svc", "v1", "n1", "n2"))
@@ -267,5 +256,5 @@ func TestKnownLimitationCacheMissesARemovalBeforeItsWatchStarts(t *testing.T) {
 	}
 	mustDeregister(t, a, plainService("svc", "v1", "n2")) // before the cache watches
 	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") })
-	eventually(t, 2*time.Second, func() bool { return seen(c, "svc") == "v1/n1" }, "the cache still sees %q: the removed node stays until the cache's TTL", func() string { return seen(c, "svc") })
+	eventually(t, 2*time.Second, func() bool { return seen(c, "svc") == "v1/n1" }, "the cache still sees %q", func() string { return seen(c, "svc") })
 }

@@ -323,7 +323,7 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		return nil, err
 	}
 	r.announce(key)
-	versions := filterClusters(sub.current(), clusters)
+	versions := filterClusters(sub.answer(), clusters)
 	if len(versions) == 0 {
 		return nil, registry.ErrNotFound
 	}
@@ -436,7 +436,7 @@ func (r *nacosRegistry) startWatcher(w *watcher, interval time.Duration) error {
 	}
 	for _, name := range names {
 		if err := w.track(serviceKey{w.group, name}); err != nil {
-			return err
+			r.logf(logger.WarnLevel, "watcher: %v (trying again at the next discovery)", err)
 		}
 	}
 	w.startDiscovery(interval)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
@@ -29,9 +30,20 @@ type subscription struct {
 	param    *vo.SubscribeParam // the very value subscribed with: the SDK unsubscribes by pointer
 	state    *pushState         // nil until Nacos has answered
 	watchers map[*watcher]bool
-	refs     int  // watchers holding it
-	pinned   bool // looked up by GetService: kept until the registry closes
+	refs     int        // watchers holding it
+	pinned   bool       // looked up by GetService: kept until the registry closes
+	answers  []answered // the states GetService answered from lately, oldest first
 }
+
+// answered is a state GetService answered from, and when.
+type answered struct {
+	at    time.Time
+	state *pushState
+}
+
+// answerMemory is how long GetService answers are remembered: as long as go-micro's
+// cache keeps one.
+const answerMemory = time.Minute
 
 // pushState is one instance list as Nacos pushed it, decoded when first needed.
 type pushState struct {
@@ -181,6 +193,71 @@ func (sub *subscription) setIfUnset(hosts []model.Instance) {
 	if sub.state == nil {
 		sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
 	}
+}
+
+// answer returns the latest decoded versions for GetService, and remembers that they
+// were handed out: a watcher started later reports as deleted the nodes handed out that
+// have left since (see watcher.track).
+func (sub *subscription) answer() []*version {
+	sub.mu.Lock()
+	st := sub.state
+	if st != nil {
+		now := time.Now()
+		if n := len(sub.answers); n == 0 || sub.answers[n-1].state != st {
+			sub.answers = append(sub.answers, answered{now, st})
+		} else {
+			sub.answers[n-1].at = now
+		}
+		for len(sub.answers) > 0 && now.Sub(sub.answers[0].at) > answerMemory {
+			sub.answers = sub.answers[1:]
+		}
+	}
+	sub.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return st.decoded()
+}
+
+// handedOutAndGone returns, as versions, the nodes GetService handed out lately that
+// are not in the latest state.
+func (sub *subscription) handedOutAndGone() []*version {
+	sub.mu.Lock()
+	answers := append([]answered(nil), sub.answers...)
+	latest := sub.state
+	sub.mu.Unlock()
+	present := map[nodeKey]bool{}
+	if latest != nil {
+		for _, v := range latest.decoded() {
+			for _, n := range v.service.Nodes {
+				present[nodeKey{v.service.Version, n.Id}] = true
+			}
+		}
+	}
+	gone := map[string]*version{}
+	for _, a := range answers {
+		for _, v := range a.state.decoded() {
+			for i, n := range v.service.Nodes {
+				k := nodeKey{v.service.Version, n.Id}
+				if present[k] {
+					continue
+				}
+				present[k] = true // once
+				g := gone[k.version]
+				if g == nil {
+					g = v.withoutNodes()
+					gone[k.version] = g
+				}
+				g.service.Nodes = append(g.service.Nodes, n)
+				g.clusters = append(g.clusters, v.clusters[i])
+			}
+		}
+	}
+	out := make([]*version, 0, len(gone))
+	for _, g := range gone {
+		out = append(out, g)
+	}
+	return out
 }
 
 // current returns the latest decoded versions, or nil if Nacos has not answered yet.

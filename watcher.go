@@ -64,6 +64,11 @@ func (w *watcher) stopped() bool {
 }
 
 // track subscribes the watcher to a service and queues its current nodes as creates.
+//
+// Nodes this registry's GetService handed out lately that have left since are reported
+// as deleted: go-micro's cache starts its watcher a moment after its first lookup, and
+// only a delete takes a node out of it.
+//
 // Concurrent calls for one service (announcements from several goroutines, discovery)
 // subscribe once: the first claims the key, the others return at once.
 func (w *watcher) track(key serviceKey) error {
@@ -93,6 +98,9 @@ func (w *watcher) track(key serviceKey) error {
 	keep := !w.stopped()
 	if keep {
 		w.tracked[key] = sub
+		if w.reported[key] == nil {
+			_, w.reported[key] = diff(key.name, nil, filterClusters(sub.handedOutAndGone(), w.clusters))
+		}
 	}
 	w.mu.Unlock()
 	if !keep {
@@ -295,9 +303,7 @@ func filterClusters(versions []*version, clusters []string) []*version {
 	}
 	var out []*version
 	for _, v := range versions {
-		shallow := *v.service
-		shallow.Nodes = nil
-		f := &version{service: &shallow, packed: v.packed}
+		f := v.withoutNodes()
 		for i, n := range v.service.Nodes {
 			if want[v.clusters[i]] {
 				f.service.Nodes = append(f.service.Nodes, n)
