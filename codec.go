@@ -302,14 +302,14 @@ func (v *version) withoutNodes() *version {
 }
 
 // decodeInstances groups Nacos instances into one go-micro Service per version, keeping
-// only instances that are healthy, enabled and have a positive weight. Versions and
+// only instances that are healthy, enabled, have a positive weight and can be dialled. Versions and
 // their nodes are sorted, so equal inputs decode equally.
 func decodeInstances(name string, hosts []model.Instance) []*version {
 	byVersion := map[string]*version{}
 	for i := range hosts {
 		h := &hosts[i]
-		if !h.Healthy || !h.Enable || h.Weight <= 0 {
-			continue
+		if !h.Healthy || !h.Enable || h.Weight <= 0 || h.Ip == "" || h.Port == 0 || h.Port > 65535 {
+			continue // not to be called, or cannot be
 		}
 		node, ver, packed := decodeInstance(h)
 		v := byVersion[ver]

@@ -2,6 +2,7 @@ package nacos
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -57,13 +58,17 @@ func rememberSecrets(values ...string) {
 	}
 }
 
+// accessToken finds the token the SDK sends with every request, in the request dumps
+// it logs at debug level (headers:{key:"accessToken" value:"…"}) and in JSON.
+var accessToken = regexp.MustCompile(`(accessToken\W{1,12}(?:value\W{1,4})?)[A-Za-z0-9._\-]{8,}`)
+
 func redact(s string) string {
 	secretsMu.RLock()
 	defer secretsMu.RUnlock()
 	for v := range secrets {
 		s = strings.ReplaceAll(s, v, "******")
 	}
-	return s
+	return accessToken.ReplaceAllString(s, "${1}******")
 }
 
 // sdkLogger receives the SDK's log lines. It writes them to the SDK's own log file when

@@ -307,7 +307,10 @@ func parseAddr(addr string) (constant.ServerConfig, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		// No port: a bare host name, IPv4, bracketed or bare IPv6 address.
-		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), strconv.Itoa(defaultPort)
+		host, port = hostport, strconv.Itoa(defaultPort)
+		if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+			host = host[1 : len(host)-1]
+		}
 	}
 	if host == "" || strings.ContainsAny(host, " \t/[]@") {
 		return sc, fmt.Errorf("nacos: registry address %q has no valid host", addr)

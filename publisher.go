@@ -84,13 +84,11 @@ func (p *publisher) register(c naming_client.INamingClient, key serviceKey, node
 		changed = changed || !ok || !sameInstance(old.instance, n.instance)
 		next[n.key] = publishedNode{instance: n.instance, expires: expires}
 	}
+	pub.nodes = next // what Nacos must hold, even if it cannot be told now: see publish
 	if changed {
-		if err := pub.publish(c, next); err != nil {
-			return true, err
-		}
+		return true, pub.publish(c, next)
 	}
-	pub.nodes = next
-	return changed, nil
+	return false, nil
 }
 
 // deregister removes nodes by version and id; a node given with a version it was not
@@ -120,11 +118,8 @@ func (p *publisher) deregister(c naming_client.INamingClient, key serviceKey, id
 	if len(next) == len(pub.nodes) && pub.synced {
 		return nil
 	}
-	if err := pub.publish(c, next); err != nil {
-		return err
-	}
 	pub.nodes = next
-	return nil
+	return pub.publish(c, next)
 }
 
 // expire withdraws the nodes whose TTL ran out. It says which it withdrew, and when the
@@ -145,16 +140,31 @@ func (p *publisher) expire(c naming_client.INamingClient, now time.Time) (next t
 			}
 		}
 		if len(gone) > 0 {
+			// Withdrawn whether or not Nacos hears of it now: resync tries again.
 			if err := pub.publish(c, keep); err != nil {
 				errs = append(errs, err)
-			} else {
-				pub.nodes = keep
-				expired = append(expired, gone...)
 			}
+			pub.nodes = keep
+			expired = append(expired, gone...)
 		}
 		pub.mu.Unlock()
 	}
 	return next, expired, errs
+}
+
+// resync publishes again every publication whose last publish failed.
+func (p *publisher) resync(c naming_client.INamingClient) []error {
+	var errs []error
+	for _, pub := range p.all() {
+		pub.mu.Lock()
+		if !pub.synced {
+			if err := pub.publish(c, pub.nodes); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		pub.mu.Unlock()
+	}
+	return errs
 }
 
 // republish sends every publication again, empty ones as a deregistration.
@@ -171,6 +181,12 @@ func (p *publisher) republish(c naming_client.INamingClient) []error {
 }
 
 // publish makes Nacos hold exactly nodes for this service from this connection.
+//
+// When it fails, the nodes still stand as what Nacos must hold, and the registry's
+// maintain loop publishes them again until Nacos has them. Rolling back instead would
+// fight the SDK: it caches a registration for its reconnect redo before sending it (and
+// forgets a deregistered service even when the request failed), so after the next
+// reconnect it would apply the failed request anyway.
 func (pub *publication) publish(c naming_client.INamingClient, nodes map[nodeKey]publishedNode) error {
 	pub.synced = false
 	keys := make([]nodeKey, 0, len(nodes))

@@ -42,8 +42,8 @@ type nacosRegistry struct {
 	client     naming_client.INamingClient // built on first use
 	closed     bool
 	watchers   map[*watcher]bool
-	ttlStarted bool
-	ttlWake    chan struct{}
+	maintained bool          // the maintain loop runs
+	wake       chan struct{} // wakes the maintain loop
 }
 
 // NewRegistry returns a go-micro registry backed by Nacos 2.x. It never fails: it
@@ -58,7 +58,7 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 		done:     make(chan struct{}),
 		opts:     registry.Options{Context: context.Background()},
 		watchers: map[*watcher]bool{},
-		ttlWake:  make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 	}
 	if err := r.Init(opts...); err != nil {
 		logger.Logf(logger.ErrorLevel, "%v", err)
@@ -66,26 +66,31 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 	return r
 }
 
-// Init applies options on top of the current ones. If the client settings changed and
-// a client exists, a new client is built, everything registered and subscribed is moved
-// to it, and the old one is closed.
+// Init applies options on top of the current ones. Options it refuses change nothing.
+// If the client settings changed and a client exists, a new client is built, everything
+// registered and subscribed is moved to it, and the old one is closed.
 func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return errClosed
 	}
+	next := r.opts
 	for _, o := range opts {
-		o(&r.opts)
+		if o != nil {
+			o(&next)
+		}
 	}
-	cfg, err := newConfig(r.opts)
+	cfg, err := newConfig(next)
 	if err != nil {
-		r.cfgErr = err
+		if r.cfg == nil { // nothing usable yet: every method says why
+			r.opts, r.cfgErr = next, err
+		}
 		r.mu.Unlock()
 		return err
 	}
 	old := r.cfg
-	r.cfg, r.cfgErr = cfg, nil
+	r.opts, r.cfg, r.cfgErr = next, cfg, nil
 	r.subs.protectEmpty.Store(cfg.pushEmptyProtect)
 	if r.client == nil || (reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
 		r.mu.Unlock()
@@ -103,6 +108,9 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 
 	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
 	oldClient.CloseClient()
+	if len(errs) > 0 {
+		r.maintainSoon()
+	}
 	return errors.Join(errs...)
 }
 
@@ -212,12 +220,11 @@ func (r *nacosRegistry) String() string { return "nacos" }
 // Register publishes every node of s. Nodes this registry registered earlier under the
 // same name stay registered; registering the same nodes again sends nothing to Nacos
 // and only renews their TTL (registry.RegisterTTL), after which a node not registered
-// again is withdrawn.
+// again is withdrawn. Invalid input is refused and changes nothing. When Nacos cannot be
+// told (it fails or is unreachable), Register says so, and the registry keeps trying in
+// the background until Nacos holds the nodes or they are deregistered.
 func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterOption) error {
-	var o registry.RegisterOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := apply(opts)
 	if o.TTL < 0 {
 		return fmt.Errorf("nacos: register TTL must not be negative, got %v", o.TTL)
 	}
@@ -239,26 +246,24 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 		return err
 	}
 	changed, err := r.pub.register(c, key, nodes, o.TTL)
+	if err != nil || o.TTL > 0 {
+		r.maintainSoon()
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (the registry keeps trying)", err)
 	}
 	if changed && dropped != "" {
 		cfg.logf(logger.WarnLevel, "service %q version %q: %s left out of Nacos, over the metadata budget of %d characters", s.Name, s.Version, dropped, cfg.metadataBudget)
-	}
-	if o.TTL > 0 {
-		r.watchTTL()
 	}
 	r.announce(key)
 	return nil
 }
 
 // Deregister withdraws the nodes of s (matched by version and id); the other nodes this
-// registry registered under the same name stay.
+// registry registered under the same name stay. Like Register, it keeps trying in the
+// background when Nacos cannot be told.
 func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.DeregisterOption) error {
-	var o registry.DeregisterOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := apply(opts)
 	cfg, err := r.config()
 	if err != nil {
 		return err
@@ -291,17 +296,18 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 	if err != nil {
 		return err
 	}
-	return r.pub.deregister(c, key, ids)
+	if err := r.pub.deregister(c, key, ids); err != nil {
+		r.maintainSoon()
+		return fmt.Errorf("%w (the registry keeps trying)", err)
+	}
+	return nil
 }
 
 // GetService returns one Service per version, each with its healthy, enabled nodes, or
 // registry.ErrNotFound. The first lookup of a name subscribes to it; later lookups are
 // answered from the pushed state, with no round trip to Nacos.
 func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
-	var o registry.GetOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := apply(opts)
 	cfg, err := r.config()
 	if err != nil {
 		return nil, err
@@ -337,10 +343,7 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 // ListServices returns every service name of the registry's group (one Service per name,
 // with only Name set), across all pages.
 func (r *nacosRegistry) ListServices(opts ...registry.ListOption) ([]*registry.Service, error) {
-	var o registry.ListOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := apply(opts)
 	cfg, err := r.config()
 	if err != nil {
 		return nil, err
@@ -364,6 +367,17 @@ func (r *nacosRegistry) ListServices(opts ...registry.ListOption) ([]*registry.S
 	return services, nil
 }
 
+// apply applies go-micro's per-call options, skipping nil ones.
+func apply[O any, F ~func(*O)](opts []F) O {
+	var o O
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
 // serviceNames lists every service name of a group in the registry's namespace.
 func (r *nacosRegistry) serviceNames(group string) ([]string, error) {
 	c, err := r.namingClient()
@@ -382,6 +396,11 @@ func listServiceNames(c naming_client.INamingClient, param vo.GetAllServiceInfoP
 	var names []string
 	for {
 		list, err := c.GetAllServicesInfo(param)
+		if err == nil && list.Doms == nil {
+			// The SDK ignores the success flag; a refusal carries no name list at all,
+			// where an empty group has an empty one.
+			err = errors.New("refused by the server (check the credentials and the namespace)")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("nacos: list services of group %q: %w", param.GroupName, err)
 		}
@@ -398,10 +417,7 @@ func listServiceNames(c naming_client.INamingClient, param vo.GetAllServiceInfoP
 // Watch watches one service (registry.WatchService) or every service of the group,
 // including services that appear later.
 func (r *nacosRegistry) Watch(opts ...registry.WatchOption) (registry.Watcher, error) {
-	var o registry.WatchOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := apply(opts)
 	cfg, err := r.config()
 	if err != nil {
 		return nil, err
@@ -477,48 +493,65 @@ func (r *nacosRegistry) announce(key serviceKey) {
 	}
 }
 
-// watchTTL makes sure the loop that withdraws expired nodes runs, and wakes it.
-func (r *nacosRegistry) watchTTL() {
+// maintainSoon makes sure the maintain loop runs, and wakes it.
+func (r *nacosRegistry) maintainSoon() {
 	r.mu.Lock()
-	if !r.ttlStarted && !r.closed {
-		r.ttlStarted = true
+	if !r.maintained && !r.closed {
+		r.maintained = true
 		r.wg.Add(1)
-		go r.expireLoop()
+		go r.maintain()
 	}
 	r.mu.Unlock()
 	select {
-	case r.ttlWake <- struct{}{}:
+	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-// expireLoop withdraws nodes that were not registered again within their TTL.
-func (r *nacosRegistry) expireLoop() {
+// Retry delays of the maintain loop, after a publish failed.
+const (
+	firstRetry = 100 * time.Millisecond
+	lastRetry  = 10 * time.Second
+)
+
+// maintain keeps Nacos holding what the registry holds. It withdraws nodes that were not
+// registered again within their TTL, and publishes again, with growing delays, every
+// service whose last publish failed: a failed Register or Deregister has already changed
+// the SDK's reconnect cache, which would otherwise apply it at the next reconnect.
+func (r *nacosRegistry) maintain() {
 	defer r.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	retry := firstRetry
 	for {
 		select {
 		case <-r.done:
 			return
-		case <-r.ttlWake:
+		case <-r.wake:
 		case <-timer.C:
 		}
 		wait := time.Hour
-		if c, err := r.namingClient(); err == nil {
-			next, expired, errs := r.pub.expire(c, time.Now())
-			for _, n := range expired {
-				r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
-			}
+		c, err := r.namingClient()
+		if err != nil {
+			timer.Reset(wait)
+			continue // closed, or unusable options: Init wakes it again
+		}
+		next, expired, errs := r.pub.expire(c, time.Now())
+		for _, n := range expired {
+			r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
+		}
+		errs = append(errs, r.pub.resync(c)...)
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		if len(errs) == 0 {
+			retry = firstRetry
+		} else {
 			for _, err := range errs {
-				r.logf(logger.ErrorLevel, "withdrawing expired nodes: %v", err)
+				r.logf(logger.WarnLevel, "%v (trying again in %v)", err, retry)
 			}
-			if !next.IsZero() {
-				wait = time.Until(next)
-			}
-			if len(errs) > 0 {
-				wait = time.Second // try again soon
-			}
+			wait = min(wait, retry)
+			retry = min(2*retry, lastRetry)
 		}
 		timer.Reset(wait)
 	}

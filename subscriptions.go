@@ -17,7 +17,8 @@ import (
 type subscriptions struct {
 	mu           sync.Mutex
 	byKey        map[serviceKey]*subscription
-	protectEmpty atomic.Bool // see WithPushEmptyProtection
+	leaving      map[serviceKey]chan struct{} // being unsubscribed; closed when done
+	protectEmpty atomic.Bool                  // see WithPushEmptyProtection
 }
 
 // subscription is one service's subscription and the latest instance list Nacos pushed.
@@ -59,7 +60,7 @@ func (p *pushState) decoded() []*version {
 }
 
 func newSubscriptions() *subscriptions {
-	return &subscriptions{byKey: map[serviceKey]*subscription{}}
+	return &subscriptions{byKey: map[serviceKey]*subscription{}, leaving: map[serviceKey]chan struct{}{}}
 }
 
 // acquire returns the subscription to key, subscribing first if there is none. A watcher
@@ -67,6 +68,13 @@ func newSubscriptions() *subscriptions {
 // one the subscription is pinned.
 func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w *watcher) (*subscription, error) {
 	s.mu.Lock()
+	for s.leaving[key] != nil {
+		// Subscribing while the SDK still unsubscribes could reach Nacos in either order.
+		left := s.leaving[key]
+		s.mu.Unlock()
+		<-left
+		s.mu.Lock()
+	}
 	sub := s.byKey[key]
 	creator := sub == nil
 	if creator {
@@ -150,15 +158,25 @@ func (s *subscriptions) release(c naming_client.INamingClient, sub *subscription
 		sub.refs--
 	}
 	drop := sub.refs == 0 && !sub.pinned && s.byKey[sub.key] == sub
+	var left chan struct{}
 	if drop {
+		left = make(chan struct{})
 		delete(s.byKey, sub.key)
+		s.leaving[sub.key] = left
 	}
 	param := sub.param
 	sub.mu.Unlock()
 	s.mu.Unlock()
-	if drop && c != nil && param != nil {
+	if !drop {
+		return
+	}
+	if c != nil && param != nil {
 		_ = c.Unsubscribe(param)
 	}
+	s.mu.Lock()
+	delete(s.leaving, sub.key)
+	s.mu.Unlock()
+	close(left)
 }
 
 // onPush is the SDK callback. The SDK calls it synchronously on the goroutine that
