@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/http_agent"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/security"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -30,7 +34,20 @@ import (
 type sdkClient struct {
 	naming_client.INamingClient
 	pushReceiverPort int           // 0 if unknown (the user installed their own SDK logger)
-	settled          chan struct{} // closed once the client's start-up redo can no longer interfere
+	settleAt         time.Time     // when the registry publishes everything again (see maintain)
+	settled          chan struct{} // closed once it has, or the client closed
+	settleOnce       sync.Once
+}
+
+func (c *sdkClient) markSettled() { c.settleOnce.Do(func() { close(c.settled) }) }
+
+func (c *sdkClient) isSettled() bool {
+	select {
+	case <-c.settled:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *sdkClient) CloseClient() {
@@ -67,6 +84,51 @@ func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error
 	notedReceiverMutex.Unlock()
 	return c, port, err
 }
+
+// afterRedo makes the SDK call f on its connection-event goroutine after every
+// (re)connection, once its own redo of registrations and subscriptions is done, and
+// reports whether it could.
+//
+// The redo sends what the SDK's reconnect cache held when it started, which can be
+// older than what the registry published meanwhile: Nacos then keeps the older one.
+// Publishing again after the redo puts Nacos back in step. The SDK offers no way to
+// listen to its connection events from outside, so this reaches its RpcClient through
+// unexported fields of nacos-sdk-go v2.3.5 (pinned in go.mod); with any other layout it
+// does nothing, and the maintain loop's settle republish remains.
+func afterRedo(c naming_client.INamingClient, f func()) bool {
+	v := reflect.ValueOf(c)
+	for _, name := range []string{"serviceProxy", "grpcClientProxy", "rpcClient"} {
+		for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return false
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return false
+		}
+		field := v.FieldByName(name)
+		if !field.IsValid() {
+			return false
+		}
+		v = reflect.NewAt(field.Type(), unsafe.Pointer(field.UnsafeAddr())).Elem()
+	}
+	if v.Kind() != reflect.Interface || v.IsNil() {
+		return false
+	}
+	rc, ok := v.Interface().(interface{ GetRpcClient() *rpc.RpcClient })
+	if !ok || rc.GetRpcClient() == nil {
+		return false
+	}
+	rc.GetRpcClient().RegisterConnectionListener(connectedFunc(f))
+	return true
+}
+
+// connectedFunc is an SDK connection listener.
+type connectedFunc func()
+
+func (f connectedFunc) OnConnected()  { f() }
+func (f connectedFunc) OnDisConnect() {}
 
 // checkLogin tells refused credentials from an unreachable server. The SDK logs in when
 // a client starts, but builds the client even when the login is refused, after which

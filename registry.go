@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asim/go-micro/v3/cmd"
@@ -44,6 +45,7 @@ type nacosRegistry struct {
 	watchers   map[*watcher]bool
 	maintained bool          // the maintain loop runs
 	wake       chan struct{} // wakes the maintain loop
+	redone     atomic.Bool   // the SDK redid its registrations: publish everything again
 }
 
 // NewRegistry returns a go-micro registry backed by Nacos 2.x. It never fails: it
@@ -101,16 +103,14 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 		r.mu.Unlock()
 		return err
 	}
-	oldClient := r.client
+	oldClient := r.client.(*sdkClient)
 	r.client = c
-	r.settle(c)
 	r.mu.Unlock()
+	r.started(c)
 
 	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
 	oldClient.CloseClient()
-	if len(errs) > 0 {
-		r.maintainSoon()
-	}
+	oldClient.markSettled()
 	return errors.Join(errs...)
 }
 
@@ -125,41 +125,7 @@ func newNamingClient(cfg *config) (*sdkClient, error) {
 		}
 		return nil, fmt.Errorf("nacos: create client: %w", err)
 	}
-	return &sdkClient{INamingClient: c, pushReceiverPort: port, settled: make(chan struct{})}, nil
-}
-
-// settleDelay is how long after a client starts the registry publishes everything again.
-const settleDelay = time.Second
-
-// settle works around a race in nacos-sdk-go v2.3.5. A new client queues its first
-// CONNECTED event before it installs the listener that, on CONNECTED, sends again every
-// registration in its reconnect cache. When that event is handled late, the listener
-// can read the cache before one of the registry's first publishes and send the older
-// content after it, and Nacos keeps the older one. The race can only happen in the
-// client's first moments, so the registry publishes everything once more after them,
-// withdrawals included. (Nacos ignores a registration that changes nothing.)
-func (r *nacosRegistry) settle(c *sdkClient) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer close(c.settled)
-		t := time.NewTimer(settleDelay)
-		defer t.Stop()
-		select {
-		case <-r.done:
-			return
-		case <-t.C:
-		}
-		r.mu.RLock()
-		current := r.client == naming_client.INamingClient(c)
-		r.mu.RUnlock()
-		if !current {
-			return
-		}
-		for _, err := range r.pub.republish(c) {
-			r.logf(logger.WarnLevel, "%v", err)
-		}
-	}()
+	return &sdkClient{INamingClient: c, pushReceiverPort: port, settleAt: time.Now().Add(settleDelay), settled: make(chan struct{})}, nil
 }
 
 // namingClient returns the client, building it on first use.
@@ -171,19 +137,20 @@ func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
 		return c, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.usable(); err != nil {
+	if err := r.usable(); err != nil || r.client != nil {
+		c := r.client
+		r.mu.Unlock()
+		return c, err
+	}
+	c, err = newNamingClient(r.cfg)
+	if err != nil {
+		r.mu.Unlock()
 		return nil, err
 	}
-	if r.client == nil {
-		c, err := newNamingClient(r.cfg)
-		if err != nil {
-			return nil, err
-		}
-		r.client = c
-		r.settle(c)
-	}
-	return r.client, nil
+	r.client = c
+	r.mu.Unlock()
+	r.started(c.(*sdkClient))
+	return c, nil
 }
 
 // usable says why the registry cannot be used, if it cannot. r.mu must be held.
@@ -493,6 +460,15 @@ func (r *nacosRegistry) announce(key serviceKey) {
 	}
 }
 
+// started begins the upkeep of a new client (see maintain).
+func (r *nacosRegistry) started(c *sdkClient) {
+	afterRedo(c.INamingClient, func() {
+		r.redone.Store(true)
+		r.wakeMaintain() // never blocks: this runs on the SDK's event goroutine
+	})
+	r.maintainSoon()
+}
+
 // maintainSoon makes sure the maintain loop runs, and wakes it.
 func (r *nacosRegistry) maintainSoon() {
 	r.mu.Lock()
@@ -502,22 +478,36 @@ func (r *nacosRegistry) maintainSoon() {
 		go r.maintain()
 	}
 	r.mu.Unlock()
+	r.wakeMaintain()
+}
+
+func (r *nacosRegistry) wakeMaintain() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Retry delays of the maintain loop, after a publish failed.
+// Delays of the maintain loop.
 const (
-	firstRetry = 100 * time.Millisecond
-	lastRetry  = 10 * time.Second
+	settleDelay = time.Second            // after a client starts, publish everything again
+	firstRetry  = 100 * time.Millisecond // after a publish failed, then doubling
+	lastRetry   = 10 * time.Second
 )
 
-// maintain keeps Nacos holding what the registry holds. It withdraws nodes that were not
-// registered again within their TTL, and publishes again, with growing delays, every
-// service whose last publish failed: a failed Register or Deregister has already changed
-// the SDK's reconnect cache, which would otherwise apply it at the next reconnect.
+// maintain keeps Nacos holding what the registry holds, for as long as the registry is
+// open:
+//
+//   - It withdraws nodes that were not registered again within their TTL.
+//   - It publishes again, with growing delays, every service whose last publish failed:
+//     a failed Register or Deregister stands (see publication.publish).
+//   - It publishes everything again after the SDK's reconnect redo (see afterRedo), and
+//     once more a second after a client started: the redo sends what the SDK cached
+//     when it began, which can be older than what the registry published meanwhile,
+//     and nacos-sdk-go v2.3.5 can run its first redo late, after the registry's first
+//     publishes, before the registry can hear of it.
+//
+// Nacos ignores a registration that changes nothing, so publishing again is harmless.
 func (r *nacosRegistry) maintain() {
 	defer r.wg.Done()
 	timer := time.NewTimer(time.Hour)
@@ -531,18 +521,31 @@ func (r *nacosRegistry) maintain() {
 		case <-timer.C:
 		}
 		wait := time.Hour
-		c, err := r.namingClient()
+		ic, err := r.namingClient()
 		if err != nil {
 			timer.Reset(wait)
 			continue // closed, or unusable options: Init wakes it again
 		}
-		next, expired, errs := r.pub.expire(c, time.Now())
+		c := ic.(*sdkClient)
+		now := time.Now()
+		next, expired, errs := r.pub.expire(c, now)
 		for _, n := range expired {
 			r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
 		}
-		errs = append(errs, r.pub.resync(c)...)
+		settleDue := !c.isSettled() && !now.Before(c.settleAt)
+		if r.redone.Swap(false) || settleDue {
+			errs = append(errs, r.pub.republish(c)...)
+		} else {
+			errs = append(errs, r.pub.resync(c)...)
+		}
+		if settleDue {
+			c.markSettled()
+		}
 		if !next.IsZero() {
 			wait = time.Until(next)
+		}
+		if !c.isSettled() {
+			wait = min(wait, time.Until(c.settleAt))
 		}
 		if len(errs) == 0 {
 			retry = firstRetry
@@ -580,6 +583,7 @@ func (r *nacosRegistry) Close() error {
 	r.wg.Wait()
 	if c != nil {
 		c.CloseClient()
+		c.(*sdkClient).markSettled()
 	}
 	return nil
 }

@@ -1139,8 +1139,9 @@ func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 				state.apply(t, res)
 			}
 
-			// b's node will not come back: its client's redo (a single register) is
-			// refused, while a's (a batch) goes through. (Closing b while it reconnects
+			// b's node does not come back while the server refuses single registers:
+			// its client's redo and b's own republish (a single register) are refused,
+			// while a's (a batch) go through. (Closing b while it reconnects
 			// instead would leak the SDK's reconnect goroutine, see
 			// TestWatchNoGoroutineAfterClose.)
 			singles := srv.Requests("InstanceRequest")
@@ -1162,7 +1163,9 @@ func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 			}
 			n := readUntil(t, w, state, want.String, 20*time.Second)
 			t.Logf("%d results until the state after %s was right", n, fault)
-			undo()
+			undo() // b keeps trying, and its node comes back
+			want["svc v1/gone"] = watchService("svc", "v1", "gone").Nodes[0]
+			readUntil(t, w, state, want.String, 20*time.Second)
 
 			// A new change is delivered (Register may need the reconnected client).
 			eventually(t, 20*time.Second, func() bool { return a.Register(watchService("svc", "v1", "n3")) == nil }, "register after %s", fault)
@@ -1171,8 +1174,8 @@ func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 			if got := registryState(r, "svc").String(); got != want.String() {
 				t.Fatalf("GetService: %s, want %s", got, want)
 			}
-			if got := len(srv.Instances(env.namespace, DefaultGroup, "svc")); got != 3 {
-				t.Fatalf("the server holds %d instances, want 3", got)
+			if got := len(srv.Instances(env.namespace, DefaultGroup, "svc")); got != 4 {
+				t.Fatalf("the server holds %d instances, want 4", got)
 			}
 			if got := srv.Subscribers(env.namespace, DefaultGroup, "svc"); got != 1 {
 				t.Fatalf("%d subscribers after %s, want 1 (r's, subscribed again)", got, fault)
