@@ -14,6 +14,7 @@ import (
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/http_agent"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc"
@@ -96,32 +97,51 @@ func buildClient(p vo.NacosClientParam) (naming_client.INamingClient, int, error
 // unexported fields of nacos-sdk-go v2.3.5 (pinned in go.mod); with any other layout it
 // does nothing, and the maintain loop's settle republish remains.
 func afterRedo(c naming_client.INamingClient, f func()) bool {
-	v := reflect.ValueOf(c)
-	for _, name := range []string{"serviceProxy", "grpcClientProxy", "rpcClient"} {
-		for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
-			if v.IsNil() {
-				return false
-			}
-			v = v.Elem()
-		}
-		if v.Kind() != reflect.Struct {
-			return false
-		}
-		field := v.FieldByName(name)
-		if !field.IsValid() {
-			return false
-		}
-		v = reflect.NewAt(field.Type(), unsafe.Pointer(field.UnsafeAddr())).Elem()
-	}
-	if v.Kind() != reflect.Interface || v.IsNil() {
-		return false
-	}
-	rc, ok := v.Interface().(interface{ GetRpcClient() *rpc.RpcClient })
+	rc, ok := sdkField(c, "serviceProxy", "grpcClientProxy", "rpcClient").(interface{ GetRpcClient() *rpc.RpcClient })
 	if !ok || rc.GetRpcClient() == nil {
 		return false
 	}
 	rc.GetRpcClient().RegisterConnectionListener(connectedFunc(f))
 	return true
+}
+
+// serviceCache returns the SDK client's service cache, or nil. The SDK calls
+// subscribers back outside any lock, from the goroutine that handles pushes and, after a
+// reconnect, from the one that redoes subscriptions: an older list can be called back
+// after a newer one. Its cache always holds the newest (see subscriptions.onPush). Like
+// afterRedo, this reaches an unexported field of nacos-sdk-go v2.3.5.
+func serviceCache(c naming_client.INamingClient) *naming_cache.ServiceInfoHolder {
+	if sc, ok := c.(*sdkClient); ok {
+		c = sc.INamingClient
+	}
+	h, _ := sdkField(c, "serviceInfoHolder").(*naming_cache.ServiceInfoHolder)
+	return h
+}
+
+// sdkField follows a path of (unexported) struct fields from v, through pointers and
+// interfaces, and returns the last one's value, or nil if the path does not exist.
+func sdkField(v interface{}, path ...string) interface{} {
+	rv := reflect.ValueOf(v)
+	for _, name := range path {
+		for rv.Kind() == reflect.Interface || rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return nil
+			}
+			rv = rv.Elem()
+		}
+		if rv.Kind() != reflect.Struct || !rv.CanAddr() {
+			return nil
+		}
+		field := rv.FieldByName(name)
+		if !field.IsValid() {
+			return nil
+		}
+		rv = reflect.NewAt(field.Type(), unsafe.Pointer(field.UnsafeAddr())).Elem()
+	}
+	if (rv.Kind() == reflect.Interface || rv.Kind() == reflect.Pointer) && rv.IsNil() {
+		return nil
+	}
+	return rv.Interface()
 }
 
 // connectedFunc is an SDK connection listener.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -30,6 +31,7 @@ type subscription struct {
 	mu       sync.Mutex
 	param    *vo.SubscribeParam // the very value subscribed with: the SDK unsubscribes by pointer
 	state    *pushState         // nil until Nacos has answered
+	stamp    uint64             // the SDK's lastRefTime of state, when known
 	watchers map[*watcher]bool
 	refs     int        // watchers holding it
 	pinned   bool       // looked up by GetService: kept until the registry closes
@@ -106,9 +108,11 @@ func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w
 
 // subscribe subscribes sub on client c.
 func (s *subscriptions) subscribe(c naming_client.INamingClient, sub *subscription) error {
-	param := &vo.SubscribeParam{ServiceName: sub.key.name, GroupName: sub.key.group, SubscribeCallback: s.onPush(sub)}
+	cache := serviceCache(c)
+	param := &vo.SubscribeParam{ServiceName: sub.key.name, GroupName: sub.key.group, SubscribeCallback: s.onPush(sub, cache)}
 	sub.mu.Lock()
 	sub.param = param
+	sub.stamp = 0 // a new client: its server's clock
 	sub.mu.Unlock()
 	if err := c.Subscribe(param); err != nil {
 		_ = c.Unsubscribe(param) // the SDK keeps the callback and a redo entry even on failure
@@ -125,7 +129,7 @@ func (s *subscriptions) subscribe(c naming_client.INamingClient, sub *subscripti
 			_ = c.Unsubscribe(param)
 			return wrapErr("subscribe to", sub.key, err)
 		}
-		sub.setIfUnset(svc.Hosts)
+		s.update(sub, cache, svc.Hosts)
 	}
 	return nil
 }
@@ -183,33 +187,38 @@ func (s *subscriptions) release(c naming_client.INamingClient, sub *subscription
 // handles every push of the connection, and owns hosts (it sorts its cached lists in
 // place), so it copies and returns at once: decoding waits for the first reader, and
 // watchers are only flagged.
-func (s *subscriptions) onPush(sub *subscription) func([]model.Instance, error) {
+func (s *subscriptions) onPush(sub *subscription, cache *naming_cache.ServiceInfoHolder) func([]model.Instance, error) {
 	return func(hosts []model.Instance, err error) {
-		if err != nil {
-			return
-		}
-		sub.mu.Lock()
-		if s.protectEmpty.Load() && len(hosts) == 0 && sub.state != nil && len(sub.state.hosts) > 0 {
-			sub.mu.Unlock()
-			return
-		}
-		sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
-		watchers := make([]*watcher, 0, len(sub.watchers))
-		for w := range sub.watchers {
-			watchers = append(watchers, w)
-		}
-		sub.mu.Unlock()
-		for _, w := range watchers {
-			w.notify(sub.key)
+		if err == nil {
+			s.update(sub, cache, hosts)
 		}
 	}
 }
 
-func (sub *subscription) setIfUnset(hosts []model.Instance) {
+// update takes a new instance list for sub. With the SDK's cache at hand it takes the
+// cache's list instead, the newest, and only if it is newer than the one it has.
+func (s *subscriptions) update(sub *subscription, cache *naming_cache.ServiceInfoHolder, hosts []model.Instance) {
+	var stamp uint64
+	if cache != nil {
+		if svc, ok := cache.GetServiceInfo(sub.key.name, sub.key.group, ""); ok {
+			hosts, stamp = svc.Hosts, svc.LastRefTime
+		}
+	}
 	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	if sub.state == nil {
-		sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+	if stamp != 0 && stamp <= sub.stamp ||
+		s.protectEmpty.Load() && len(hosts) == 0 && sub.state != nil && len(sub.state.hosts) > 0 {
+		sub.mu.Unlock()
+		return
+	}
+	sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+	sub.stamp = max(sub.stamp, stamp)
+	watchers := make([]*watcher, 0, len(sub.watchers))
+	for w := range sub.watchers {
+		watchers = append(watchers, w)
+	}
+	sub.mu.Unlock()
+	for _, w := range watchers {
+		w.notify(sub.key)
 	}
 }
 
