@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -345,29 +344,6 @@ func readUntil(t testing.TB, w registry.Watcher, state watchState, want func() s
 		if time.Now().After(deadline) {
 			t.Fatalf("results still coming after %v; state\n  %s\nwant\n  %s", within, state, want())
 		}
-	}
-}
-
-// watchRaceEnabled says whether the test binary was built with -race.
-var watchRaceEnabled = func() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}()
-
-// skipIfReconnectUnderRace skips a test that makes SDK clients reconnect when the race
-// detector is on: nacos-sdk-go v2.3.5 races on every reconnect (RpcClient.reconnect
-// writes currentConnection at rpc_client.go:449 while the event goroutine reads it to log
-// the DISCONNECTED event at rpc_client.go:487), and the detector fails the test for it.
-func skipIfReconnectUnderRace(t testing.TB) {
-	t.Helper()
-	if watchRaceEnabled {
-		t.Skip("nacos-sdk-go v2.3.5 races on reconnect (rpc_client.go:449 vs :487); run without -race: go test -run WatchSurvives .")
 	}
 }
 
@@ -1125,10 +1101,18 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 // end up reported (possibly as delete then create), a node that does not is deleted.
 func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 	for _, fault := range []string{"Restart", "DropConnections"} {
-		t.Run(fault, func(t *testing.T) {
+		t.Run(fault, func(t *testing.T) { relRunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
+	}
+}
+
+// watchSurvives is TestWatchSurvivesRestartAndDroppedConnections for one fault. It runs in
+// a child process under the race detector (see relRunChecked): nacos-sdk-go v2.3.5 races
+// on every reconnect.
+func watchSurvives(t *testing.T, fault string) {
+	{
+		{
 			env := newEnv(t)
 			srv := env.embedded(t)
-			skipIfReconnectUnderRace(t)
 			a, b, r := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
 			mustRegister(t, a, watchService("svc", "v1", "n1", "n2")) // a batch
 			mustRegister(t, b, watchService("svc", "v1", "gone"))     // a single instance
@@ -1180,7 +1164,7 @@ func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 			if got := srv.Subscribers(env.namespace, DefaultGroup, "svc"); got != 1 {
 				t.Fatalf("%d subscribers after %s, want 1 (r's, subscribed again)", got, fault)
 			}
-		})
+		}
 	}
 }
 
