@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"math/rand"
 	"reflect"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -150,7 +149,7 @@ func settledRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacos
 	if _, err := r.namingClient(); err != nil {
 		t.Fatal(err)
 	}
-	waitForSDKEventLoops(t)
+	relSDKIdle(t) // its first connection events are handled
 	return r
 }
 
@@ -169,37 +168,6 @@ func waitClientSettled(t testing.TB, r *nacosRegistry) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the client never settled")
 	}
-}
-
-// sdkEventLoop is the goroutine of an SDK client that handles its connection events; on
-// every CONNECTED it redoes the client's subscriptions and registrations from its caches.
-const sdkEventLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1("
-
-// waitForSDKEventLoops waits until every SDK client's event goroutine is blocked in its
-// select, i.e. has handled every connection event sent so far.
-func waitForSDKEventLoops(t testing.TB) {
-	t.Helper()
-	eventually(t, 5*time.Second, func() bool {
-		buf := make([]byte, 1<<20)
-		for {
-			n := runtime.Stack(buf, true)
-			if n < len(buf) {
-				buf = buf[:n]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if !strings.Contains(g, sdkEventLoop) {
-				continue
-			}
-			lines := strings.SplitN(g, "\n", 3)
-			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], sdkEventLoop) {
-				return false
-			}
-		}
-		return true
-	}, "an SDK client is still handling connection events")
 }
 
 // watchPort gives every node id its own port, so that no two test nodes share an
