@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	auto "github.com/nacos-group/nacos-sdk-go/v2/api/grpc"
@@ -23,6 +24,7 @@ const (
 	codeInvalidParam = 400 // INVALID_PARAM
 	codeNoRight      = 403 // NO_RIGHT
 	codeServerError  = 500 // SERVER_ERROR
+	codeUnregistered = 301 // UN_REGISTER
 	codeNoHandler    = 302 // NO_HANDLER
 	codeBadGateway   = 502 // BAD_GATEWAY: the payload did not parse
 )
@@ -41,6 +43,10 @@ type connection struct {
 	// removed is set, under the store's lock, when the connection has
 	// ended, so that a request still in flight cannot publish for it.
 	removed bool
+	// setUp is set when the client's stream said ConnectionSetupRequest.
+	// Like Java, the server answers nothing but ServerCheckRequest before:
+	// a subscription on a transport without a stream could never be pushed to.
+	setUp atomic.Bool
 
 	mu    sync.Mutex
 	queue []queuedPush
@@ -197,6 +203,7 @@ func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStrea
 		messageType := p.GetMetadata().GetType()
 		s.counters.add(messageType)
 		if messageType == "ConnectionSetupRequest" {
+			c.setUp.Store(true)
 			s.logf("nacostest: connection %s set up: %s", c.id, p.GetBody().GetValue())
 		}
 		// Acks (NotifySubscriberResponse) need nothing beyond the count;
@@ -220,6 +227,9 @@ func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Paylo
 	case err != nil:
 		return nil, err
 	case injected:
+	case requestType != "ServerCheckRequest" && !c.setUp.Load():
+		// The SDK reconnects and redoes everything when told so.
+		r = errorReply(resultFail, codeUnregistered, "Connection is unregistered.")
 	case !known:
 		r = errorReply(resultFail, codeNoHandler, "RequestHandler Not Found")
 	default:

@@ -19,11 +19,28 @@ import (
 // types, malformed bodies, and reconnect scenarios that the SDK cannot go
 // through under the race detector.
 type rawClient struct {
-	conn *grpc.ClientConn
+	conn   *grpc.ClientConn
+	stream *watcher // the pushes received on the connection's stream
 }
 
-// dialRaw connects to a server's gRPC port; one rawClient is one connection.
+// dialRaw connects to a server's gRPC port and sets the connection up as the SDK
+// does; one rawClient is one connection.
 func dialRaw(t testing.TB, srv *Server) *rawClient {
+	t.Helper()
+	r := dialUnregistered(t, srv)
+	r.openStream(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil).ErrorCode == codeUnregistered {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection setup was never taken")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return r
+}
+
+// dialUnregistered connects without setting the connection up.
+func dialUnregistered(t testing.TB, srv *Server) *rawClient {
 	t.Helper()
 	r, err := newRawClient(srv)
 	if err != nil {
@@ -82,6 +99,9 @@ func (r *rawClient) call(t testing.TB, requestType string, body any, headers map
 // each one.
 func (r *rawClient) openStream(t testing.TB) *watcher {
 	t.Helper()
+	if r.stream != nil {
+		return r.stream
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := auto.NewBiRequestStreamClient(r.conn).RequestBiStream(ctx, grpc.WaitForReady(true))
 	if err != nil {
@@ -92,6 +112,7 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 		t.Fatal(err)
 	}
 	w := &watcher{}
+	r.stream = w
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -139,6 +160,7 @@ func mustSucceed(t testing.TB, resp rawResponse, want string) {
 func TestServerCheckAndHealthCheck(t *testing.T) {
 	srv := newServer(t)
 	raw := dialRaw(t, srv)
+	srv.ResetCounters() // dialRaw's own checks
 	check := raw.call(t, "ServerCheckRequest", rpc_request.NewServerCheckRequest(), nil)
 	mustSucceed(t, check, "ServerCheckResponse")
 	var body rpc_response.ServerCheckResponse
@@ -218,5 +240,22 @@ func TestDropConnectionsPushesTheRemovalAcrossTheCluster(t *testing.T) {
 	eventually(t, 5*time.Second, func() bool { return pushes.sees() })
 	if cluster.Member(1).Subscribers("", "", "svc") != 1 {
 		t.Fatal("the subscriber on the other member lost its subscription")
+	}
+}
+
+// Like Java, the server answers nothing but ServerCheckRequest on a connection whose
+// stream has not sent ConnectionSetupRequest: the SDK then reconnects.
+func TestRequestsBeforeConnectionSetupAreRefused(t *testing.T) {
+	srv := newServer(t)
+	r := dialUnregistered(t, srv)
+	if got := r.call(t, "ServerCheckRequest", rpc_request.NewServerCheckRequest(), nil); !got.Success {
+		t.Fatalf("ServerCheckRequest: %+v", got)
+	}
+	got := r.call(t, "InstanceRequest", registerRequest("svc", "10.0.0.1", 80), nil)
+	if got.Type != "ErrorResponse" || got.ErrorCode != codeUnregistered || got.Message != "Connection is unregistered." {
+		t.Fatalf("InstanceRequest before setup: %s %+v", got.Type, got.Response)
+	}
+	if n := len(srv.Instances("", "", "svc")); n != 0 {
+		t.Fatalf("%d instances registered before setup", n)
 	}
 }
