@@ -22,6 +22,21 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
+// newNamingClient builds an SDK naming client for cfg.
+func newNamingClient(cfg *config) (*sdkClient, error) {
+	installSDKLogger(cfg.client, cfg.log)
+	cc := cfg.client
+	servers := append(cfg.servers[:0:0], cfg.servers...)
+	c, port, err := buildClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
+	if err != nil {
+		if c != nil {
+			c.CloseClient()
+		}
+		return nil, fmt.Errorf("nacos: create client: %w", err)
+	}
+	return &sdkClient{INamingClient: c, pushReceiverPort: port, settleAt: time.Now().Add(settleDelay), settled: make(chan struct{})}, nil
+}
+
 // sdkClient is a nacos-sdk-go naming client whose CloseClient also ends the SDK's
 // UDP push receiver.
 //

@@ -114,20 +114,6 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	return errors.Join(errs...)
 }
 
-func newNamingClient(cfg *config) (*sdkClient, error) {
-	installSDKLogger(cfg.client, cfg.log)
-	cc := cfg.client
-	servers := append(cfg.servers[:0:0], cfg.servers...)
-	c, port, err := buildClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
-	if err != nil {
-		if c != nil {
-			c.CloseClient()
-		}
-		return nil, fmt.Errorf("nacos: create client: %w", err)
-	}
-	return &sdkClient{INamingClient: c, pushReceiverPort: port, settleAt: time.Now().Add(settleDelay), settled: make(chan struct{})}, nil
-}
-
 // namingClient returns the client, building it on first use.
 func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
 	r.mu.RLock()
