@@ -5,6 +5,7 @@ go 1.23
 require (
 	github.com/asim/go-micro/v3 v3.7.1
 	github.com/nacos-group/nacos-sdk-go/v2 v2.3.5
+	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.67.3
 	google.golang.org/protobuf v1.36.5
 )
@@ -75,7 +76,6 @@ require (
 	github.com/urfave/cli/v2 v2.3.0 // indirect
 	github.com/xanzy/ssh-agent v0.3.0 // indirect
 	go.uber.org/atomic v1.7.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	go.uber.org/multierr v1.6.0 // indirect
 	go.uber.org/zap v1.21.0 // indirect
 	golang.org/x/crypto v0.31.0 // indirect
