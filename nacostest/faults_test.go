@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -22,15 +23,23 @@ func versioned(v string) vo.RegisterInstanceParam {
 	return instance("svc", "10.0.0.1", 80, map[string]string{"version": v})
 }
 
+// publishedAndWatched starts a client that registers version 1 of "svc" and a
+// second client that watches it, and waits until the watcher has seen it.
+func publishedAndWatched(t testing.TB, srv *Server) (publisher naming_client.INamingClient, w *watcher) {
+	t.Helper()
+	publisher = newClient(t, []string{srv.Addr()})
+	reader := newClient(t, []string{srv.Addr()})
+	register(t, publisher, versioned("1"))
+	w = watch(t, reader, "svc")
+	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	return publisher, w
+}
+
 func TestRestartClientsRedoRegistrationsAndSubscriptions(t *testing.T) {
 	skipIfSDKReconnectsUnderRace(t)
 	srv := newServer(t)
 	addr := srv.Addr()
-	publisher := newClient(t, []string{addr})
-	reader := newClient(t, []string{addr})
-	register(t, publisher, versioned("1"))
-	w := watch(t, reader, "svc")
-	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	publisher, w := publishedAndWatched(t, srv)
 
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -50,11 +59,7 @@ func TestRestartClientsRedoRegistrationsAndSubscriptions(t *testing.T) {
 func TestDropConnectionsRemovesStateUntilClientsRedo(t *testing.T) {
 	skipIfSDKReconnectsUnderRace(t)
 	srv := newServer(t)
-	publisher := newClient(t, []string{srv.Addr()})
-	reader := newClient(t, []string{srv.Addr()})
-	register(t, publisher, versioned("1"))
-	w := watch(t, reader, "svc")
-	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	_, w := publishedAndWatched(t, srv)
 	setups := srv.Requests("ConnectionSetupRequest")
 
 	// Hold back the re-registration to see the state in between.
@@ -76,11 +81,7 @@ func TestDropConnectionsRemovesStateUntilClientsRedo(t *testing.T) {
 
 func TestHoldPushesKeepsOrderUntilRelease(t *testing.T) {
 	srv := newServer(t)
-	publisher := newClient(t, []string{srv.Addr()})
-	reader := newClient(t, []string{srv.Addr()})
-	register(t, publisher, versioned("1"))
-	w := watch(t, reader, "svc")
-	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	publisher, w := publishedAndWatched(t, srv)
 	before := w.count()
 
 	release := srv.HoldPushes()
@@ -104,11 +105,7 @@ func TestHoldPushesKeepsOrderUntilRelease(t *testing.T) {
 
 func TestPushDelay(t *testing.T) {
 	srv := newServer(t)
-	publisher := newClient(t, []string{srv.Addr()})
-	reader := newClient(t, []string{srv.Addr()})
-	register(t, publisher, versioned("1"))
-	w := watch(t, reader, "svc")
-	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	publisher, w := publishedAndWatched(t, srv)
 
 	const delay = 300 * time.Millisecond
 	srv.SetPushDelay(delay)
@@ -183,11 +180,7 @@ func TestFailRequests(t *testing.T) {
 
 func TestPushRaw(t *testing.T) {
 	srv := newServer(t)
-	publisher := newClient(t, []string{srv.Addr()})
-	reader := newClient(t, []string{srv.Addr()})
-	register(t, publisher, versioned("1"))
-	w := watch(t, reader, "svc")
-	eventually(t, 5*time.Second, versionSeen(w, "1"))
+	_, w := publishedAndWatched(t, srv)
 	acks := srv.Requests("NotifySubscriberResponse")
 	setups := srv.Requests("ConnectionSetupRequest")
 
