@@ -3,6 +3,8 @@ package nacos
 import (
 	"bytes"
 	"compress/flate"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,10 +52,11 @@ type instanceFields struct {
 	extra   map[string]string // added to every node's metadata; the node's own keys win
 }
 
-// serviceFields are the service-level fields Nacos has no place for.
+// serviceFields are the service-level fields Nacos has no place for, with the names of
+// go-micro's JSON.
 type serviceFields struct {
-	Metadata  map[string]string    `json:"m,omitempty"`
-	Endpoints []*registry.Endpoint `json:"e,omitempty"`
+	Metadata  map[string]string    `json:"metadata,omitempty"`
+	Endpoints []*registry.Endpoint `json:"endpoints,omitempty"`
 }
 
 // encodeService turns every node of s into a Nacos instance. It never modifies s. When
@@ -110,7 +113,7 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if err != nil {
 		return model.Instance{}, fmt.Errorf("nacos: node %q of service %q: %v", n.Id, s.Name, err)
 	}
-	md := make(map[string]string, len(f.extra)+len(n.Metadata)+3)
+	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
 			if strings.HasPrefix(k, reservedPrefix) {
@@ -175,28 +178,32 @@ func packWithin(s *registry.Service, room int) (packed, dropped string) {
 	return "", "endpoints and service metadata"
 }
 
-// Packed form: a format letter, then the flate-compressed JSON of serviceFields written
-// 15 bits to a character. Nacos limits metadata in characters, not bytes, so one
-// character from a contiguous block of 32768 non-surrogate BMP code points carries 2.5
-// times what a base64 character does.
+// The packed service fields (the value of micro.service) start with a format tag:
+//
+//	gz:  the current form: base64 (standard alphabet, padded) of the gzip of the JSON
+//	     {"metadata":{...},"endpoints":[...]}, go-micro's own JSON of those Service
+//	     fields. It decodes with standard tools: cut -c4- | base64 -d | gunzip
+//	z    the first release's form, only read: flate-compressed JSON {"m":...,"e":[...]}
+//	     with the preset dictionary legacyDict, written 15 bits to a character as code
+//	     points from U+4E00
+//
+// gzip's own header and trailer cost 24 characters over bare deflate, and a preset
+// dictionary would save about as many again on small services, but neither bare deflate
+// nor a dictionary can be read with base64 and gunzip alone.
 const (
-	packFormat = 'z'
-	packBase   = 0x4E00 // U+4E00..U+CDFF: assigned, no surrogates, nothing JSON escapes
-	packBits   = 15
+	packTag       = "gz:"
+	legacyPackTag = "z"
 )
 
-// packDict primes the compressor with what go-micro endpoint JSON is made of, so that
-// small payloads compress well. It is part of the packed format: never change it, add a
-// new packFormat instead.
-var packDict = []byte(`"values":null},{"name":"","type":"int32""int64""uint64""bool""float64""[]string""map[string]string""[]byte""time.Time"` +
-	`"metadata":{"stream":"true"}"subscriber":"true","topic":"` +
-	`{"m":{},"e":[{"name":"","request":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"response":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"metadata":{}}]}`)
+// maxUnpacked bounds what a packed value may inflate to: a few characters of deflate
+// can stand for megabytes.
+const maxUnpacked = 1 << 20
 
 // Compressors are large and slow to build, and go-micro re-registers the same service
 // every interval, so compressors are pooled and recent results remembered.
 var (
 	compressors = sync.Pool{New: func() interface{} {
-		w, _ := flate.NewWriterDict(nil, flate.BestCompression, packDict)
+		w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 		return w
 	}}
 	packedMu     sync.Mutex
@@ -216,13 +223,16 @@ func pack(f serviceFields) string {
 	if ok {
 		return p
 	}
-	var buf bytes.Buffer
-	w := compressors.Get().(*flate.Writer)
-	w.Reset(&buf)
+	var buf strings.Builder
+	buf.WriteString(packTag)
+	b64 := base64.NewEncoder(base64.StdEncoding, &buf)
+	w := compressors.Get().(*gzip.Writer)
+	w.Reset(b64) // no name, no time: equal fields pack to equal strings
 	w.Write(raw)
 	w.Close()
 	compressors.Put(w)
-	p = string(packFormat) + bitsToRunes(buf.Bytes())
+	b64.Close()
+	p = buf.String()
 	packedMu.Lock()
 	if len(packedRecent) >= packedRecentMax {
 		packedRecent = map[string]string{}
@@ -232,58 +242,90 @@ func pack(f serviceFields) string {
 	return p
 }
 
+// unpack decodes packed service fields of any known format.
 func unpack(s string) (serviceFields, error) {
 	var f serviceFields
-	if s == "" || s[0] != packFormat {
+	var raw []byte
+	var err error
+	switch {
+	case strings.HasPrefix(s, packTag):
+		raw, err = gunzip(base64.NewDecoder(base64.StdEncoding, strings.NewReader(s[len(packTag):])))
+	case strings.HasPrefix(s, legacyPackTag):
+		var legacy legacyFields
+		if legacy, err = unpackLegacy(s[len(legacyPackTag):]); err == nil {
+			f = serviceFields(legacy)
+		}
+		return f, err
+	default:
 		return f, errors.New("unknown packed format")
 	}
-	r := flate.NewReaderDict(bytes.NewReader(runesToBits(s[1:])), packDict)
-	defer r.Close()
-	raw, err := io.ReadAll(r)
 	if err != nil {
 		return f, err
 	}
 	return f, json.Unmarshal(raw, &f)
 }
 
-func bitsToRunes(b []byte) string {
-	var sb strings.Builder
-	sb.Grow((len(b)*8/packBits + 1) * 3)
-	var acc uint32
-	n := 0
-	for _, c := range b {
-		acc = acc<<8 | uint32(c)
-		n += 8
-		for n >= packBits {
-			n -= packBits
-			sb.WriteRune(rune(packBase + (acc>>n)&(1<<packBits-1)))
-		}
+func gunzip(r io.Reader) ([]byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
 	}
-	if n > 0 {
-		sb.WriteRune(rune(packBase + (acc<<(packBits-n))&(1<<packBits-1)))
-	}
-	return sb.String()
+	defer zr.Close()
+	return readAtMost(zr)
 }
 
-// runesToBits reverses bitsToRunes. Padding may add a trailing zero byte, which the
-// flate reader never reaches: a flate stream knows where it ends.
-func runesToBits(s string) []byte {
-	out := make([]byte, 0, len(s))
+func readAtMost(r io.Reader) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, maxUnpacked+1))
+	if err == nil && len(raw) > maxUnpacked {
+		err = fmt.Errorf("packed fields inflate to over %d bytes", maxUnpacked)
+	}
+	return raw, err
+}
+
+// legacyFields are the service fields in the first release's JSON.
+type legacyFields struct {
+	Metadata  map[string]string    `json:"m,omitempty"`
+	Endpoints []*registry.Endpoint `json:"e,omitempty"`
+}
+
+// legacyDict is the preset dictionary of the first release's form.
+var legacyDict = []byte(`"values":null},{"name":"","type":"int32""int64""uint64""bool""float64""[]string""map[string]string""[]byte""time.Time"` +
+	`"metadata":{"stream":"true"}"subscriber":"true","topic":"` +
+	`{"m":{},"e":[{"name":"","request":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"response":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"metadata":{}}]}`)
+
+// Characters of the first release's form each carry 15 bits, as code points from
+// legacyBase.
+const (
+	legacyBase = 0x4E00
+	legacyBits = 15
+)
+
+func unpackLegacy(s string) (legacyFields, error) {
+	var f legacyFields
+	var bits []byte
 	var acc uint32
 	n := 0
 	for _, r := range s {
-		v := uint32(r) - packBase
-		if v >= 1<<packBits {
-			return nil
+		v := uint32(r) - legacyBase
+		if v >= 1<<legacyBits {
+			return f, fmt.Errorf("character %q is not of the packed form", r)
 		}
-		acc = acc<<packBits | v
-		n += packBits
+		acc = acc<<legacyBits | v
+		n += legacyBits
 		for n >= 8 {
 			n -= 8
-			out = append(out, byte(acc>>n))
+			bits = append(bits, byte(acc>>n))
 		}
 	}
-	return out
+	// The last character may carry a padding byte, which the flate reader never
+	// reaches: a flate stream knows where it ends.
+	r := flate.NewReaderDict(bytes.NewReader(bits), legacyDict)
+	defer r.Close()
+	raw, err := readAtMost(r)
+	if err != nil {
+		return f, err
+	}
+	return f, json.Unmarshal(raw, &f)
 }
 
 // version is one version of a service as decoded from Nacos: a read-only go-micro
@@ -346,7 +388,15 @@ func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string)
 		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
 		Metadata: make(map[string]string, len(h.Metadata)),
 	}
-	foreign := true
+	id, ours := h.Metadata[keyNodeID]
+	if !ours {
+		node.Id, ver = h.InstanceId, h.Metadata[legacyVersion]
+		if node.Id == "" {
+			node.Id = node.Address
+		}
+	} else {
+		node.Id, ver = id, h.Metadata[keyVersion]
+	}
 	for k, v := range h.Metadata {
 		if !strings.HasPrefix(k, reservedPrefix) {
 			node.Metadata[k] = v
@@ -355,18 +405,8 @@ func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string)
 		switch rest := k[len(reservedPrefix):]; {
 		case strings.HasPrefix(rest, reservedPrefix):
 			node.Metadata[rest] = v
-		case k == keyNodeID:
-			node.Id, foreign = v, false
-		case k == keyVersion:
-			ver = v
 		case k == keyService:
 			packed = v
-		}
-	}
-	if foreign {
-		node.Id, ver = h.InstanceId, h.Metadata[legacyVersion]
-		if node.Id == "" {
-			node.Id = node.Address
 		}
 	}
 	return node, ver, packed
