@@ -26,12 +26,17 @@ import (
 // other clients see it. What Nacos has no field for lives under reserved keys. A user key
 // that happens to start with reservedPrefix is stored with the prefix doubled, so no user
 // key can ever be mistaken for a reserved one.
+//
+// The version is also written under the original community plugin's key, for readers
+// still on that plugin (the HTTP broker tells queues from broadcasts by it); a node's
+// own metadata key of that name is kept under keyNodeVersion instead.
 const (
 	reservedPrefix = "micro."
 	keyNodeID      = reservedPrefix + "id"
 	keyVersion     = reservedPrefix + "version"
-	keyService     = reservedPrefix + "service" // endpoints and service metadata, packed
-	legacyVersion  = "version"                  // where the original plugin kept the version
+	keyService     = reservedPrefix + "service"      // endpoints and service metadata, packed
+	keyNodeVersion = reservedPrefix + "node.version" // the node's own legacyVersion key
+	legacyVersion  = "version"                       // where the original plugin kept the version
 )
 
 // nodeKey identifies a node within a service: go-micro identifies nodes by id, and
@@ -116,8 +121,11 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
-			if strings.HasPrefix(k, reservedPrefix) {
+			switch {
+			case strings.HasPrefix(k, reservedPrefix):
 				k = reservedPrefix + k
+			case k == legacyVersion:
+				k = keyNodeVersion
 			}
 			md[k] = v
 		}
@@ -125,6 +133,7 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	md[keyNodeID] = n.Id
 	if s.Version != "" {
 		md[keyVersion] = s.Version
+		md[legacyVersion] = s.Version
 	}
 	return model.Instance{
 		Ip:          ip,
@@ -399,7 +408,11 @@ func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string)
 	}
 	for k, v := range h.Metadata {
 		if !strings.HasPrefix(k, reservedPrefix) {
-			node.Metadata[k] = v
+			// Under the legacy key this registry writes the version; the release before
+			// wrote a node's own key there.
+			if !ours || k != legacyVersion || v != ver || ver == "" {
+				node.Metadata[k] = v
+			}
 			continue
 		}
 		switch rest := k[len(reservedPrefix):]; {
@@ -407,6 +420,8 @@ func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string)
 			node.Metadata[rest] = v
 		case k == keyService:
 			packed = v
+		case k == keyNodeVersion:
+			node.Metadata[legacyVersion] = v
 		}
 	}
 	return node, ver, packed

@@ -175,6 +175,41 @@ func TestCodecReservedKeysDoNotCollide(t *testing.T) {
 	}
 }
 
+// Readers still on the original community plugin take the version from the metadata
+// key "version"; a node's own key of that name still comes back as it was.
+func TestCodecWritesTheOriginalPluginsVersionKey(t *testing.T) {
+	in := greeterService(1)
+	nodes, _, err := encodeService(in, instanceFields{weight: 1}, DefaultMetadataBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := nodes[0].instance.Metadata["version"]; v != in.Version {
+		t.Fatalf("the original plugin's key holds %q, want %q", v, in.Version)
+	}
+	got, _ := roundTrip(t, in, DefaultMetadataBudget)
+	if _, ok := got[0].Nodes[0].Metadata["version"]; ok {
+		t.Fatalf("the version key came back as node metadata: %v", got[0].Nodes[0].Metadata)
+	}
+
+	in.Nodes[0].Metadata["version"] = "node's own"
+	nodes, _, _ = encodeService(in, instanceFields{weight: 1}, DefaultMetadataBudget)
+	if v := nodes[0].instance.Metadata["version"]; v != in.Version {
+		t.Fatalf("the original plugin's key holds %q, want %q", v, in.Version)
+	}
+	if got, _ = roundTrip(t, in, DefaultMetadataBudget); !reflect.DeepEqual(got[0], in) {
+		t.Fatalf("round trip changed the service:\n got %+v\nwant %+v", got[0].Nodes[0], in.Nodes[0])
+	}
+
+	// Before this key was written, a node's own "version" key was stored as it was.
+	old := nodes[0].instance
+	old.Metadata = copyMap(old.Metadata)
+	old.Metadata["version"] = "node's own"
+	delete(old.Metadata, keyNodeVersion)
+	if got := decodeInstances("greeter", []model.Instance{old}); got[0].service.Nodes[0].Metadata["version"] != "node's own" {
+		t.Fatalf("a node's own version key written by the previous release was lost: %v", got[0].service.Nodes[0].Metadata)
+	}
+}
+
 func TestCodecGroupsByVersionAndKeepsSharedAddresses(t *testing.T) {
 	// The HTTP broker registers several nodes with one address, across versions.
 	var hosts []model.Instance
