@@ -49,12 +49,16 @@ type encodedNode struct {
 	instance model.Instance
 }
 
-// instanceFields are the Nacos fields that come from the registry's options, not from
-// the go-micro service.
+// instanceFields are the Nacos fields that come from the registry's options or the
+// call's parameters, not from the go-micro service.
 type instanceFields struct {
-	cluster string
-	weight  float64
-	extra   map[string]string // added to every node's metadata; the node's own keys win
+	cluster  string
+	weight   float64
+	extra    map[string]string // added to every node's metadata; the node's own keys win
+	ip       string            // if set, replaces the host of every node's address
+	port     uint64            // if set, replaces the port of every node's address
+	disabled bool              // registered with Nacos's enabled flag off: not served
+	unwell   bool              // registered with Nacos's healthy flag off: not served
 }
 
 // serviceFields are the service-level fields Nacos has no place for, with the names of
@@ -118,6 +122,12 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if err != nil {
 		return model.Instance{}, fmt.Errorf("nacos: node %q of service %q: %v", n.Id, s.Name, err)
 	}
+	if f.ip != "" {
+		ip = f.ip
+	}
+	if f.port != 0 {
+		port = f.port
+	}
 	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
@@ -139,8 +149,8 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 		Ip:          ip,
 		Port:        port,
 		Weight:      f.weight,
-		Enable:      true,
-		Healthy:     true,
+		Enable:      !f.disabled,
+		Healthy:     !f.unwell,
 		Ephemeral:   true,
 		ClusterName: f.cluster,
 		Metadata:    md,

@@ -210,6 +210,27 @@ func TestCodecWritesTheOriginalPluginsVersionKey(t *testing.T) {
 	}
 }
 
+// What a register_instance_param can set beyond the options: the address of every node,
+// and its health and enabled flags.
+func TestCodecInstanceFieldsFromParams(t *testing.T) {
+	in := greeterService(0)
+	nodes, _, err := encodeService(in, instanceFields{weight: 2, ip: "10.9.8.7", port: 7000, disabled: true, unwell: true, cluster: "east"}, DefaultMetadataBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := nodes[0].instance
+	if got.Ip != "10.9.8.7" || got.Port != 7000 || got.Enable || got.Healthy || !got.Ephemeral || got.Weight != 2 || got.ClusterName != "east" {
+		t.Fatalf("got %+v", got)
+	}
+	if decoded := decodeInstances("greeter", []model.Instance{got}); len(decoded) != 0 {
+		t.Fatalf("a disabled, unhealthy instance must not be served: %+v", decoded[0].service)
+	}
+	nodes, _, _ = encodeService(in, instanceFields{weight: 1, port: 7000}, DefaultMetadataBudget)
+	if got := nodes[0].instance; got.Ip != "fd00::2" || got.Port != 7000 || !got.Enable || !got.Healthy {
+		t.Fatalf("only the port was to change: %+v", got)
+	}
+}
+
 func TestCodecGroupsByVersionAndKeepsSharedAddresses(t *testing.T) {
 	// The HTTP broker registers several nodes with one address, across versions.
 	var hosts []model.Instance
