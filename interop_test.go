@@ -1,6 +1,8 @@
 package nacos
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/asim/go-micro/v3/registry"
@@ -13,9 +15,9 @@ import (
 // use a Nacos client directly (Java, Spring Cloud Alibaba, nacos-sdk-go). What they see
 // is read here through nacos-sdk-go, the client the original plugin used.
 
-// sdkInstances returns what nacos-sdk-go's SelectAllInstances returns for a service,
-// read through r's SDK client, once it lists want instances.
-func sdkInstances(t *testing.T, r *nacosRegistry, name string, want int) []model.Instance {
+// sdkInstances returns what nacos-sdk-go's SelectAllInstances returns for a service ("" is
+// DEFAULT_GROUP), read through r's SDK client, once it lists want instances.
+func sdkInstances(t *testing.T, r *nacosRegistry, group, name string, want int) []model.Instance {
 	t.Helper()
 	c, err := r.namingClient()
 	if err != nil {
@@ -23,7 +25,7 @@ func sdkInstances(t *testing.T, r *nacosRegistry, name string, want int) []model
 	}
 	var hosts []model.Instance
 	eventually(t, within, func() bool {
-		hosts, err = c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: name})
+		hosts, err = c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: name, GroupName: group})
 		return err == nil && len(hosts) == want
 	}, "SelectAllInstances(%q): %d instances (%v), want %d", name, len(hosts), err, want)
 	return hosts
@@ -35,7 +37,7 @@ func TestOriginalPluginReadersSeeTheVersion(t *testing.T) {
 	env := newEnv(t)
 	a, old := env.registry(t), env.registry(t)
 	mustRegister(t, a, service("svc", "v2", "n1"))
-	for _, h := range sdkInstances(t, old, "svc", 1) {
+	for _, h := range sdkInstances(t, old, "", "svc", 1) {
 		if h.Metadata["version"] != "v2" {
 			t.Fatalf("the original plugin would read version %q, want v2 (metadata %v)", h.Metadata["version"], h.Metadata)
 		}
@@ -69,5 +71,62 @@ func TestFindsWhatTheOriginalPluginRegistered(t *testing.T) {
 	}
 	if got[0].Version != "new" || got[0].Nodes[0].Id != "n1" {
 		t.Fatalf("this registry's node came back as version %q, node %+v", got[0].Version, got[0].Nodes[0])
+	}
+}
+
+// Code written for the original plugin passes a whole vo.RegisterInstanceParam under
+// register_instance_param, and the plugin registered exactly that. Here it applies to
+// every node of the service, with two deliberate differences: the service name comes
+// from the go-micro service, and the instance is ephemeral whatever the param says.
+func TestOriginalPluginsRegisterParam(t *testing.T) {
+	env := newEnv(t)
+	a, b := env.registry(t), env.registry(t, WithGroup("blue"))
+	p := vo.RegisterInstanceParam{
+		Ip: "10.1.2.3", Port: 9090, Weight: 2, Enable: true, Healthy: true, Ephemeral: false,
+		Metadata: map[string]string{"zone": "z1"}, ClusterName: "east", GroupName: "blue", ServiceName: "ignored",
+	}
+	s := service("svc", "v1", "n1")
+	if err := a.Register(s, registry.RegisterContext(context.WithValue(context.Background(), "register_instance_param", p))); err != nil {
+		t.Fatal(err)
+	}
+	h := sdkInstances(t, b, "blue", "svc", 1)[0]
+	if h.Ip != "10.1.2.3" || h.Port != 9090 || h.Weight != 2 || !h.Enable || !h.Healthy || h.ClusterName != "east" || h.Metadata["zone"] != "z1" {
+		t.Fatalf("the param was not applied: %+v", h)
+	}
+	if !h.Ephemeral {
+		t.Fatalf("the instance must stay ephemeral (its liveness is the connection): %+v", h)
+	}
+	got, err := b.GetService("svc")
+	if err != nil || got[0].Nodes[0].Address != "10.1.2.3:9090" || got[0].Nodes[0].Metadata["zone"] != "z1" {
+		t.Fatalf("GetService: %v %+v", err, got)
+	}
+
+	// Enable false registers the node as not serving: nobody is given it.
+	p.Enable = false
+	if err := a.Register(s, RegisterParam(p)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, within, func() bool { _, err := b.GetService("svc"); return err == registry.ErrNotFound },
+		"a node registered with Enable false is still served")
+
+	// Both flags false is the zero value of a param that only names a group: the node
+	// is healthy and enabled.
+	if err := a.Register(s, RegisterParam(vo.RegisterInstanceParam{GroupName: "blue"})); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1" }, "b sees %q", seenBy(b, "svc"))
+}
+
+func TestRegisterParamBadAddress(t *testing.T) {
+	env := newEnv(t)
+	r := env.registry(t)
+	for _, p := range []vo.RegisterInstanceParam{{Ip: "主机"}, {Ip: "a b"}, {Port: 65536}} {
+		err := r.Register(service("svc", "v1", "n1"), RegisterParam(p))
+		if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
+			t.Fatalf("%+v: want a nacos: error, got %v", p, err)
+		}
+	}
+	if _, err := r.GetService("svc"); err != registry.ErrNotFound {
+		t.Fatalf("a refused Register registered something: %v", err)
 	}
 }
