@@ -2,6 +2,7 @@ package nacos
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -128,5 +129,31 @@ func TestRegisterParamBadAddress(t *testing.T) {
 	}
 	if _, err := r.GetService("svc"); err != registry.ErrNotFound {
 		t.Fatalf("a refused Register registered something: %v", err)
+	}
+}
+
+// Java clients and Spring Cloud Alibaba key instances by ip:port. go-micro's HTTP
+// broker registers one node per topic, all at the broker's address: Nacos keeps them all
+// (its instances differ in metadata), so a reader gets several instances with one
+// address and one instance id, told apart only by micro.id (README, "Java and Spring
+// Cloud readers").
+func TestForeignReadersOfNodesSharingAnAddress(t *testing.T) {
+	env := newEnv(t)
+	a, reader := env.registry(t), env.registry(t)
+	for _, n := range []struct{ version, id string }{{"ff.http.broadcast", "a-1"}, {"ff.http.broadcast", "b-1"}, {"queue", "c-1"}} {
+		mustRegister(t, a, &registry.Service{Name: "micro.http.broker", Version: n.version, Nodes: []*registry.Node{{
+			Id: n.id, Address: "127.0.0.1:38187", Metadata: map[string]string{"broker": "http", "topic": n.id},
+		}}})
+	}
+	hosts := sdkInstances(t, reader, "", "micro.http.broker", 3)
+	ids := map[string]string{}
+	for _, h := range hosts {
+		if h.Ip != "127.0.0.1" || h.Port != 38187 || h.InstanceId != hosts[0].InstanceId {
+			t.Fatalf("want one address and one instance id for all, got %+v", hosts)
+		}
+		ids[h.Metadata[keyNodeID]] = h.Metadata["version"]
+	}
+	if want := map[string]string{"a-1": "ff.http.broadcast", "b-1": "ff.http.broadcast", "c-1": "queue"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("nodes by micro.id and version: %v, want %v", ids, want)
 	}
 }
