@@ -2,6 +2,7 @@ package nacos
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/asim/go-micro/v3/registry"
@@ -19,7 +20,7 @@ func threeNodeGreeter() *registry.Service {
 		n := *s.Nodes[0]
 		n.Id = fmt.Sprintf("greeter-%d", i)
 		n.Address = fmt.Sprintf("[fd00::%d]:45393", i)
-		n.Metadata = copyMap(n.Metadata)
+		n.Metadata = maps.Clone(n.Metadata)
 		s.Nodes = append(s.Nodes, &n)
 	}
 	return s

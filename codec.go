@@ -403,9 +403,11 @@ func decodeInstances(name string, hosts []model.Instance) []*version {
 // decodeInstance reads one instance. Instances registered by other clients (no reserved
 // keys) get their Nacos instance id as node id and the original plugin's "version" key.
 func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string) {
+	// Sized for what is left without the reserved keys: a map of up to 8 entries is one
+	// small table, which maps.Clone copies whole (copy.go).
 	node = &registry.Node{
 		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
-		Metadata: make(map[string]string, len(h.Metadata)),
+		Metadata: make(map[string]string, max(len(h.Metadata)-4, 0)),
 	}
 	id, ours := h.Metadata[keyNodeID]
 	if !ours {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -202,7 +203,7 @@ func TestCodecWritesTheOriginalPluginsVersionKey(t *testing.T) {
 
 	// Before this key was written, a node's own "version" key was stored as it was.
 	old := nodes[0].instance
-	old.Metadata = copyMap(old.Metadata)
+	old.Metadata = maps.Clone(old.Metadata)
 	old.Metadata["version"] = "node's own"
 	delete(old.Metadata, keyNodeVersion)
 	if got := decodeInstances("greeter", []model.Instance{old}); got[0].service.Nodes[0].Metadata["version"] != "node's own" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand"
 	"reflect"
 	"sort"
@@ -1201,7 +1202,7 @@ func BenchmarkWatcherDiff10000(b *testing.B) {
 	// Two states that differ in one node's metadata, alternated so that every diff
 	// finds exactly one update.
 	changed := append([]model.Instance(nil), hosts...)
-	md := copyMap(changed[n/2].Metadata)
+	md := maps.Clone(changed[n/2].Metadata)
 	md["gen"] = "2"
 	changed[n/2].Metadata = md
 	states := [2][]model.Instance{hosts, changed}
