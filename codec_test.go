@@ -86,7 +86,7 @@ func roundTrip(t testing.TB, s *registry.Service, budget int) ([]*registry.Servi
 		}
 	}
 	var out []*registry.Service
-	for _, v := range decodeInstances(s.Name, hosts) {
+	for _, v := range decodeInstances(s.Name, hosts, nil) {
 		out = append(out, v.service)
 	}
 	return out, dropped
@@ -206,7 +206,7 @@ func TestCodecWritesTheOriginalPluginsVersionKey(t *testing.T) {
 	old.Metadata = maps.Clone(old.Metadata)
 	old.Metadata["version"] = "node's own"
 	delete(old.Metadata, keyNodeVersion)
-	if got := decodeInstances("greeter", []model.Instance{old}); got[0].service.Nodes[0].Metadata["version"] != "node's own" {
+	if got := decodeInstances("greeter", []model.Instance{old}, nil); got[0].service.Nodes[0].Metadata["version"] != "node's own" {
 		t.Fatalf("a node's own version key written by the previous release was lost: %v", got[0].service.Nodes[0].Metadata)
 	}
 }
@@ -223,7 +223,7 @@ func TestCodecInstanceFieldsFromParams(t *testing.T) {
 	if got.Ip != "10.9.8.7" || got.Port != 7000 || got.Enable || got.Healthy || !got.Ephemeral || got.Weight != 2 || got.ClusterName != "east" {
 		t.Fatalf("got %+v", got)
 	}
-	if decoded := decodeInstances("greeter", []model.Instance{got}); len(decoded) != 0 {
+	if decoded := decodeInstances("greeter", []model.Instance{got}, nil); len(decoded) != 0 {
 		t.Fatalf("a disabled, unhealthy instance must not be served: %+v", decoded[0].service)
 	}
 	nodes, _, _ = encodeService(in, instanceFields{weight: 1, port: 7000}, DefaultMetadataBudget)
@@ -245,7 +245,7 @@ func TestCodecGroupsByVersionAndKeepsSharedAddresses(t *testing.T) {
 		}
 		hosts = append(hosts, nodes[0].instance)
 	}
-	versions := decodeInstances("micro.http.broker", hosts)
+	versions := decodeInstances("micro.http.broker", hosts, nil)
 	if len(versions) != 2 || versions[0].service.Version != "ff.http.broadcast" || len(versions[1].service.Nodes) != 2 {
 		t.Fatalf("got %d versions", len(versions))
 	}
@@ -263,7 +263,7 @@ func TestCodecForeignAndUnusableInstances(t *testing.T) {
 		{Ip: "10.0.0.4", Port: 80, Weight: 0, Healthy: true, Enable: true},
 		{Ip: "10.0.0.5", Port: 80, Weight: 1, Healthy: true, Enable: true, Metadata: map[string]string{keyNodeID: "n", keyService: "zgarbage"}},
 	}
-	versions := decodeInstances("legacy", hosts)
+	versions := decodeInstances("legacy", hosts, nil)
 	if len(versions) != 2 {
 		t.Fatalf("got %d versions, want 2", len(versions))
 	}
@@ -335,7 +335,7 @@ func TestCodecDecodesTheFirstReleasesForm(t *testing.T) {
 	want := greeterService(1)
 	want.Metadata = map[string]string{"team": "core"}
 	h := model.Instance{Ip: "fd00::2", Port: 45393, Weight: 1, Healthy: true, Enable: true, Metadata: legacyInstance}
-	got := decodeInstances("greeter", []model.Instance{h})
+	got := decodeInstances("greeter", []model.Instance{h}, nil)
 	if len(got) != 1 || !reflect.DeepEqual(got[0].service, want) {
 		t.Fatalf("got %+v\nwant %+v", got[0].service, want)
 	}
@@ -385,7 +385,7 @@ func FuzzCodecUnpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, packed string) {
 		h := model.Instance{Ip: "10.0.0.1", Port: 1, Weight: 1, Healthy: true, Enable: true,
 			Metadata: map[string]string{keyNodeID: "n", keyService: packed}}
-		got := decodeInstances("s", []model.Instance{h})
+		got := decodeInstances("s", []model.Instance{h}, nil)
 		if len(got) != 1 || len(got[0].service.Nodes) != 1 {
 			t.Fatalf("the node was lost: %+v", got)
 		}
@@ -410,7 +410,7 @@ func BenchmarkCodec20Endpoints(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if len(decodeInstances(s.Name, hosts)[0].service.Endpoints) != 21 {
+			if len(decodeInstances(s.Name, hosts, nil)[0].service.Endpoints) != 21 {
 				b.Fatal("endpoints lost")
 			}
 		}

@@ -57,7 +57,7 @@ type pushState struct {
 }
 
 func (p *pushState) decoded() []*version {
-	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts) })
+	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts, nil) })
 	return p.versions
 }
 
