@@ -48,16 +48,40 @@ type answered struct {
 // cache keeps one.
 const answerMemory = time.Minute
 
-// pushState is one instance list as Nacos pushed it, decoded when first needed.
+// pushState is one instance list as Nacos pushed it, decoded when first needed, on the
+// latest list decoded before it (see decodeInstances).
 type pushState struct {
 	name     string
 	hosts    []model.Instance
+	base     atomic.Pointer[pushState] // decoded; dropped once this one is
 	once     sync.Once
+	done     atomic.Bool
 	versions []*version
 }
 
+// newPushState copies hosts, which the SDK owns, for the list after last (nil if none).
+func newPushState(name string, hosts []model.Instance, last *pushState) *pushState {
+	p := &pushState{name: name, hosts: append([]model.Instance(nil), hosts...)}
+	if last != nil {
+		base := last.base.Load()
+		if last.done.Load() { // after base: last may be done, its base dropped, just now
+			base = last
+		}
+		p.base.Store(base)
+	}
+	return p
+}
+
 func (p *pushState) decoded() []*version {
-	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts, nil) })
+	p.once.Do(func() {
+		var base []*version
+		if b := p.base.Load(); b != nil {
+			base = b.versions
+		}
+		p.versions = decodeInstances(p.name, p.hosts, base)
+		p.done.Store(true)
+		p.base.Store(nil)
+	})
 	return p.versions
 }
 
@@ -210,7 +234,7 @@ func (s *subscriptions) update(sub *subscription, cache *naming_cache.ServiceInf
 		sub.mu.Unlock()
 		return
 	}
-	sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+	sub.state = newPushState(sub.key.name, hosts, sub.state)
 	sub.stamp = max(sub.stamp, stamp)
 	watchers := make([]*watcher, 0, len(sub.watchers))
 	for w := range sub.watchers {
