@@ -173,7 +173,7 @@ func packWithin(s *registry.Service, room int) (packed, dropped string) {
 		if len(c.fields.Metadata) == 0 && len(c.fields.Endpoints) == 0 {
 			return "", c.dropped
 		}
-		if p := pack(c.fields); utf16Len(p) <= room {
+		if p := pack(c.fields); len(p) <= room { // ASCII: one byte, one character
 			return p, c.dropped
 		}
 	}

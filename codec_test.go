@@ -561,3 +561,29 @@ func TestCodecEndpointsPerBudget(t *testing.T) {
 		}
 	}
 }
+
+// pack remembers what it packed, and must never hand out the packed form of other
+// fields: fields changed in place, or differing only in nil against empty.
+func TestPackRemembersOnlyEqualFields(t *testing.T) {
+	s := greeterService(3)
+	unpacked := func(p string) serviceFields {
+		t.Helper()
+		f, err := unpack(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first := pack(serviceFields{nil, s.Endpoints})
+	if again := pack(serviceFields{nil, copyService(s, false).Endpoints}); again != first {
+		t.Fatal("equal fields packed differently")
+	}
+	s.Endpoints[1].Request.Values[0].Type = "int64" // in place, as a careless caller might
+	if got := unpacked(pack(serviceFields{nil, s.Endpoints})); !reflect.DeepEqual(got.Endpoints, s.Endpoints) {
+		t.Fatalf("a change in place was not packed: %+v", got.Endpoints[1].Request.Values[0])
+	}
+	s.Endpoints[0].Metadata = nil // marshals as null, not {}
+	if got := unpacked(pack(serviceFields{nil, s.Endpoints})); got.Endpoints[0].Metadata != nil {
+		t.Fatal("nil endpoint metadata came back as the remembered empty map")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -44,28 +46,57 @@ const (
 const maxUnpacked = 1 << 20
 
 // Compressors are large and slow to build, and go-micro re-registers the same service
-// every interval, so compressors are pooled and recent results remembered.
+// every interval: compressors are pooled, and recent results are remembered, found by a
+// few telling parts of the fields and checked field by field, so that unchanged fields
+// are neither marshalled nor compressed again.
 var (
 	compressors = sync.Pool{New: func() interface{} {
 		w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 		return w
 	}}
 	packedMu     sync.Mutex
-	packedRecent = map[string]string{} // JSON of serviceFields -> packed form
+	packedRecent = map[fieldsKey][]packedFields{} // the latest first
 )
 
-const packedRecentMax = 256
+const (
+	packedRecentMax = 256 // keys
+	packedPerKey    = 4
+)
+
+// fieldsKey finds remembered fields cheaply; fields that differ may share one.
+type fieldsKey struct {
+	metadata, endpoints int
+	first, last         string // endpoint names
+}
+
+func keyOf(f serviceFields) fieldsKey {
+	k := fieldsKey{metadata: len(f.Metadata), endpoints: len(f.Endpoints)}
+	if n := len(f.Endpoints); n > 0 && f.Endpoints[0] != nil && f.Endpoints[n-1] != nil {
+		k.first, k.last = f.Endpoints[0].Name, f.Endpoints[n-1].Name
+	}
+	return k
+}
+
+// packedFields is a copy of fields, which their caller cannot change, and their packed
+// form.
+type packedFields struct {
+	fields serviceFields
+	packed string
+}
 
 func pack(f serviceFields) string {
+	key := keyOf(f)
+	packedMu.Lock()
+	known := packedRecent[key]
+	packedMu.Unlock()
+	for _, k := range known { // never modified: replaced whole
+		if sameFields(k.fields, f) {
+			return k.packed
+		}
+	}
 	raw, err := json.Marshal(f)
 	if err != nil {
 		return "" // registry types always marshal
-	}
-	packedMu.Lock()
-	p, ok := packedRecent[string(raw)]
-	packedMu.Unlock()
-	if ok {
-		return p
 	}
 	var buf strings.Builder
 	buf.WriteString(packTag)
@@ -76,15 +107,39 @@ func pack(f serviceFields) string {
 	w.Close()
 	compressors.Put(w)
 	b64.Close()
-	p = buf.String()
+	p := buf.String()
+	entry := packedFields{serviceFields{maps.Clone(f.Metadata), copyEndpoints(f.Endpoints)}, p}
 	packedMu.Lock()
 	if len(packedRecent) >= packedRecentMax {
-		packedRecent = map[string]string{}
+		packedRecent = map[fieldsKey][]packedFields{}
 	}
-	packedRecent[string(raw)] = p
+	known = packedRecent[key]
+	packedRecent[key] = append([]packedFields{entry}, known[:min(len(known), packedPerKey-1)]...)
 	packedMu.Unlock()
 	return p
 }
+
+// sameFields reports whether a and b marshal alike, or would if nil and empty were told
+// apart everywhere.
+func sameFields(a, b serviceFields) bool {
+	return sameMap(a.Metadata, b.Metadata) && slices.EqualFunc(a.Endpoints, b.Endpoints, sameEndpoint)
+}
+
+func sameEndpoint(a, b *registry.Endpoint) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Name == b.Name && sameValue(a.Request, b.Request) && sameValue(a.Response, b.Response) && sameMap(a.Metadata, b.Metadata)
+}
+
+func sameValue(a, b *registry.Value) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Name == b.Name && a.Type == b.Type && (a.Values == nil) == (b.Values == nil) && slices.EqualFunc(a.Values, b.Values, sameValue)
+}
+
+func sameMap(a, b map[string]string) bool { return (a == nil) == (b == nil) && maps.Equal(a, b) }
 
 // unpack decodes packed service fields of any known format.
 func unpack(s string) (serviceFields, error) {
