@@ -141,8 +141,38 @@ func sameValue(a, b *registry.Value) bool {
 
 func sameMap(a, b map[string]string) bool { return (a == nil) == (b == nil) && maps.Equal(a, b) }
 
+// Decoded fields are shared by every decoded version that has them (and never modified:
+// readers get copies), so each packed value is decoded once while it is in use: every
+// registry of the process that watches the service, and every push of it, gets the
+// fields decoded first.
+var (
+	unpackedMu     sync.Mutex
+	unpackedRecent = map[string]serviceFields{}
+)
+
+const unpackedRecentMax = 1024
+
 // unpack decodes packed service fields of any known format.
 func unpack(s string) (serviceFields, error) {
+	unpackedMu.Lock()
+	f, ok := unpackedRecent[s]
+	unpackedMu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := unpackAfresh(s)
+	if err == nil {
+		unpackedMu.Lock()
+		if len(unpackedRecent) >= unpackedRecentMax {
+			unpackedRecent = map[string]serviceFields{}
+		}
+		unpackedRecent[s] = f
+		unpackedMu.Unlock()
+	}
+	return f, err
+}
+
+func unpackAfresh(s string) (serviceFields, error) {
 	var f serviceFields
 	var raw []byte
 	var err error
