@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/common/http_agent"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/security"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -53,6 +55,7 @@ type sdkClient struct {
 	settleAt         time.Time     // when the registry publishes everything again (see maintain)
 	settled          chan struct{} // closed once it has, or the client closed
 	settleOnce       sync.Once
+	noBatch          atomic.Bool // the server refused a batch register: it has no handler for it
 }
 
 func (c *sdkClient) markSettled() { c.settleOnce.Do(func() { close(c.settled) }) }
@@ -191,4 +194,114 @@ func notePushReceiverPort(line string) {
 	notedReceiverMutex.Lock()
 	notedReceiverPort = port
 	notedReceiverMutex.Unlock()
+}
+
+// refusedError is a request Nacos refused for a reason that asking again will not
+// change: a parameter it does not accept, a request type it does not know, a missing
+// permission. The registry reports it once and does not retry it.
+type refusedError struct{ reason string }
+
+func (e *refusedError) Error() string { return e.reason }
+
+func isRefusal(err error) bool {
+	var r *refusedError
+	return errors.As(err, &r)
+}
+
+// refusalMessages begin the messages of Nacos's refusals that come back as errors:
+// NO_HANDLER (302, e.g. a batch register on Nacos 2.0 or 2.1), and the INVALID_PARAM
+// (400) exceptions of the naming handlers (NamingUtils, the ephemeral/persistent
+// conflict).
+var refusalMessages = []string{
+	noHandler,
+	"Param check invalid:",
+	"Instance '",
+	"Unsupported request type",
+	"Batch registration does not allow persistent instance",
+	"Current service", // "Current service %s is persistent service, can't register ephemeral instance."
+}
+
+// errNoReason stands for a refusal the SDK passes on without its reason.
+const errNoReason = "refused by the server; nacos-sdk-go does not pass on why (Nacos refuses so a user without the permission, 403, or a parameter it does not accept, 400)"
+
+// sdkResult classifies what an SDK write call returned: nil, a refusedError, or an
+// error worth retrying (unreachable, timed out, server busy or starting: anything else).
+//
+// How a Nacos answer reaches the caller through nacos-sdk-go v2.3.5:
+//   - Java's request filters (auth, parameter checks, TPS control) answer with the
+//     request's own response type and success=false. The SDK returns (false, nil),
+//     dropping the error code and the message (it only logs them). TPS control, off
+//     by default, is the one transient cause; it is treated as a refusal too, and
+//     go-micro's next re-registration asks again.
+//   - A server-side exception or an unknown request type comes back as ErrorResponse.
+//     The SDK returns an error whose text is the server's message, without its code,
+//     after retrying it three times; it then reconnects and redoes every registration
+//     it has cached, the refused one included (see publish).
+//   - Transport failures and timeouts are errors from gRPC or the SDK itself.
+func sdkResult(ok bool, err error) error {
+	if err == nil {
+		if ok {
+			return nil
+		}
+		return &refusedError{errNoReason}
+	}
+	for _, m := range refusalMessages {
+		if strings.HasPrefix(err.Error(), m) {
+			return &refusedError{err.Error()}
+		}
+	}
+	return err
+}
+
+// publish makes Nacos hold exactly instances of a service from this client's
+// connection: none is a deregistration (named is an instance published before: Nacos
+// checks its address, then drops the connection's whole registration of the service),
+// one a register, several a batch register, which needs Nacos 2.2 or later.
+//
+// nacos-sdk-go v2.3.5 caches a registration for its reconnect redo before sending it,
+// and keeps it there when Nacos refuses it: the next reconnect sends it again, and a
+// refusal that comes back as an error makes the SDK reconnect at once, so it would be
+// sent for ever. Registering something else replaces the cached request, and
+// deregistering removes it, whatever Nacos answers; the publisher does one or the
+// other after every refusal (publication.change).
+func (c *sdkClient) publish(key serviceKey, instances []model.Instance, named model.Instance) error {
+	var ok bool
+	var err error
+	switch {
+	case len(instances) == 0:
+		ok, err = c.DeregisterInstance(vo.DeregisterInstanceParam{
+			Ip: named.Ip, Port: named.Port, Cluster: named.ClusterName,
+			ServiceName: key.name, GroupName: key.group, Ephemeral: true,
+		})
+	case len(instances) == 1:
+		ok, err = c.RegisterInstance(registerParam(key, instances[0]))
+	case c.noBatch.Load():
+		return &refusedError{noBatch(len(instances))}
+	default:
+		params := make([]vo.RegisterInstanceParam, len(instances))
+		for i, in := range instances {
+			params[i] = registerParam(key, in)
+		}
+		ok, err = c.BatchRegisterInstance(vo.BatchRegisterInstanceParam{ServiceName: key.name, GroupName: key.group, Instances: params})
+		if err != nil && strings.HasPrefix(err.Error(), noHandler) {
+			c.noBatch.Store(true)
+			return &refusedError{noBatch(len(instances))}
+		}
+	}
+	return sdkResult(ok, err)
+}
+
+const noHandler = "RequestHandler Not Found"
+
+// noBatch is the refusal of several nodes by a server without batch registration.
+func noBatch(nodes int) string {
+	return fmt.Sprintf("the %d nodes of one service are registered together, as a batch, which needs Nacos 2.2 or later: this server does not know the request (%s)", nodes, noHandler)
+}
+
+func registerParam(key serviceKey, in model.Instance) vo.RegisterInstanceParam {
+	return vo.RegisterInstanceParam{
+		Ip: in.Ip, Port: in.Port, Weight: in.Weight, Enable: in.Enable, Healthy: in.Healthy,
+		Metadata: in.Metadata, ClusterName: in.ClusterName, ServiceName: key.name,
+		GroupName: key.group, Ephemeral: in.Ephemeral,
+	}
 }

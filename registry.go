@@ -173,9 +173,12 @@ func (r *nacosRegistry) String() string { return "nacos" }
 // Register publishes every node of s. Nodes this registry registered earlier under the
 // same name stay registered; registering the same nodes again sends nothing to Nacos
 // and only renews their TTL (registry.RegisterTTL), after which a node not registered
-// again is withdrawn. Invalid input is refused and changes nothing. When Nacos cannot be
-// told (it fails or is unreachable), Register says so, and the registry keeps trying in
-// the background until Nacos holds the nodes or they are deregistered.
+// again is withdrawn. Invalid input is refused and changes nothing; so does a
+// registration Nacos refuses (a parameter it does not accept, a missing permission, or
+// several nodes of one service on a server older than 2.2): Register returns why, and
+// nothing is retried. When Nacos cannot be told (it fails or is unreachable), Register
+// says so, and the registry keeps trying in the background until Nacos holds the nodes
+// or they are deregistered.
 func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterOption) error {
 	o := apply(opts)
 	if o.TTL < 0 {
@@ -193,17 +196,22 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	if err != nil {
 		return err
 	}
+	for _, n := range nodes {
+		if err := checkInstance(s.Name, n.key.id, n.instance); err != nil {
+			return err
+		}
+	}
 	key.name = s.Name
 	c, err := r.namingClient()
 	if err != nil {
 		return err
 	}
-	changed, err := r.pub.register(c, key, nodes, o.TTL)
-	if err != nil || o.TTL > 0 {
+	changed, err := r.pub.register(c.(*sdkClient), key, nodes, o.TTL)
+	if (err != nil && !isRefusal(err)) || o.TTL > 0 {
 		r.maintainSoon()
 	}
 	if err != nil {
-		return fmt.Errorf("%w (the registry keeps trying)", err)
+		return retrying(err)
 	}
 	if changed && dropped != "" {
 		cfg.logf(logger.WarnLevel, "service %q version %q: %s left out of Nacos, over the metadata budget of %d characters", s.Name, s.Version, dropped, cfg.metadataBudget)
@@ -212,9 +220,17 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	return nil
 }
 
+// retrying says, of an error that is not a refusal, that the registry keeps trying.
+func retrying(err error) error {
+	if isRefusal(err) {
+		return err
+	}
+	return fmt.Errorf("%w (the registry keeps trying)", err)
+}
+
 // Deregister withdraws the nodes of s (matched by version and id); the other nodes this
 // registry registered under the same name stay. Like Register, it keeps trying in the
-// background when Nacos cannot be told.
+// background when Nacos cannot be told, and changes nothing when Nacos refuses.
 func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.DeregisterOption) error {
 	o := apply(opts)
 	cfg, err := r.config()
@@ -243,15 +259,22 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 	}
 	key.name = s.Name
 	if r.pub.get(key, false) == nil {
-		return nil // nothing registered here under that name
+		cfg.logf(logger.DebugLevel, "deregister service %q: this registry registered nothing under that name in group %q, so there is nothing to withdraw", s.Name, key.group)
+		return nil
 	}
 	c, err := r.namingClient()
 	if err != nil {
 		return err
 	}
-	if err := r.pub.deregister(c, key, ids); err != nil {
-		r.maintainSoon()
-		return fmt.Errorf("%w (the registry keeps trying)", err)
+	found, err := r.pub.deregister(c.(*sdkClient), key, ids)
+	if err != nil {
+		if !isRefusal(err) {
+			r.maintainSoon()
+		}
+		return retrying(err)
+	}
+	if !found {
+		cfg.logf(logger.DebugLevel, "deregister service %q: this registry holds no node of it in group %q any more, so there is nothing to withdraw", s.Name, key.group)
 	}
 	return nil
 }
@@ -485,8 +508,10 @@ const (
 // open:
 //
 //   - It withdraws nodes that were not registered again within their TTL.
-//   - It publishes again, with growing delays, every service whose last publish failed:
-//     a failed Register or Deregister stands (see publication.publish).
+//   - It publishes again, with growing delays (firstRetry doubling to lastRetry), every
+//     service whose last publish failed: a failed Register or Deregister stands (see
+//     publication.change). Each attempt is logged at debug level, the first of a run
+//     of failures at warning level. What Nacos refused is not retried.
 //   - It publishes everything again after the SDK's reconnect redo (see afterRedo), and
 //     once more a second after a client started: the redo sends what the SDK cached
 //     when it began, which can be older than what the registry published meanwhile,
@@ -498,7 +523,7 @@ func (r *nacosRegistry) maintain() {
 	defer r.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	retry := firstRetry
+	retry, attempts := firstRetry, 0 // attempts: failed in a row
 	for {
 		select {
 		case <-r.done:
@@ -533,14 +558,29 @@ func (r *nacosRegistry) maintain() {
 		if !c.isSettled() {
 			wait = min(wait, time.Until(c.settleAt))
 		}
-		if len(errs) == 0 {
-			retry = firstRetry
-		} else {
-			for _, err := range errs {
-				r.logf(logger.WarnLevel, "%v (trying again in %v)", err, retry)
+		var failed []error
+		for _, err := range errs {
+			if isRefusal(err) {
+				r.logf(logger.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
+			} else {
+				failed = append(failed, err)
+			}
+		}
+		switch {
+		case len(failed) > 0:
+			attempts++
+			level := logger.DebugLevel
+			if attempts == 1 {
+				level = logger.WarnLevel
+			}
+			for _, err := range failed {
+				r.logf(level, "%v (attempt %d; trying again in %v)", err, attempts, retry)
 			}
 			wait = min(wait, retry)
 			retry = min(2*retry, lastRetry)
+		case attempts > 0:
+			r.logf(logger.InfoLevel, "Nacos holds everything again, after %d attempts", attempts+1)
+			attempts, retry = 0, firstRetry
 		}
 		timer.Reset(wait)
 	}
