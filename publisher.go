@@ -28,8 +28,9 @@ type publication struct {
 	key     serviceKey
 	mu      sync.Mutex // serialises the publishing of this service
 	nodes   map[nodeKey]publishedNode
-	synced  bool           // Nacos was last told exactly nodes, and accepted it
-	refused error          // why Nacos refused nodes for good; not published again until they change
+	heldBy  naming         // the client through which Nacos holds exactly nodes, if any
+	refused error          // why Nacos refused nodes for good; not published again until they change,
+	refuser naming         // through this client
 	named   model.Instance // an instance published before, for deregistering
 }
 
@@ -53,6 +54,13 @@ func (p *publisher) get(key serviceKey, create bool) *publication {
 	return pub
 }
 
+// count says how many services the registry has published.
+func (p *publisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.services)
+}
+
 func (p *publisher) all() []*publication {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -64,7 +72,7 @@ func (p *publisher) all() []*publication {
 }
 
 // register adds or refreshes nodes. changed reports whether Nacos was sent anything.
-func (p *publisher) register(c *sdkClient, key serviceKey, nodes []encodedNode, ttl time.Duration) (changed bool, err error) {
+func (p *publisher) register(c naming, key serviceKey, nodes []encodedNode, ttl time.Duration) (changed bool, err error) {
 	pub := p.get(key, true)
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
@@ -76,7 +84,7 @@ func (p *publisher) register(c *sdkClient, key serviceKey, nodes []encodedNode, 
 	for k, n := range pub.nodes {
 		next[k] = n
 	}
-	changed = !pub.synced
+	changed = pub.heldBy != c
 	for _, n := range nodes {
 		old, ok := pub.nodes[n.key]
 		changed = changed || !ok || !sameInstance(old.instance, n.instance)
@@ -92,7 +100,7 @@ func (p *publisher) register(c *sdkClient, key serviceKey, nodes []encodedNode, 
 // deregister removes nodes by version and id; a node given with a version it was not
 // registered under is matched by id alone. Unknown nodes are ignored. found reports
 // whether this registry registered anything under the name.
-func (p *publisher) deregister(c *sdkClient, key serviceKey, ids []nodeKey) (found bool, err error) {
+func (p *publisher) deregister(c naming, key serviceKey, ids []nodeKey) (found bool, err error) {
 	pub := p.get(key, false)
 	if pub == nil {
 		return false, nil
@@ -114,7 +122,7 @@ func (p *publisher) deregister(c *sdkClient, key serviceKey, ids []nodeKey) (fou
 			}
 		}
 	}
-	if len(next) == len(pub.nodes) && pub.synced {
+	if len(next) == len(pub.nodes) && pub.heldBy == c {
 		return len(pub.nodes) > 0, nil
 	}
 	return true, pub.change(c, next)
@@ -122,7 +130,7 @@ func (p *publisher) deregister(c *sdkClient, key serviceKey, ids []nodeKey) (fou
 
 // expire withdraws the nodes whose TTL ran out. It says which it withdrew, and when the
 // next TTL runs out (zero if none will).
-func (p *publisher) expire(c *sdkClient, now time.Time) (next time.Time, expired []string, errs []error) {
+func (p *publisher) expire(c naming, now time.Time) (next time.Time, expired []string, errs []error) {
 	for _, pub := range p.all() {
 		pub.mu.Lock()
 		keep := make(map[nodeKey]publishedNode, len(pub.nodes))
@@ -150,23 +158,23 @@ func (p *publisher) expire(c *sdkClient, now time.Time) (next time.Time, expired
 	return next, expired, errs
 }
 
-// resync publishes again every publication whose last publish failed, unless Nacos
-// refused it.
-func (p *publisher) resync(c *sdkClient) []error {
-	return p.each(c, func(pub *publication) bool { return !pub.synced })
+// resync publishes through c every publication Nacos does not hold through it: whose
+// last publish failed, or went through another client. Refused ones are left out.
+func (p *publisher) resync(c naming) []error {
+	return p.each(c, func(pub *publication) bool { return pub.heldBy != c })
 }
 
 // republish sends every publication again, empty ones as a deregistration, except those
 // Nacos refused.
-func (p *publisher) republish(c *sdkClient) []error {
+func (p *publisher) republish(c naming) []error {
 	return p.each(c, func(*publication) bool { return true })
 }
 
-func (p *publisher) each(c *sdkClient, due func(*publication) bool) []error {
+func (p *publisher) each(c naming, due func(*publication) bool) []error {
 	var errs []error
 	for _, pub := range p.all() {
 		pub.mu.Lock()
-		if pub.refused == nil && due(pub) {
+		if (pub.refused == nil || pub.refuser != c) && due(pub) {
 			if err := pub.sync(c); err != nil {
 				errs = append(errs, err)
 			}
@@ -187,26 +195,26 @@ func (p *publisher) each(c *sdkClient, due func(*publication) bool) []error {
 // back instead would fight the SDK: it caches a registration for its reconnect redo
 // before sending it (and forgets a deregistered service even when the request failed),
 // so after the next reconnect it would apply the failed request anyway.
-func (pub *publication) change(c *sdkClient, next map[nodeKey]publishedNode) error {
-	prev, prevSynced, prevRefused := pub.nodes, pub.synced, pub.refused
+func (pub *publication) change(c naming, next map[nodeKey]publishedNode) error {
+	prev, prevHeldBy, prevRefused, prevRefuser := pub.nodes, pub.heldBy, pub.refused, pub.refuser
 	pub.nodes = next
 	err := pub.publish(c)
 	if !isRefusal(err) {
 		return err
 	}
-	pub.nodes, pub.refused = prev, prevRefused
+	pub.nodes, pub.refused, pub.refuser = prev, prevRefused, prevRefuser
 	if prevRefused != nil || len(prev) == 0 {
 		pub.withdraw(c)
 		return err
 	}
 	if again := pub.publish(c); isRefusal(again) {
-		pub.synced, pub.refused = prevSynced, nil // as it was
+		pub.heldBy, pub.refused = prevHeldBy, nil // as it was
 	}
 	return err
 }
 
 // sync publishes the publication's nodes, and withdraws them when Nacos refuses them.
-func (pub *publication) sync(c *sdkClient) error {
+func (pub *publication) sync(c naming) error {
 	err := pub.publish(c)
 	if isRefusal(err) {
 		pub.withdraw(c)
@@ -217,16 +225,16 @@ func (pub *publication) sync(c *sdkClient) error {
 // withdraw deregisters a publication Nacos refused, or an empty one: Nacos then holds
 // nothing of it, and the SDK drops it from its reconnect cache, whatever Nacos answers.
 // Nodes it still has stay refused, and are not published again until they change.
-func (pub *publication) withdraw(c *sdkClient) {
+func (pub *publication) withdraw(c naming) {
 	_ = c.publish(pub.key, nil, pub.named)
 	if len(pub.nodes) == 0 {
-		pub.synced, pub.refused = true, nil
+		pub.heldBy, pub.refused = c, nil
 	}
 }
 
 // publish tells Nacos to hold exactly the publication's nodes from this connection.
-func (pub *publication) publish(c *sdkClient) error {
-	pub.synced = false
+func (pub *publication) publish(c naming) error {
+	pub.heldBy = nil
 	keys := make([]nodeKey, 0, len(pub.nodes))
 	for k := range pub.nodes {
 		keys = append(keys, k)
@@ -243,10 +251,10 @@ func (pub *publication) publish(c *sdkClient) error {
 	err := c.publish(pub.key, instances, pub.named)
 	switch {
 	case err == nil:
-		pub.synced, pub.refused = true, nil
+		pub.heldBy, pub.refused = c, nil
 		return nil
 	case isRefusal(err):
-		pub.refused = err
+		pub.refused, pub.refuser = err, c
 	}
 	what := "register"
 	if len(instances) == 0 {

@@ -53,6 +53,10 @@ func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
 // service are refused once, with the version they need; nothing is retried, the SDK's
 // reconnect cache does not keep the batch, and what was registered stays.
 func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
+	relRunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
+}
+
+func batchOnAServerWithoutIt(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t)
 	r := relClean(t, env)

@@ -14,7 +14,6 @@ import (
 	"github.com/asim/go-micro/v3/cmd"
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -33,14 +32,15 @@ const serviceListPageSize = 500
 type nacosRegistry struct {
 	pub  *publisher
 	subs *subscriptions
-	done chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	done chan struct{}  // closed by Close
+	wg   sync.WaitGroup // the maintain loop
 
-	mu         sync.RWMutex
+	mu         sync.RWMutex // never held across a network call
 	opts       registry.Options
 	cfg        *config
-	cfgErr     error                       // why the options are unusable; returned by every method
-	client     naming_client.INamingClient // built on first use
+	cfgErr     error        // why the options are unusable; returned by every method
+	client     naming       // the current client; nil until the first is built
+	build      *clientBuild // a client being built, if any
 	closed     bool
 	watchers   map[*watcher]bool
 	maintained bool          // the maintain loop runs
@@ -69,12 +69,13 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 }
 
 // Init applies options on top of the current ones. Options it refuses change nothing.
-// If the client settings changed and a client exists, a new client is built, everything
-// registered and subscribed is moved to it, and the old one is closed.
+// If the client settings changed and a client exists, a new client is built in the
+// background; once it is up, everything registered and subscribed moves to it and the
+// old one is closed. Init never waits on Nacos.
 func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
-		r.mu.Unlock()
 		return errClosed
 	}
 	next := r.opts
@@ -88,55 +89,15 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 		if r.cfg == nil { // nothing usable yet: every method says why
 			r.opts, r.cfgErr = next, err
 		}
-		r.mu.Unlock()
 		return err
 	}
 	old := r.cfg
 	r.opts, r.cfg, r.cfgErr = next, cfg, nil
 	r.subs.protectEmpty.Store(cfg.pushEmptyProtect)
-	if r.client == nil || (reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
-		r.mu.Unlock()
-		return nil
+	if (r.client != nil || r.build != nil) && !(reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
+		r.startBuild()
 	}
-	c, err := newNamingClient(cfg)
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	oldClient := r.client.(*sdkClient)
-	r.client = c
-	r.mu.Unlock()
-	r.started(c)
-
-	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
-	oldClient.CloseClient()
-	oldClient.markSettled()
-	return errors.Join(errs...)
-}
-
-// namingClient returns the client, building it on first use.
-func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
-	r.mu.RLock()
-	c, err := r.client, r.usable()
-	r.mu.RUnlock()
-	if c != nil || err != nil {
-		return c, err
-	}
-	r.mu.Lock()
-	if err := r.usable(); err != nil || r.client != nil {
-		c := r.client
-		r.mu.Unlock()
-		return c, err
-	}
-	c, err = newNamingClient(r.cfg)
-	if err != nil {
-		r.mu.Unlock()
-		return nil, err
-	}
-	r.client = c
-	r.mu.Unlock()
-	r.started(c.(*sdkClient))
-	return c, nil
+	return nil
 }
 
 // usable says why the registry cannot be used, if it cannot. r.mu must be held.
@@ -206,9 +167,9 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	if err != nil {
 		return err
 	}
-	changed, err := r.pub.register(c.(*sdkClient), key, nodes, o.TTL)
-	if (err != nil && !isRefusal(err)) || o.TTL > 0 {
-		r.maintainSoon()
+	changed, err := r.pub.register(c, key, nodes, o.TTL)
+	if (err != nil && !isRefusal(err)) || o.TTL > 0 || r.currentClient() != c {
+		r.maintainSoon() // retries, expires, or publishes on a client that replaced c
 	}
 	if err != nil {
 		return retrying(err)
@@ -266,11 +227,11 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 	if err != nil {
 		return err
 	}
-	found, err := r.pub.deregister(c.(*sdkClient), key, ids)
+	found, err := r.pub.deregister(c, key, ids)
+	if (err != nil && !isRefusal(err)) || r.currentClient() != c {
+		r.maintainSoon()
+	}
 	if err != nil {
-		if !isRefusal(err) {
-			r.maintainSoon()
-		}
 		return retrying(err)
 	}
 	if !found {
@@ -281,7 +242,10 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 
 // GetService returns one Service per version, each with its healthy, enabled nodes, or
 // registry.ErrNotFound. The first lookup of a name subscribes to it; later lookups are
-// answered from the pushed state, with no round trip to Nacos.
+// answered from the pushed state, with no round trip to Nacos. A subscription only
+// lookups use is released once none has asked for it for the lookup expiry
+// (WithLookupExpiry), or for 5 seconds if the service has no instances, e.g. a name
+// that does not exist.
 func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
 	o := apply(opts)
 	cfg, err := r.config()
@@ -296,16 +260,15 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		return nil, err
 	}
 	key.name = name
-	c, err := r.namingClient()
+	sub, err := r.subscribe(key, nil)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := r.subs.acquire(c, key, nil)
-	if err != nil {
-		return nil, err
+	all := sub.answer()
+	if len(all) > 0 {
+		r.announce(key) // only names with instances: a lookup of any name must stay cheap
 	}
-	r.announce(key)
-	versions := filterClusters(sub.answer(), clusters)
+	versions := filterClusters(all, clusters)
 	if len(versions) == 0 {
 		return nil, registry.ErrNotFound
 	}
@@ -314,6 +277,23 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		services[i] = copyService(v.service, true)
 	}
 	return services, nil
+}
+
+// subscribe returns the subscription to key for watcher w, or for a lookup if w is nil
+// (see subscriptions.acquire).
+func (r *nacosRegistry) subscribe(key serviceKey, w *watcher) (*subscription, error) {
+	c, err := r.namingClient()
+	if err != nil {
+		return nil, err
+	}
+	sub, created, err := r.subs.acquire(c, key, w)
+	if err != nil {
+		return nil, err
+	}
+	if created && w == nil || r.currentClient() != c {
+		r.maintainSoon() // the lookup's expiry, or a move to a client that replaced c
+	}
+	return sub, nil
 }
 
 // ListServices returns every service name of the registry's group (one Service per name,
@@ -364,24 +344,19 @@ func (r *nacosRegistry) serviceNames(group string) ([]string, error) {
 }
 
 // listServiceNames reads one page if param names one, otherwise every page.
-func listServiceNames(c naming_client.INamingClient, param vo.GetAllServiceInfoParam) ([]string, error) {
+func listServiceNames(c naming, param vo.GetAllServiceInfoParam) ([]string, error) {
 	onePage := param.PageNo > 0
 	if !onePage {
 		param.PageNo, param.PageSize = 1, serviceListPageSize
 	}
 	var names []string
 	for {
-		list, err := c.GetAllServicesInfo(param)
-		if err == nil && list.Doms == nil {
-			// The SDK ignores the success flag; a refusal carries no name list at all,
-			// where an empty group has an empty one.
-			err = errors.New("refused by the server (check the credentials and the namespace)")
-		}
+		page, total, err := c.serviceNames(param)
 		if err != nil {
 			return nil, fmt.Errorf("nacos: list services of group %q: %w", param.GroupName, err)
 		}
-		names = append(names, list.Doms...)
-		if onePage || len(list.Doms) < int(param.PageSize) || int64(len(names)) >= list.Count {
+		names = append(names, page...)
+		if onePage || len(page) < int(param.PageSize) || int64(len(names)) >= total {
 			break
 		}
 		param.PageNo++
@@ -452,7 +427,8 @@ func (r *nacosRegistry) forgetWatcher(w *watcher) {
 }
 
 // announce tells the watchers of all services of a group about a name this registry
-// registered or looked up, so that they need not wait for their next discovery.
+// registered, or looked up and found, so that they need not wait for their next
+// discovery.
 func (r *nacosRegistry) announce(key serviceKey) {
 	r.mu.RLock()
 	var ws []*watcher
@@ -467,149 +443,4 @@ func (r *nacosRegistry) announce(key serviceKey) {
 			r.logf(logger.DebugLevel, "watcher: %v", err)
 		}
 	}
-}
-
-// started begins the upkeep of a new client (see maintain).
-func (r *nacosRegistry) started(c *sdkClient) {
-	afterRedo(c.INamingClient, func() {
-		r.redone.Store(true)
-		r.wakeMaintain() // never blocks: this runs on the SDK's event goroutine
-	})
-	r.maintainSoon()
-}
-
-// maintainSoon makes sure the maintain loop runs, and wakes it.
-func (r *nacosRegistry) maintainSoon() {
-	r.mu.Lock()
-	if !r.maintained && !r.closed {
-		r.maintained = true
-		r.wg.Add(1)
-		go r.maintain()
-	}
-	r.mu.Unlock()
-	r.wakeMaintain()
-}
-
-func (r *nacosRegistry) wakeMaintain() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Delays of the maintain loop.
-const (
-	settleDelay = time.Second            // after a client starts, publish everything again
-	firstRetry  = 100 * time.Millisecond // after a publish failed, then doubling
-	lastRetry   = 10 * time.Second
-)
-
-// maintain keeps Nacos holding what the registry holds, for as long as the registry is
-// open:
-//
-//   - It withdraws nodes that were not registered again within their TTL.
-//   - It publishes again, with growing delays (firstRetry doubling to lastRetry), every
-//     service whose last publish failed: a failed Register or Deregister stands (see
-//     publication.change). Each attempt is logged at debug level, the first of a run
-//     of failures at warning level. What Nacos refused is not retried.
-//   - It publishes everything again after the SDK's reconnect redo (see afterRedo), and
-//     once more a second after a client started: the redo sends what the SDK cached
-//     when it began, which can be older than what the registry published meanwhile,
-//     and nacos-sdk-go v2.3.5 can run its first redo late, after the registry's first
-//     publishes, before the registry can hear of it.
-//
-// Nacos ignores a registration that changes nothing, so publishing again is harmless.
-func (r *nacosRegistry) maintain() {
-	defer r.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	retry, attempts := firstRetry, 0 // attempts: failed in a row
-	for {
-		select {
-		case <-r.done:
-			return
-		case <-r.wake:
-		case <-timer.C:
-		}
-		wait := time.Hour
-		ic, err := r.namingClient()
-		if err != nil {
-			timer.Reset(wait)
-			continue // closed, or unusable options: Init wakes it again
-		}
-		c := ic.(*sdkClient)
-		now := time.Now()
-		next, expired, errs := r.pub.expire(c, now)
-		for _, n := range expired {
-			r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
-		}
-		settleDue := !c.isSettled() && !now.Before(c.settleAt)
-		if r.redone.Swap(false) || settleDue {
-			errs = append(errs, r.pub.republish(c)...)
-		} else {
-			errs = append(errs, r.pub.resync(c)...)
-		}
-		if settleDue {
-			c.markSettled()
-		}
-		if !next.IsZero() {
-			wait = time.Until(next)
-		}
-		if !c.isSettled() {
-			wait = min(wait, time.Until(c.settleAt))
-		}
-		var failed []error
-		for _, err := range errs {
-			if isRefusal(err) {
-				r.logf(logger.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
-			} else {
-				failed = append(failed, err)
-			}
-		}
-		switch {
-		case len(failed) > 0:
-			attempts++
-			level := logger.DebugLevel
-			if attempts == 1 {
-				level = logger.WarnLevel
-			}
-			for _, err := range failed {
-				r.logf(level, "%v (attempt %d; trying again in %v)", err, attempts, retry)
-			}
-			wait = min(wait, retry)
-			retry = min(2*retry, lastRetry)
-		case attempts > 0:
-			r.logf(logger.InfoLevel, "Nacos holds everything again, after %d attempts", attempts+1)
-			attempts, retry = 0, firstRetry
-		}
-		timer.Reset(wait)
-	}
-}
-
-// Close stops every watcher and the client: the connection to Nacos closes, so Nacos
-// removes the nodes this registry registered. Close is safe to call more than once.
-func (r *nacosRegistry) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	close(r.done)
-	c := r.client
-	r.client = nil
-	ws := make([]*watcher, 0, len(r.watchers))
-	for w := range r.watchers {
-		ws = append(ws, w)
-	}
-	r.mu.Unlock()
-	for _, w := range ws {
-		w.Stop()
-	}
-	r.wg.Wait()
-	if c != nil {
-		c.CloseClient()
-		c.(*sdkClient).markSettled()
-	}
-	return nil
 }

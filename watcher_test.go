@@ -1061,7 +1061,7 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 	if env.srv != nil {
 		env.srv.Close()
 	}
-	goleak.VerifyNone(t, before)
+	goleak.VerifyNone(t, before, sdkLeftovers)
 }
 
 // After the server restarts or the connections drop, the SDK reconnects and subscribes
