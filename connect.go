@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -13,6 +14,9 @@ import (
 // The registry's SDK client is built in the background and switched without holding
 // any lock across the network: Options, String, Init and Close never wait on Nacos,
 // and a call waits for a client being built at most the registry's timeout.
+
+// errConnecting says that the client is still being built.
+var errConnecting = errors.New("still connecting")
 
 // clientBuild is a client being built (see newNamingClient).
 type clientBuild struct {
@@ -56,7 +60,7 @@ func (r *nacosRegistry) namingClient() (naming, error) {
 			wait.Stop()
 			return nil, errClosed
 		case <-wait.C:
-			return nil, fmt.Errorf("nacos: no connection to Nacos (%s) yet, after %v; still connecting", b.cfg.addrs(), b.cfg.timeout())
+			return nil, fmt.Errorf("nacos: no connection to Nacos (%s) after %v: %w", b.cfg.addrs(), b.cfg.timeout(), errConnecting)
 		}
 	}
 }

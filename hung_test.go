@@ -3,12 +3,15 @@ package nacos
 import (
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
 	"go.uber.org/goleak"
+
+	"github.com/micro-registry/nacos/nacostest"
 )
 
 // hungServer listens where a Nacos would (HTTP on a port P, gRPC on P+1000), accepts
@@ -163,4 +166,27 @@ func fmtErr(err error) string {
 		return "none"
 	}
 	return err.Error()
+}
+
+// A Register made while the client is still connecting fails with its timeout, stands,
+// and is applied once Nacos answers.
+func TestRegisterWhileConnectingStands(t *testing.T) {
+	if realNacos != "" {
+		t.Skip("replaces a silent server by an embedded one at the same address")
+	}
+	addr, stop := hungServer(t)
+	r := NewRegistry(registry.Addrs(addr), registry.Timeout(500*time.Millisecond)).(*nacosRegistry)
+	t.Cleanup(func() { r.Close() })
+	s := service("stands", "v1", "n1")
+	if err := r.Register(s); err == nil || !strings.Contains(err.Error(), "keeps trying") {
+		t.Fatalf("Register while connecting to a silent server: %v", err)
+	}
+	stop()
+	srv, err := nacostest.NewServer(nacostest.WithAddr(addr))
+	if err != nil {
+		t.Skipf("the silent server's address cannot be reused: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	state := func() string { return relServerState(srv, "", "", "stands") }
+	eventually(t, 30*time.Second, func() bool { return state() == relWant(s) }, "the server holds %q", state)
 }

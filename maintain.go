@@ -73,7 +73,7 @@ func (r *nacosRegistry) maintain() {
 			// A lookup made after this pass may expire sooner than next.
 			wait = min(time.Until(next), emptyLookupExpiry)
 		}
-		ic, err := r.namingClient()
+		c, err := r.namingClient()
 		if err != nil {
 			if !isRefusal(err) && r.pub.count() > 0 {
 				r.logf(logger.DebugLevel, "%v (trying again in %v)", err, retry)
@@ -83,26 +83,29 @@ func (r *nacosRegistry) maintain() {
 			timer.Reset(wait)
 			continue
 		}
-		c := ic.(*sdkClient)
 		next, expired, errs := r.pub.expire(c, now)
 		for _, n := range expired {
 			r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
 		}
-		settleDue := !c.isSettled() && !now.Before(c.settleAt)
-		if r.redone.Swap(false) || settleDue {
+		republished := false
+		republish := func() {
 			errs = append(errs, r.pub.republish(c)...)
-		} else {
+			republished = true
+		}
+		settleAt := c.settle(now, republish)
+		switch {
+		case republished:
+			r.redone.Store(false) // covered
+		case r.redone.Swap(false):
+			republish()
+		default:
 			errs = append(errs, r.pub.resync(c)...)
 		}
 		errs = append(errs, r.subs.moveTo(c)...)
-		if settleDue {
-			c.markSettled()
-		}
-		if !next.IsZero() {
-			wait = min(wait, time.Until(next))
-		}
-		if !c.isSettled() {
-			wait = min(wait, time.Until(c.settleAt))
+		for _, at := range []time.Time{next, settleAt} {
+			if !at.IsZero() {
+				wait = min(wait, time.Until(at))
+			}
 		}
 		var failed []error
 		for _, err := range errs {

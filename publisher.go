@@ -184,7 +184,8 @@ func (p *publisher) each(c naming, due func(*publication) bool) []error {
 	return errs
 }
 
-// change makes next what Nacos must hold. A change Nacos refuses changes nothing: the
+// change makes next what Nacos must hold, through c (nil while the registry has no
+// client yet). A change Nacos refuses changes nothing: the
 // previous nodes stand. When Nacos held them it still does (a refusal changes nothing
 // there either), and they are registered again, which puts them back in the SDK's
 // reconnect cache in place of the refused request (see sdkClient.publish); otherwise
@@ -196,6 +197,10 @@ func (p *publisher) each(c naming, due func(*publication) bool) []error {
 // before sending it (and forgets a deregistered service even when the request failed),
 // so after the next reconnect it would apply the failed request anyway.
 func (pub *publication) change(c naming, next map[nodeKey]publishedNode) error {
+	if c == nil { // no client yet: next stands, and is published once there is one
+		pub.nodes, pub.heldBy = next, nil
+		return nil
+	}
 	prev, prevHeldBy, prevRefused, prevRefuser := pub.nodes, pub.heldBy, pub.refused, pub.refuser
 	pub.nodes = next
 	err := pub.publish(c)

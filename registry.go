@@ -49,10 +49,10 @@ type nacosRegistry struct {
 }
 
 // NewRegistry returns a go-micro registry backed by Nacos 2.x. It never fails: it
-// connects on first use, and a bad option makes every method return an error saying
-// what was wrong (it is also logged once). Release it with Close, through io.Closer:
+// connects on first use, in the background, and a bad option makes every method return
+// an error saying what was wrong (it is also logged once). Release it with Close:
 //
-//	if c, ok := r.(io.Closer); ok { c.Close() }
+//	defer nacos.Close(r)
 func NewRegistry(opts ...registry.Option) registry.Registry {
 	r := &nacosRegistry{
 		pub:      newPublisher(),
@@ -66,6 +66,18 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 		logger.Logf(logger.ErrorLevel, "%v", err)
 	}
 	return r
+}
+
+// Close releases a registry made by NewRegistry: it stops its watchers and ends its
+// connection to Nacos, which then removes the nodes it registered. It waits for that at
+// most the registry's timeout. It is the registry's own Close
+// (io.Closer), reachable without a type assertion. A registry of another package is
+// closed if it is an io.Closer.
+func Close(r registry.Registry) error {
+	if c, ok := r.(io.Closer); ok {
+		return c.Close()
+	}
+	return fmt.Errorf("nacos: a %T cannot be closed", r)
 }
 
 // Init applies options on top of the current ones. Options it refuses change nothing.
@@ -164,6 +176,11 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	}
 	key.name = s.Name
 	c, err := r.namingClient()
+	if errors.Is(err, errConnecting) {
+		r.pub.register(nil, key, nodes, o.TTL) // stands until the client is up
+		r.maintainSoon()
+		return retrying(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -224,6 +241,11 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 		return nil
 	}
 	c, err := r.namingClient()
+	if errors.Is(err, errConnecting) {
+		r.pub.deregister(nil, key, ids) // stands until the client is up
+		r.maintainSoon()
+		return retrying(err)
+	}
 	if err != nil {
 		return err
 	}

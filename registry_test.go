@@ -568,11 +568,14 @@ func TestClosedRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Close(); err != nil {
+	if err := Close(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	if err := Close(struct{ registry.Registry }{}); err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
+		t.Fatalf("Close of a registry that cannot be closed: %v", err)
 	}
 	if _, err := w.Next(); err != registry.ErrWatcherStopped {
 		t.Fatalf("watcher after Close: %v", err)

@@ -42,6 +42,9 @@ type naming interface {
 	subscribe(key serviceKey, push func(hosts []model.Instance, stamp uint64)) (unsubscribe func(), err error)
 	// serviceNames reads the page of service names param names, and how many there are.
 	serviceNames(param vo.GetAllServiceInfoParam) (names []string, total int64, err error)
+	// settle runs republish if the start-up republish is due (see maintain), and says
+	// when it will be due if it is not yet (zero once done).
+	settle(now time.Time, republish func()) (at time.Time)
 	// close ends the client. It returns at once, and done is closed once the SDK's
 	// shutdown is over.
 	close() (done <-chan struct{})
@@ -51,25 +54,34 @@ var _ naming = (*sdkClient)(nil)
 
 // sdkClient is a nacos-sdk-go naming client.
 type sdkClient struct {
-	sdk      naming_client.INamingClient
-	settleAt time.Time     // when the registry publishes everything again (see maintain)
-	settled  chan struct{} // closed once it has, or the client closed
-	settle   sync.Once
-	noBatch  atomic.Bool // the server refused a batch register: it has no handler for it
-	closing  sync.Once
-	closed   chan struct{} // closed once the SDK client has been shut down
-	warn     func(string)  // logs a warning of the registry's
+	sdk        naming_client.INamingClient
+	settleAt   time.Time     // when the registry publishes everything again (see maintain)
+	settled    chan struct{} // closed once it has, or the client closed
+	settleOnce sync.Once
+	noBatch    atomic.Bool // the server refused a batch register: it has no handler for it
+	closing    sync.Once
+	closed     chan struct{} // closed once the SDK client has been shut down
+	warn       func(string)  // logs a warning of the registry's
 }
 
-func (c *sdkClient) markSettled() { c.settle.Do(func() { close(c.settled) }) }
+func (c *sdkClient) markSettled() { c.settleOnce.Do(func() { close(c.settled) }) }
 
-func (c *sdkClient) isSettled() bool {
+// settle: nacos-sdk-go v2.3.5 can run a client's first redo late, after the registry's
+// first publishes, before the registry can hear of it (afterRedo registers its listener
+// after the SDK has started): everything is published again settleDelay after the
+// client started.
+func (c *sdkClient) settle(now time.Time, republish func()) time.Time {
 	select {
 	case <-c.settled:
-		return true
+		return time.Time{}
 	default:
-		return false
 	}
+	if now.Before(c.settleAt) {
+		return c.settleAt
+	}
+	republish()
+	c.markSettled()
+	return time.Time{}
 }
 
 // newNamingClient builds an SDK naming client for cfg. The SDK connects while it builds:
