@@ -98,12 +98,8 @@ func BenchmarkCachedServiceMemory(b *testing.B) {
 	})
 	b.Run("sdk", func(b *testing.B) {
 		measure(b, func(r *nacosRegistry) {
-			c, err := r.namingClient()
-			if err != nil {
-				b.Fatal(err)
-			}
 			var got atomic.Int64
-			err = c.Subscribe(&vo.SubscribeParam{ServiceName: s.Name, SubscribeCallback: func(hosts []model.Instance, err error) {
+			err := sdkOf(b, r).Subscribe(&vo.SubscribeParam{ServiceName: s.Name, SubscribeCallback: func(hosts []model.Instance, err error) {
 				got.Store(int64(len(hosts)))
 			}})
 			if err != nil {

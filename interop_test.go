@@ -20,11 +20,9 @@ import (
 // DEFAULT_GROUP), read through r's SDK client, once it lists want instances.
 func sdkInstances(t *testing.T, r *nacosRegistry, group, name string, want int) []model.Instance {
 	t.Helper()
-	c, err := r.namingClient()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sdkOf(t, r)
 	var hosts []model.Instance
+	var err error
 	eventually(t, within, func() bool {
 		hosts, err = c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: name, GroupName: group})
 		return err == nil && len(hosts) == want
@@ -50,11 +48,7 @@ func TestOriginalPluginReadersSeeTheVersion(t *testing.T) {
 func TestFindsWhatTheOriginalPluginRegistered(t *testing.T) {
 	env := newEnv(t)
 	old, r := env.registry(t), env.registry(t)
-	c, err := old.namingClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.RegisterInstance(vo.RegisterInstanceParam{
+	if _, err := sdkOf(t, old).RegisterInstance(vo.RegisterInstanceParam{
 		Ip: "10.0.0.9", Port: 8080, ServiceName: "legacy", Weight: 1, Enable: true, Healthy: true, Ephemeral: true,
 		Metadata: map[string]string{"version": "old", "protocol": "mucp"},
 	}); err != nil {

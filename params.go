@@ -160,7 +160,7 @@ func checkClusters(clusters []string) error {
 		if c == "" {
 			return fmt.Errorf("nacos: empty cluster name in a cluster filter")
 		}
-		if err := checkCluster(c); err != nil {
+		if err := checkClusterFilter(c); err != nil {
 			return err
 		}
 	}

@@ -74,11 +74,7 @@ func (w *watcher) track(key serviceKey) error {
 	w.tracked[key] = nil // claimed; set once subscribed
 	w.mu.Unlock()
 
-	c, err := w.reg.namingClient()
-	var sub *subscription
-	if err == nil {
-		sub, err = w.reg.subs.acquire(c, key, w)
-	}
+	sub, err := w.reg.subscribe(key, w)
 	w.mu.Lock()
 	if err != nil {
 		if claimed, ok := w.tracked[key]; ok && claimed == nil {
@@ -98,7 +94,7 @@ func (w *watcher) track(key serviceKey) error {
 	}
 	w.mu.Unlock()
 	if !keep {
-		w.reg.subs.release(c, sub, w)
+		w.reg.subs.release(sub, w)
 		return nil
 	}
 	w.notify(key)
@@ -210,14 +206,13 @@ func (w *watcher) Stop() {
 			<-discovered // the discovery loop has ended
 		}
 		w.reg.forgetWatcher(w)
-		c, _ := w.reg.namingClient()
 		w.mu.Lock()
 		tracked := w.tracked
 		w.tracked = map[serviceKey]*subscription{}
 		w.mu.Unlock()
 		for _, sub := range tracked {
 			if sub != nil { // nil: still subscribing; that track releases it
-				w.reg.subs.release(c, sub, w)
+				w.reg.subs.release(sub, w)
 			}
 		}
 	})

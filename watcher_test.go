@@ -1063,7 +1063,7 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 	if env.srv != nil {
 		env.srv.Close()
 	}
-	goleak.VerifyNone(t, before)
+	goleak.VerifyNone(t, before, sdkLeftovers)
 }
 
 // After the server restarts or the connections drop, the SDK reconnects and subscribes
@@ -1093,13 +1093,13 @@ func watchSurvives(t *testing.T, fault string) {
 				state.apply(t, res)
 			}
 
-			// b's node does not come back while the server refuses single registers:
-			// its client's redo and b's own republish (a single register) are refused,
+			// b's node does not come back while the server fails single registers:
+			// its client's redo and b's own republish (a single register) fail,
 			// while a's (a batch) go through. (Closing b while it reconnects
 			// instead would leak the SDK's reconnect goroutine, see
 			// TestWatchNoGoroutineAfterClose.)
 			singles := srv.Requests("InstanceRequest")
-			undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
+			undo := srv.FailRequests("InstanceRequest", nacostest.FailWithError)
 			defer undo()
 			switch fault {
 			case "Restart":
