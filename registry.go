@@ -274,21 +274,28 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 	if err != nil {
 		return nil, err
 	}
-	if err := checkServiceName(name); err != nil {
-		return nil, err
-	}
 	key, clusters, err := getTarget(cfg, o.Context)
-	if err != nil {
-		return nil, err
-	}
 	key.name = name
-	sub, err := r.subscribe(key, nil)
-	if err != nil {
-		return nil, err
+	var sub *subscription
+	if err == nil {
+		sub = r.subs.lookup(key) // the name was checked when it was subscribed
 	}
-	all := sub.answer()
-	if len(all) > 0 {
-		r.announce(key) // only names with instances: a lookup of any name must stay cheap
+	if sub == nil {
+		if err := checkServiceName(name); err != nil {
+			return nil, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sub, err = r.subscribe(key, nil); err != nil {
+			return nil, err
+		}
+	}
+	all, newlyFound := sub.answer()
+	if newlyFound {
+		// Only names with instances, once: a lookup of any name must stay cheap, and a
+		// watcher started later finds the name by listing.
+		r.announce(key)
 	}
 	versions := filterClusters(all, clusters)
 	if len(versions) == 0 {
@@ -345,15 +352,20 @@ func (r *nacosRegistry) ListServices(opts ...registry.ListOption) ([]*registry.S
 	return services, nil
 }
 
-// apply applies go-micro's per-call options, skipping nil ones.
+// apply applies go-micro's per-call options, skipping nil ones. What an option function
+// is given escapes to the heap, so a call without options allocates nothing.
 func apply[O any, F ~func(*O)](opts []F) O {
 	var o O
+	if len(opts) == 0 {
+		return o
+	}
+	p := new(O)
 	for _, f := range opts {
 		if f != nil {
-			f(&o)
+			f(p)
 		}
 	}
-	return o
+	return *p
 }
 
 // serviceNames lists every service name of a group in the registry's namespace.

@@ -15,7 +15,7 @@ import (
 // does not exist, for at most emptyLookupExpiry), after which the maintain loop
 // releases it.
 type subscriptions struct {
-	mu           sync.Mutex
+	mu           sync.RWMutex
 	byKey        map[serviceKey]*subscription
 	leaving      map[serviceKey]chan struct{} // being unsubscribed; closed when done
 	protectEmpty atomic.Bool                  // see WithPushEmptyProtection
@@ -40,12 +40,15 @@ type subscription struct {
 	state       *pushState // nil until Nacos has answered
 	stamp       uint64     // the version stamp of state, on client
 	watchers    map[*watcher]bool
-	refs        int        // watchers holding it
-	lookedUp    time.Time  // the last GetService; zero if none
-	answers     []answered // the states GetService answered from lately, oldest first
+	refs        int          // watchers holding it
+	lookedUp    atomic.Int64 // the last GetService, on lookupClock; 0 if none
+	used        atomic.Bool  // a GetService since lookedUp (see lookup)
+	found       atomic.Bool  // the last GetService found instances
+	answers     []answered   // the states GetService answered from lately, oldest first
+	validName   bool         // the name passes checkServiceName
 }
 
-// answered is a state GetService answered from, and when.
+// answered is a state GetService answered from, and when it stopped being the latest.
 type answered struct {
 	at    time.Time
 	state *pushState
@@ -54,6 +57,21 @@ type answered struct {
 // answerMemory is how long GetService answers are remembered: as long as go-micro's
 // cache keeps one.
 const answerMemory = time.Minute
+
+// recent drops the answers older than answerMemory.
+func recent(answers []answered, now time.Time) []answered {
+	for len(answers) > 0 && now.Sub(answers[0].at) > answerMemory {
+		answers = answers[1:]
+	}
+	return answers
+}
+
+// clockStart is where lookupClock counts from.
+var clockStart = time.Now()
+
+// lookupClock is now (a time read with its monotonic clock) as subscription.lookedUp
+// holds it; never 0.
+func lookupClock(now time.Time) int64 { return int64(now.Sub(clockStart)) + 1 }
 
 // pushState is one instance list as Nacos pushed it, decoded when first needed, on the
 // latest list decoded before it (see decodeInstances).
@@ -64,6 +82,8 @@ type pushState struct {
 	once     sync.Once
 	done     atomic.Bool
 	versions []*version
+
+	handedOut atomic.Bool // GetService answered from it
 }
 
 // newPushState takes hosts (a copy of the SDK's list: see sdk.go) for the list after
@@ -113,7 +133,7 @@ func (s *subscriptions) acquire(c naming, key serviceKey, w *watcher) (sub *subs
 	sub = s.byKey[key]
 	creator := sub == nil
 	if creator {
-		sub = &subscription{key: key, ready: make(chan struct{}), watchers: map[*watcher]bool{}}
+		sub = &subscription{key: key, ready: make(chan struct{}), watchers: map[*watcher]bool{}, validName: checkServiceName(key.name) == nil}
 		s.byKey[key] = sub
 	}
 	sub.mu.Lock()
@@ -121,7 +141,7 @@ func (s *subscriptions) acquire(c naming, key serviceKey, w *watcher) (sub *subs
 		sub.watchers[w] = true
 		sub.refs++
 	} else {
-		sub.lookedUp = time.Now()
+		sub.lookedUp.Store(lookupClock(time.Now()))
 	}
 	sub.mu.Unlock()
 	s.mu.Unlock()
@@ -137,6 +157,31 @@ func (s *subscriptions) acquire(c naming, key serviceKey, w *watcher) (sub *subs
 	}
 	<-sub.ready
 	return sub, creator, sub.err
+}
+
+// lookup returns the subscription to key if a lookup holds it already and it is
+// subscribed, or nil (then acquire). It is GetService's way: it takes a read lock, reads
+// no clock and allocates nothing. It only marks the subscription used; the maintain
+// loop's next pass takes that as a lookup at its own time, which is at most
+// emptyLookupExpiry later (the loop's longest sleep while lookups hold subscriptions),
+// so a subscription can outlive its expiry by that much, never expire early.
+func (s *subscriptions) lookup(key serviceKey) *subscription {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sub := s.byKey[key]
+	if sub == nil || !sub.validName || sub.lookedUp.Load() == 0 {
+		return nil
+	}
+	select {
+	case <-sub.ready: // and it stays in byKey: it did not fail
+	default:
+		return nil
+	}
+	// Under the read lock: drop, which takes the write lock, sees this lookup.
+	if !sub.used.Load() { // written only when it changes
+		sub.used.Store(true)
+	}
+	return sub
 }
 
 // subscribe subscribes sub through client c.
@@ -202,10 +247,10 @@ func (s *subscriptions) release(sub *subscription, w *watcher) {
 		delete(sub.watchers, w)
 		sub.refs--
 	}
-	unused := sub.refs == 0 && sub.lookedUp.IsZero()
+	unused := sub.refs == 0 && sub.lookedUp.Load() == 0
 	sub.mu.Unlock()
 	if unused {
-		s.drop(sub, func(sub *subscription) bool { return sub.refs == 0 && sub.lookedUp.IsZero() })
+		s.drop(sub, func(sub *subscription) bool { return sub.refs == 0 && sub.lookedUp.Load() == 0 })
 	}
 }
 
@@ -219,10 +264,14 @@ func (s *subscriptions) expireLookups(now time.Time, expiry time.Duration) (next
 	}
 	s.mu.Unlock()
 	expired := func(sub *subscription) bool {
-		if sub.refs > 0 || sub.lookedUp.IsZero() {
+		if sub.used.Swap(false) {
+			sub.lookedUp.Store(lookupClock(now))
+		}
+		last := sub.lookedUp.Load()
+		if sub.refs > 0 || last == 0 {
 			return false
 		}
-		at := sub.lookedUp.Add(sub.expiry(expiry))
+		at := clockStart.Add(time.Duration(last-1) + sub.expiry(expiry))
 		if at.After(now) {
 			if next.IsZero() || at.Before(next) {
 				next = at
@@ -289,6 +338,10 @@ func (s *subscriptions) update(sub *subscription, from naming, hosts []model.Ins
 		sub.mu.Unlock()
 		return
 	}
+	if old := sub.state; old != nil && old.handedOut.Load() {
+		now := time.Now()
+		sub.answers = recent(append(sub.answers, answered{now, old}), now)
+	}
 	sub.state = newPushState(sub.key.name, hosts, sub.state)
 	sub.stamp = max(sub.stamp, stamp)
 	watchers := make([]*watcher, 0, len(sub.watchers))
@@ -301,28 +354,26 @@ func (s *subscriptions) update(sub *subscription, from naming, hosts []model.Ins
 	}
 }
 
-// answer returns the latest decoded versions for GetService, and remembers that they
-// were handed out: a watcher started later reports as deleted the nodes handed out that
-// have left since (see watcher.track).
-func (sub *subscription) answer() []*version {
+// answer returns the latest decoded versions for GetService, and whether instances were
+// found where the lookup before found none (or this is the first). It remembers that
+// they were handed out: a watcher started later reports as deleted the nodes handed out
+// that have left since (see watcher.track). A state handed out is remembered once it
+// is superseded (see update), so answering costs a lookup no clock and no bookkeeping.
+func (sub *subscription) answer() (versions []*version, newlyFound bool) {
 	sub.mu.Lock()
 	st := sub.state
-	if st != nil {
-		now := time.Now()
-		if n := len(sub.answers); n == 0 || sub.answers[n-1].state != st {
-			sub.answers = append(sub.answers, answered{now, st})
-		} else {
-			sub.answers[n-1].at = now
-		}
-		for len(sub.answers) > 0 && now.Sub(sub.answers[0].at) > answerMemory {
-			sub.answers = sub.answers[1:]
-		}
+	if st != nil && !st.handedOut.Load() {
+		st.handedOut.Store(true)
 	}
 	sub.mu.Unlock()
-	if st == nil {
-		return nil
+	if st != nil {
+		versions = st.decoded()
 	}
-	return st.decoded()
+	found := len(versions) > 0
+	if sub.found.Load() != found { // written only when it changes
+		newlyFound = !sub.found.Swap(found) && found
+	}
+	return versions, newlyFound
 }
 
 // handedOutAndGone returns, as versions, the nodes GetService handed out lately that
@@ -332,6 +383,7 @@ func (sub *subscription) handedOutAndGone() []*version {
 	answers := append([]answered(nil), sub.answers...)
 	latest := sub.state
 	sub.mu.Unlock()
+	answers = recent(answers, time.Now())
 	present := map[nodeKey]bool{}
 	if latest != nil {
 		for _, v := range latest.decoded() {
