@@ -20,16 +20,19 @@ import (
 // that happens to start with reservedPrefix is stored with the prefix doubled, so no user
 // key can ever be mistaken for a reserved one.
 //
-// The version is also written under the original community plugin's key, for readers
-// still on that plugin (the HTTP broker tells queues from broadcasts by it); a node's
-// own metadata key of that name is kept under keyNodeVersion instead.
+// The version is written under the original community plugin's key, legacyVersion, for
+// readers still on that plugin (the HTTP broker tells queues from broadcasts by it); a
+// node's own metadata key of that name is kept under keyNodeVersion instead. Earlier
+// releases wrote the version under keyVersion, where it is still read. Writing it once
+// keeps a typical go-micro node at 8 metadata keys, which a small Go map holds: a ninth
+// costs every Go reader about 350 bytes per instance, the SDK's cache included.
 const (
 	reservedPrefix = "micro."
 	keyNodeID      = reservedPrefix + "id"
-	keyVersion     = reservedPrefix + "version"
+	keyVersion     = reservedPrefix + "version"      // the version, as earlier releases wrote it
 	keyService     = reservedPrefix + "service"      // endpoints and service metadata, packed
 	keyNodeVersion = reservedPrefix + "node.version" // the node's own legacyVersion key
-	legacyVersion  = "version"                       // where the original plugin kept the version
+	legacyVersion  = "version"                       // the version, where the original plugin kept it
 )
 
 // nodeKey identifies a node within a service: go-micro identifies nodes by id, and
@@ -114,7 +117,7 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if f.port != 0 {
 		port = f.port
 	}
-	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
+	md := make(map[string]string, len(f.extra)+len(n.Metadata)+3)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
 			switch {
@@ -128,7 +131,6 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	}
 	md[keyNodeID] = n.Id
 	if s.Version != "" {
-		md[keyVersion] = s.Version
 		md[legacyVersion] = s.Version
 	}
 	return model.Instance{

@@ -138,7 +138,7 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 				if b.slots[ref.n].raw == nil {
 					node := bv.service.Nodes[ref.n]
 					if !same {
-						node = decodeInstance(h, id)
+						node = decodeInstance(h, id, ver)
 					}
 					b.take(h)
 					b.slots[ref.n] = decodedNode{node, h, int32(i)}
@@ -155,13 +155,13 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].raw == nil {
 				node := b.base.service.Nodes[j]
 				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !sameInstance(*was, *h) {
-					node = decodeInstance(h, id)
+					node = decodeInstance(h, id, ver)
 				}
 				b.slots[j] = decodedNode{node, h, int32(i)}
 				continue
 			}
 		}
-		b.extra = append(b.extra, decodedNode{decodeInstance(h, id), h, int32(i)})
+		b.extra = append(b.extra, decodedNode{decodeInstance(h, id, ver), h, int32(i)})
 	}
 	list.versions = make([]*version, 0, len(byVersion))
 	for _, b := range byVersion {
@@ -231,11 +231,15 @@ func (b *building) finish() {
 }
 
 // nodeIdentity returns the node id and the version of an instance. Instances registered
-// by other clients (no reserved keys) get their Nacos instance id (or address) as node id
-// and the original plugin's "version" key.
+// by other clients (no reserved keys) get their Nacos instance id (or address) as node id.
+// The version is under the original plugin's "version" key, or under keyVersion for
+// instances registered by earlier releases.
 func nodeIdentity(h *model.Instance) (id, ver string) {
 	if id, ours := h.Metadata[keyNodeID]; ours {
-		return id, h.Metadata[keyVersion]
+		if ver, earlier := h.Metadata[keyVersion]; earlier {
+			return id, ver
+		}
+		return id, h.Metadata[legacyVersion]
 	}
 	id = h.InstanceId
 	if id == "" {
@@ -244,20 +248,19 @@ func nodeIdentity(h *model.Instance) (id, ver string) {
 	return id, h.Metadata[legacyVersion]
 }
 
-// decodeInstance reads the node of one instance, whose id nodeIdentity found.
-func decodeInstance(h *model.Instance, id string) *registry.Node {
+// decodeInstance reads the node of one instance, whose id and version nodeIdentity found.
+func decodeInstance(h *model.Instance, id, ver string) *registry.Node {
 	// Sized for what is left without the reserved keys: a map of up to 8 entries is one
 	// small table, which maps.Clone copies whole (copy.go).
 	node := &registry.Node{
 		Id:       id,
 		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
-		Metadata: make(map[string]string, max(len(h.Metadata)-4, 0)),
+		Metadata: make(map[string]string, max(len(h.Metadata)-3, 0)),
 	}
 	_, ours := h.Metadata[keyNodeID]
-	ver := h.Metadata[keyVersion]
 	for k, v := range h.Metadata {
 		if !strings.HasPrefix(k, reservedPrefix) {
-			// Under the legacy key this registry writes the version; the release before
+			// Under the legacy key this registry writes the version; the first release
 			// wrote a node's own key there.
 			if !ours || k != legacyVersion || v != ver || ver == "" {
 				node.Metadata[k] = v

@@ -57,7 +57,7 @@ func randomLists(rng *rand.Rand, n int) [][]model.Instance {
 				h.Metadata["zone"] += "+"
 			case 2: // another version
 				h.Metadata = maps.Clone(h.Metadata)
-				h.Metadata[keyVersion] += "+"
+				h.Metadata[legacyVersion] += "+"
 			case 3: // not served
 				h.Healthy = !h.Healthy
 			case 4: // new service fields

@@ -328,7 +328,7 @@ func relServerState(srv *nacostest.Server, namespace, group string, names ...str
 			if !in.Enable || !in.Healthy {
 				continue
 			}
-			keys = append(keys, relKey(name, in.Metadata[keyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
+			keys = append(keys, relKey(name, in.Metadata[legacyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
 		}
 	}
 	return relJoin(keys)
