@@ -15,11 +15,10 @@ import (
 // Service shared by every reader of the list, and never modified (readers get copies),
 // plus what the watchers need to compare versions cheaply.
 type version struct {
-	service  *registry.Service
-	clusters []string      // Nacos cluster of service.Nodes[i]
-	packed   string        // packed service fields; equal strings mean equal fields
-	list     *instanceList // the list it was decoded from; nil if made by withoutNodes
-	hostOf   []int32       // service.Nodes[i] was decoded from list.hosts[hostOf[i]]
+	service *registry.Service
+	packed  string        // packed service fields; equal strings mean equal fields
+	list    *instanceList // the list it was decoded from; nil if made by withoutNodes
+	hostOf  []int32       // service.Nodes[i] was decoded from list.hosts[hostOf[i]]
 
 	indexOnce sync.Once
 	index     map[string]int // position in service.Nodes by node id, built when first needed
@@ -42,6 +41,10 @@ func (v *version) withoutNodes() *version {
 	shallow.Nodes = nil
 	return &version{service: &shallow, packed: v.packed}
 }
+
+// cluster returns the Nacos cluster of v.service.Nodes[i], for a decoded version (list is
+// set).
+func (v *version) cluster(i int) string { return v.list.hosts[v.hostOf[i]].ClusterName }
 
 // nodeIndex returns where each node id is in v.service.Nodes (the last, for an id that
 // repeats).
@@ -114,6 +117,12 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 	if prev != nil {
 		fromBase = make([]*building, len(prev.versions))
 	}
+	var lastMetadata map[string]string // of the node decoded last
+	decode := func(h *model.Instance, id, ver string) *registry.Node {
+		n := decodeInstance(h, id, ver, lastMetadata)
+		lastMetadata = n.Metadata
+		return n
+	}
 	for i := range hosts {
 		h := &hosts[i]
 		if !h.Healthy || !h.Enable || h.Weight <= 0 || h.Ip == "" || h.Port == 0 || h.Port > 65535 {
@@ -138,7 +147,7 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 				if b.slots[ref.n].raw == nil {
 					node := bv.service.Nodes[ref.n]
 					if !same {
-						node = decodeInstance(h, id, ver)
+						node = decode(h, id, ver)
 					}
 					b.take(h)
 					b.slots[ref.n] = decodedNode{node, h, int32(i)}
@@ -155,13 +164,13 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].raw == nil {
 				node := b.base.service.Nodes[j]
 				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !sameInstance(*was, *h) {
-					node = decodeInstance(h, id, ver)
+					node = decode(h, id, ver)
 				}
 				b.slots[j] = decodedNode{node, h, int32(i)}
 				continue
 			}
 		}
-		b.extra = append(b.extra, decodedNode{decodeInstance(h, id, ver), h, int32(i)})
+		b.extra = append(b.extra, decodedNode{decode(h, id, ver), h, int32(i)})
 	}
 	list.versions = make([]*version, 0, len(byVersion))
 	for _, b := range byVersion {
@@ -188,11 +197,10 @@ func (b *building) finish() {
 			n++
 		}
 	}
-	v.service.Nodes, v.hostOf, v.clusters = make([]*registry.Node, 0, n), make([]int32, 0, n), make([]string, 0, n)
+	v.service.Nodes, v.hostOf = make([]*registry.Node, 0, n), make([]int32, 0, n)
 	add := func(d decodedNode) {
 		v.service.Nodes = append(v.service.Nodes, d.node)
 		v.hostOf = append(v.hostOf, d.host)
-		v.clusters = append(v.clusters, d.raw.ClusterName)
 	}
 	extra := b.extra
 	for _, s := range b.slots {
@@ -249,32 +257,54 @@ func nodeIdentity(h *model.Instance) (id, ver string) {
 }
 
 // decodeInstance reads the node of one instance, whose id and version nodeIdentity found.
-func decodeInstance(h *model.Instance, id, ver string) *registry.Node {
+// Its metadata is like, the very map, if they are equal: the nodes of a service mostly
+// have the same metadata, and decoded maps are never modified (readers get copies).
+func decodeInstance(h *model.Instance, id, ver string, like map[string]string) *registry.Node {
+	node := &registry.Node{Id: id, Address: net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10))}
+	_, ours := h.Metadata[keyNodeID]
+	if like != nil {
+		n := 0
+		for k, v := range h.Metadata {
+			if key, own := nodeMetadataKey(k, v, ver, ours); own {
+				if w, ok := like[key]; !ok || w != v {
+					n = -1
+					break
+				}
+				n++
+			}
+		}
+		if n == len(like) {
+			node.Metadata = like
+			return node
+		}
+	}
 	// Sized for what is left without the reserved keys: a map of up to 8 entries is one
 	// small table, which maps.Clone copies whole (copy.go).
-	node := &registry.Node{
-		Id:       id,
-		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
-		Metadata: make(map[string]string, max(len(h.Metadata)-3, 0)),
-	}
-	_, ours := h.Metadata[keyNodeID]
+	node.Metadata = make(map[string]string, max(len(h.Metadata)-3, 0))
 	for k, v := range h.Metadata {
-		if !strings.HasPrefix(k, reservedPrefix) {
-			// Under the legacy key this registry writes the version; the first release
-			// wrote a node's own key there.
-			if !ours || k != legacyVersion || v != ver || ver == "" {
-				node.Metadata[k] = v
-			}
-			continue
-		}
-		switch rest := k[len(reservedPrefix):]; {
-		case strings.HasPrefix(rest, reservedPrefix):
-			node.Metadata[rest] = v
-		case k == keyNodeVersion:
-			node.Metadata[legacyVersion] = v
+		if key, own := nodeMetadataKey(k, v, ver, ours); own {
+			node.Metadata[key] = v
 		}
 	}
 	return node
+}
+
+// nodeMetadataKey says whether an instance's metadata entry k=v is node metadata, and
+// under which key, for an instance of the version ver, registered by this registry
+// (ours) or another client.
+func nodeMetadataKey(k, v, ver string, ours bool) (key string, own bool) {
+	if !strings.HasPrefix(k, reservedPrefix) {
+		// Under the legacy key this registry writes the version; the first release
+		// wrote a node's own key there.
+		return k, !ours || k != legacyVersion || v != ver || ver == ""
+	}
+	switch rest := k[len(reservedPrefix):]; {
+	case strings.HasPrefix(rest, reservedPrefix):
+		return rest, true
+	case k == keyNodeVersion:
+		return legacyVersion, true
+	}
+	return "", false
 }
 
 // byHost sorts nodes i to j of a version by their place in the instance list.
@@ -287,8 +317,7 @@ func (s byHost) Len() int           { return s.j - s.i }
 func (s byHost) Less(a, b int) bool { return s.v.hostOf[s.i+a] < s.v.hostOf[s.i+b] }
 func (s byHost) Swap(a, b int) {
 	a, b = s.i+a, s.i+b
-	n, h, c := s.v.service.Nodes, s.v.hostOf, s.v.clusters
+	n, h := s.v.service.Nodes, s.v.hostOf
 	n[a], n[b] = n[b], n[a]
 	h[a], h[b] = h[b], h[a]
-	c[a], c[b] = c[b], c[a]
 }

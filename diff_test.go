@@ -85,9 +85,9 @@ func describeVersions(vs []*version) string {
 	var b strings.Builder
 	for _, v := range vs {
 		eps, _ := json.Marshal(v.service.Endpoints)
-		fmt.Fprintf(&b, "%s %s %v %s clusters=%v packed=%q\n", v.service.Name, v.service.Version, v.service.Metadata, eps, v.clusters, v.packed)
-		for _, n := range v.service.Nodes {
-			fmt.Fprintf(&b, "  %+v\n", *n)
+		fmt.Fprintf(&b, "%s %s %v %s packed=%q\n", v.service.Name, v.service.Version, v.service.Metadata, eps, v.packed)
+		for i, n := range v.service.Nodes {
+			fmt.Fprintf(&b, "  %+v cluster=%s\n", *n, v.cluster(i))
 		}
 	}
 	return b.String()

@@ -376,9 +376,10 @@ func (sub *subscription) answer() (versions []*version, newlyFound bool) {
 	return versions, newlyFound
 }
 
-// handedOutAndGone returns, as versions, the nodes GetService handed out lately that
-// are not in the latest state.
-func (sub *subscription) handedOutAndGone() []*version {
+// handedOutAndGone returns, as versions, the nodes of the given clusters (of all when
+// none are given) that GetService handed out lately and that are not in the latest
+// state.
+func (sub *subscription) handedOutAndGone(clusters []string) []*version {
 	sub.mu.Lock()
 	answers := append([]answered(nil), sub.answers...)
 	latest := sub.state
@@ -393,11 +394,12 @@ func (sub *subscription) handedOutAndGone() []*version {
 		}
 	}
 	gone := map[string]*version{}
+	in := inClusters(clusters)
 	for _, a := range answers {
 		for _, v := range a.state.decoded() {
 			for i, n := range v.service.Nodes {
 				k := nodeKey{v.service.Version, n.Id}
-				if present[k] {
+				if present[k] || !in(v, i) {
 					continue
 				}
 				present[k] = true // once
@@ -407,7 +409,6 @@ func (sub *subscription) handedOutAndGone() []*version {
 					gone[k.version] = g
 				}
 				g.service.Nodes = append(g.service.Nodes, n)
-				g.clusters = append(g.clusters, v.clusters[i])
 			}
 		}
 	}

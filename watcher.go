@@ -89,7 +89,7 @@ func (w *watcher) track(key serviceKey) error {
 	if keep {
 		w.tracked[key] = sub
 		if w.reported[key] == nil {
-			_, w.reported[key] = diff(key.name, nil, filterClusters(sub.handedOutAndGone(), w.clusters))
+			_, w.reported[key] = diff(key.name, nil, sub.handedOutAndGone(w.clusters))
 		}
 	}
 	w.mu.Unlock()
@@ -315,22 +315,19 @@ func sameNode(a, b *registry.Node) bool {
 	return true
 }
 
-// filterClusters keeps the nodes of the given clusters (all nodes when none are given).
+// filterClusters keeps the nodes of the given clusters (all nodes when none are given)
+// of decoded versions.
 func filterClusters(versions []*version, clusters []string) []*version {
 	if len(clusters) == 0 {
 		return versions
 	}
-	want := make(map[string]bool, len(clusters))
-	for _, c := range clusters {
-		want[c] = true
-	}
+	in := inClusters(clusters)
 	var out []*version
 	for _, v := range versions {
 		f := v.withoutNodes()
 		for i, n := range v.service.Nodes {
-			if want[v.clusters[i]] {
+			if in(v, i) {
 				f.service.Nodes = append(f.service.Nodes, n)
-				f.clusters = append(f.clusters, v.clusters[i])
 			}
 		}
 		if len(f.service.Nodes) > 0 {
@@ -338,4 +335,17 @@ func filterClusters(versions []*version, clusters []string) []*version {
 		}
 	}
 	return out
+}
+
+// inClusters says whether node i of a decoded version is in one of the clusters, or
+// whether there are none.
+func inClusters(clusters []string) func(v *version, i int) bool {
+	if len(clusters) == 0 {
+		return func(*version, int) bool { return true }
+	}
+	want := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		want[c] = true
+	}
+	return func(v *version, i int) bool { return want[v.cluster(i)] }
 }
