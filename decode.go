@@ -58,10 +58,9 @@ func (v *version) nodeIndex() map[string]int {
 	return v.index
 }
 
-// decodedNode is a node and the instance, hosts[host], it was decoded from.
+// decodedNode is a node and the place in the list of the instance it was decoded from.
 type decodedNode struct {
-	node *registry.Node
-	raw  *model.Instance // nil: not taken
+	node *registry.Node // nil: not taken
 	host int32
 }
 
@@ -144,13 +143,13 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 					b = versionOf(bv.service.Version)
 					fromBase[ref.v-1] = b
 				}
-				if b.slots[ref.n].raw == nil {
+				if b.slots[ref.n].node == nil {
 					node := bv.service.Nodes[ref.n]
 					if !same {
 						node = decode(h, id, ver)
 					}
 					b.take(h)
-					b.slots[ref.n] = decodedNode{node, h, int32(i)}
+					b.slots[ref.n] = decodedNode{node, int32(i)}
 					continue
 				}
 			}
@@ -161,16 +160,16 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 		b := versionOf(ver)
 		b.take(h)
 		if b.base != nil {
-			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].raw == nil {
+			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].node == nil {
 				node := b.base.service.Nodes[j]
 				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !sameInstance(*was, *h) {
 					node = decode(h, id, ver)
 				}
-				b.slots[j] = decodedNode{node, h, int32(i)}
+				b.slots[j] = decodedNode{node, int32(i)}
 				continue
 			}
 		}
-		b.extra = append(b.extra, decodedNode{decode(h, id, ver), h, int32(i)})
+		b.extra = append(b.extra, decodedNode{decode(h, id, ver), int32(i)})
 	}
 	list.versions = make([]*version, 0, len(byVersion))
 	for _, b := range byVersion {
@@ -193,7 +192,7 @@ func (b *building) finish() {
 	sort.SliceStable(b.extra, func(i, j int) bool { return b.extra[i].node.Id < b.extra[j].node.Id })
 	n := len(b.extra)
 	for _, s := range b.slots {
-		if s.raw != nil {
+		if s.node != nil {
 			n++
 		}
 	}
@@ -204,7 +203,7 @@ func (b *building) finish() {
 	}
 	extra := b.extra
 	for _, s := range b.slots {
-		if s.raw == nil {
+		if s.node == nil {
 			continue
 		}
 		for len(extra) > 0 && extra[0].node.Id < s.node.Id {
