@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -152,31 +151,4 @@ func seen(r registry.Registry, name string) string {
 		return ""
 	}
 	return nodeIDs(services)
-}
-
-// logRecorder is a go-micro logger that keeps what it is given.
-type logRecorder struct {
-	logger.Logger
-	mu    sync.Mutex
-	lines []string
-}
-
-func newLogRecorder() *logRecorder {
-	return &logRecorder{Logger: logger.NewLogger(logger.WithLevel(logger.TraceLevel))}
-}
-
-func (l *logRecorder) Log(level logger.Level, v ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level.String()+" "+fmt.Sprint(v...))
-}
-
-func (l *logRecorder) Logf(level logger.Level, format string, v ...interface{}) {
-	l.Log(level, fmt.Sprintf(format, v...))
-}
-
-func (l *logRecorder) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
 }

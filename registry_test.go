@@ -20,6 +20,7 @@ import (
 	"github.com/asim/go-micro/v3/server"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -106,7 +107,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 
 func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 	env := newEnv(t)
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	in := greeterService(3)
 	in.Endpoints[0].Metadata["doc"] = randomText(3000)
@@ -120,8 +121,8 @@ func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 	if got[0].Endpoints != nil || !reflect.DeepEqual(got[0].Nodes[0].Metadata, in.Nodes[0].Metadata) {
 		t.Fatalf("want the node with its metadata and no endpoints, got %+v", got[0])
 	}
-	if !strings.Contains(log.text(), `warn nacos: service "greeter" version "1.0.0": endpoints left out`) {
-		t.Fatalf("no warning naming what was dropped:\n%s", log.text())
+	if !strings.Contains(log.Text(), `warn nacos: service "greeter" version "1.0.0": endpoints left out`) {
+		t.Fatalf("no warning naming what was dropped:\n%s", log.Text())
 	}
 	in.Nodes[0].Metadata["blob"] = strings.Repeat("x", 1024)
 	if err := r.Register(in); err == nil || !strings.Contains(err.Error(), "budget") {
@@ -363,7 +364,7 @@ func TestAuth(t *testing.T) {
 	if err := good.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatalf("right credentials: %v", err)
 	}
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	bad := env.registry(t, WithAuth("nacos", "wrong-password"), WithLogger(log))
 	err := bad.Register(service("svc", "v1", "n2"))
 	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
@@ -375,7 +376,7 @@ func TestAuth(t *testing.T) {
 	if got := seen(good, "svc"); got != "v1/n1" {
 		t.Fatalf("a refused registration changed what is registered: %q", got)
 	}
-	if strings.Contains(err.Error(), "wrong-password") || strings.Contains(log.text(), "wrong-password") {
+	if strings.Contains(err.Error(), "wrong-password") || strings.Contains(log.Text(), "wrong-password") {
 		t.Fatal("the password appears in an error or a log line")
 	}
 }
@@ -517,7 +518,7 @@ func TestBadOptionsNeverPanic(t *testing.T) {
 // says so at debug level.
 func TestDeregisterOfNothingSaysSo(t *testing.T) {
 	env := newEnv(t)
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	if err := r.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
@@ -525,8 +526,8 @@ func TestDeregisterOfNothingSaysSo(t *testing.T) {
 	if err := r.Deregister(service("svc", "v1", "n1"), DeregisterParam(vo.DeregisterInstanceParam{GroupName: "elsewhere"})); err != nil {
 		t.Fatalf("Deregister in another group: %v", err)
 	}
-	if !strings.Contains(log.text(), `debug nacos: deregister service "svc": this registry registered nothing under that name in group "elsewhere"`) {
-		t.Fatalf("no debug line says that nothing was deregistered:\n%s", log.text())
+	if !strings.Contains(log.Text(), `debug nacos: deregister service "svc": this registry registered nothing under that name in group "elsewhere"`) {
+		t.Fatalf("no debug line says that nothing was deregistered:\n%s", log.Text())
 	}
 	if got := seen(env.registry(t), "svc"); got != "v1/n1" {
 		t.Fatalf("after Deregister in another group the registered node is %q", got)

@@ -41,6 +41,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"go.uber.org/goleak"
 
+	"github.com/micro-registry/nacos/internal/sdkclient"
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -930,7 +932,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		}
 		addr := relFreeAddr(t)
 		const timeout = time.Second
-		log := newLogRecorder()
+		log := testkit.NewLogRecorder()
 		start := time.Now()
 		r := NewRegistry(registry.Addrs(addr), registry.Timeout(timeout), WithLogger(log)).(*nacosRegistry)
 		t.Cleanup(func() { r.Close() })
@@ -1881,13 +1883,13 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 // process-wide and read without synchronisation by every client's goroutines, so the
 // test runs in a child process of its own (relRunChecked) and sets them before any
 // client exists, for good.
-func relCapture(t *testing.T) *logRecorder {
+func relCapture(t *testing.T) *testkit.LogRecorder {
 	t.Helper()
 	if os.Getenv(relChildEnv) != t.Name() {
 		t.Fatal("relCapture changes process-wide loggers: run the test with relRunChecked(t, true, ...)")
 	}
-	installSDKLogger(constant.ClientConfig{}, nil) // SDK lines go to logger.DefaultLogger
-	rec := newLogRecorder()
+	sdkclient.InstallLogger(constant.ClientConfig{}, nil) // SDK lines go to logger.DefaultLogger
+	rec := testkit.NewLogRecorder()
 	logger.DefaultLogger = rec
 	return rec
 }
@@ -1910,7 +1912,7 @@ func relWrongCredentials(t *testing.T) {
 	log := relCapture(t)
 	env := newEnv(t, nacostest.WithAuth("nacos", goodPassword))
 	srv := env.srv
-	own := newLogRecorder()
+	own := testkit.NewLogRecorder()
 	good := env.registry(t, WithAuth("nacos", goodPassword), WithAccessKey("rel-access-key-id", secretKey), WithLogger(own))
 	registered := relService("rel-sec", "v1", "g1")
 	relMust(t, good.Register(registered), "right credentials")
@@ -1958,8 +1960,8 @@ func relWrongCredentials(t *testing.T) {
 	if got := w.state(); got != relWant(registered) {
 		t.Fatalf("the watcher with the right credentials saw %s", got)
 	}
-	text := strings.Join(errs, "\n") + "\n" + log.text() + "\n" + own.text()
-	if !strings.Contains(log.text(), "nacos-sdk:") {
+	text := strings.Join(errs, "\n") + "\n" + log.Text() + "\n" + own.Text()
+	if !strings.Contains(log.Text(), "nacos-sdk:") {
 		t.Fatal("no SDK line was captured: the check below would prove nothing")
 	}
 	for _, secret := range []string{goodPassword, badPassword, secretKey} {
@@ -1967,7 +1969,7 @@ func relWrongCredentials(t *testing.T) {
 			t.Fatalf("a credential appears in an error or a log line: ...%s...", text[max(0, i-200):min(len(text), i+100)])
 		}
 	}
-	t.Logf("%d errors and %d log lines checked for credentials", len(errs), strings.Count(log.text(), "\n")+strings.Count(own.text(), "\n")+2)
+	t.Logf("%d errors and %d log lines checked for credentials", len(errs), strings.Count(log.Text(), "\n")+strings.Count(own.Text(), "\n")+2)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2052,7 +2054,7 @@ func TestReliabilityAccessTokenNeverLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 		token := regexp.MustCompile(`accessToken\W{1,12}(?:value\W{1,4})?([A-Za-z0-9._\-]{8,})`)
-		for _, line := range strings.Split(log.text(), "\n") {
+		for _, line := range strings.Split(log.Text(), "\n") {
 			if token.MatchString(line) {
 				t.Fatalf("an access token is logged: %.300s", line)
 			}
