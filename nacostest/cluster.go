@@ -23,7 +23,7 @@ func NewCluster(n int, opts ...Option) (*Cluster, error) {
 	if o.addr != "" {
 		return nil, errors.New("nacostest: WithAddr cannot be used with NewCluster: members need distinct ports")
 	}
-	shared := &backend{store: newStore(), auth: newAuthority(o)}
+	shared := &backend{store: newStore(), auth: newAuthority(o), configs: newConfigStore(o)}
 	c := &Cluster{}
 	for range n {
 		s, err := startServer(o, shared, true)

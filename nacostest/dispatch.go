@@ -54,8 +54,9 @@ type connection struct {
 }
 
 type queuedPush struct {
-	body []byte // JSON of a NotifySubscriberRequest
-	due  time.Time
+	messageType string // NotifySubscriberRequest or ConfigChangeNotifyRequest
+	body        []byte // its JSON
+	due         time.Time
 }
 
 type connectionKey struct{}
@@ -95,6 +96,7 @@ func (t connectionTracker) HandleConn(ctx context.Context, event stats.ConnStats
 		delete(s.conns, c)
 		s.mu.Unlock()
 		s.backend.store.removeConnection(c)
+		s.backend.configs.removeConnection(c)
 		close(c.ended)
 		s.logf("nacostest: connection %s closed", c.id)
 	}
@@ -105,9 +107,9 @@ func (connectionTracker) HandleRPC(context.Context, stats.RPCStats)             
 
 // enqueue queues a push for this connection's sender. It never blocks, so a
 // slow client cannot hold up the store.
-func (c *connection) enqueue(body []byte) {
+func (c *connection) enqueue(messageType string, body []byte) {
 	c.mu.Lock()
-	c.queue = append(c.queue, queuedPush{body: body, due: time.Now().Add(c.server.pushes.currentDelay())})
+	c.queue = append(c.queue, queuedPush{messageType: messageType, body: body, due: time.Now().Add(c.server.pushes.currentDelay())})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -161,7 +163,7 @@ func (c *connection) sendPushes(ctx context.Context, stream auto.BiRequestStream
 			}
 		}
 		c.pop()
-		if err := stream.Send(payload(notifySubscriberRequest, next.body)); err != nil {
+		if err := stream.Send(payload(next.messageType, next.body)); err != nil {
 			return
 		}
 	}
@@ -339,6 +341,30 @@ var handlers = map[string]requestHandler{
 		secured:  true,
 		params:   listParams,
 		handle:   handleServiceList,
+	},
+	"ConfigQueryRequest": &handler[rpc_request.ConfigQueryRequest]{
+		response: "ConfigQueryResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigQueryRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigQuery,
+	},
+	"ConfigPublishRequest": &handler[rpc_request.ConfigPublishRequest]{
+		response: "ConfigPublishResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigPublishRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigPublish,
+	},
+	"ConfigRemoveRequest": &handler[rpc_request.ConfigRemoveRequest]{
+		response: "ConfigRemoveResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigRemoveRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigRemove,
+	},
+	"ConfigBatchListenRequest": &handler[rpc_request.ConfigBatchListenRequest]{
+		response: "ConfigChangeBatchListenResponse",
+		secured:  true,
+		params:   batchListenParams,
+		handle:   handleConfigBatchListen,
 	},
 }
 

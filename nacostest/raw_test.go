@@ -125,7 +125,11 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 			if err := json.Unmarshal(p.GetBody().GetValue(), &push); err != nil {
 				continue
 			}
-			w.record(push.ServiceInfo.Hosts)
+			if p.GetMetadata().GetType() == configChangeNotifyRequest {
+				w.recordConfig(p.GetBody().GetValue())
+			} else {
+				w.record(push.ServiceInfo.Hosts)
+			}
 			ack, _ := json.Marshal(&rpc_response.NotifySubscriberResponse{Response: &rpc_response.Response{
 				ResultCode: resultSuccess, Success: true, RequestId: push.RequestId,
 			}})
@@ -186,7 +190,7 @@ func TestBadRequestsGetErrorResponses(t *testing.T) {
 		errorCode         int
 		message           string
 	}{
-		{"unknown type", "ConfigQueryRequest", map[string]string{}, 302, "RequestHandler Not Found"},
+		{"unknown type", "PersistentInstanceRequest", map[string]string{}, 302, "RequestHandler Not Found"},
 		{"malformed body", "InstanceRequest", []byte("{not json"), 502, ""},
 		{"unknown instance operation", "InstanceRequest", rpc_request.NewInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", instanceOf(instance("svc", "10.0.0.1", 1, nil))), 400, "Unsupported request type bogus"},
 		{"unknown batch operation", "BatchInstanceRequest", rpc_request.NewBatchInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", nil), 400, "Unsupported request type bogus"},

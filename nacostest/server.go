@@ -1,31 +1,38 @@
-// Package nacostest runs an in-process Nacos 2.x naming server for tests, in
-// the spirit of net/http/httptest: NewServer starts one on free loopback
-// ports, Addr says where it is, Close stops it. The unmodified nacos-sdk-go
-// v2 naming client talks to it as to a real Nacos (see the example).
+// Package nacostest runs an in-process Nacos 2.x server, naming and config,
+// for tests, in the spirit of net/http/httptest: NewServer starts one on free
+// loopback ports, Addr says where it is, Close stops it. The unmodified
+// nacos-sdk-go v2 naming and config clients talk to it as to a real Nacos (see
+// the example).
 //
-// The server speaks the Nacos 2.x gRPC protocol as that client uses it
+// The server speaks the Nacos 2.x gRPC protocol as those clients use it
 // (server check, connection setup, health checks, register, deregister,
-// batch register, subscribe with pushes, service query, service list) and
-// answers the HTTP login. It keeps the naming rules of the Java server, 2.3
-// and 2.4: a connection holds one publication per service, ephemeral
-// instances die with their connection, every change pushes the full instance
-// list to every subscriber, subscribers never see disabled instances, and
-// bad requests are refused with the parameter-check and auth messages of
-// Java.
+// batch register, subscribe with pushes, service query, service list; config
+// query, publish with compare-and-swap by md5, remove, batch listen, and
+// ConfigChangeNotifyRequest pushes) and answers the HTTP login. It keeps the
+// rules of the Java server, 2.3 to 2.5: a connection holds one publication
+// per service, ephemeral instances die with their connection, every change
+// pushes the full instance list to every subscriber, subscribers never see
+// disabled instances; configs are persistent (they survive Restart), their
+// md5 is that of the UTF-8 content, a listener is told only when the md5
+// changes, a config that does not exist has md5 "" and answers errorCode 300,
+// namespace "public" is the default namespace (id ""), and content is limited
+// to 10 MiB (WithMaxConfigContent); bad requests are refused with the
+// parameter-check, ParamUtils and auth messages and codes of Java.
 //
-// For tests it adds introspection (Instances, Services, Subscribers,
+// For tests it adds helpers (PublishConfig, Config, RemoveConfig),
+// introspection (Instances, Services, Subscribers, ConfigListeners,
 // Connections, Requests) and faults (Restart, DropConnections, HoldPushes,
 // SetPushDelay, FailRequests, PushRaw). NewCluster starts servers that share
 // one store, for failover tests.
 //
 // Left out: persistent (non-ephemeral) instances, which the SDK registers
-// over HTTP; config requests; Java's ≈500 ms push delay (pushes are
-// immediate unless SetPushDelay), push retries and its extra push to each
+// over HTTP; config over HTTP, history, search, tag and beta (gray) configs,
+// aggregate dataIds and encrypted configs; Java's ≈500 ms push delay (pushes
+// are immediate unless SetPushDelay), push retries and its extra push to each
 // new subscriber; health-protection thresholds, selectors and the expiry of
-// empty services; ClientDetectionRequest probes; SetupAckRequest and the
-// refusal of requests on a connection not yet set up (SDK v2.3.5 needs
-// neither). Pushes go out only when the instance list changes, where Java
-// also pushes an unchanged list.
+// empty services; ClientDetectionRequest probes; SetupAckRequest (SDK v2.3.5
+// does not know it). Pushes go out only when the instance list changes, where
+// Java also pushes an unchanged list.
 package nacostest
 
 import (
@@ -53,7 +60,7 @@ const (
 	maxMessageSize = 10 << 20
 )
 
-// Server is an in-process Nacos 2.x naming server. Its methods are safe for
+// Server is an in-process Nacos 2.x naming and config server. Its methods are safe for
 // concurrent use.
 type Server struct {
 	opts    options
@@ -89,8 +96,9 @@ type Server struct {
 
 // backend is the state that the members of a Cluster share.
 type backend struct {
-	store *store
-	auth  *authority
+	store   *store
+	auth    *authority
+	configs *configStore
 }
 
 // Option configures a Server or a Cluster.
@@ -102,6 +110,8 @@ type options struct {
 	username string
 	password string
 	logf     func(format string, args ...any)
+	// maxConfigContent is Java's nacos.config.max.content (PropertyUtil.maxContent).
+	maxConfigContent int
 }
 
 // WithAuth turns authentication on: the SDK must log in with these
@@ -128,8 +138,19 @@ func WithAddr(addr string) Option {
 	return func(o *options) { o.addr = addr }
 }
 
+// WithMaxConfigContent sets the longest config content the server accepts, in
+// characters as Java counts them (UTF-16 units), like Nacos's property
+// nacos.config.max.content (default 10 MiB, DefaultMaxConfigContent). Longer
+// content is refused with Java's message "invalid content, over n".
+func WithMaxConfigContent(n int) Option {
+	return func(o *options) { o.maxConfigContent = n }
+}
+
+// DefaultMaxConfigContent is Java's default limit of a config's content.
+const DefaultMaxConfigContent = 10 << 20
+
 func buildOptions(opts []Option) options {
-	var o options
+	o := options{maxConfigContent: DefaultMaxConfigContent}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -140,7 +161,7 @@ func buildOptions(opts []Option) options {
 // a port P, gRPC on P+1000.
 func NewServer(opts ...Option) (*Server, error) {
 	o := buildOptions(opts)
-	return startServer(o, &backend{store: newStore(), auth: newAuthority(o)}, false)
+	return startServer(o, &backend{store: newStore(), auth: newAuthority(o), configs: newConfigStore(o)}, false)
 }
 
 func startServer(o options, b *backend, shared bool) (*Server, error) {

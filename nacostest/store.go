@@ -219,7 +219,7 @@ func (st *store) refresh(k serviceKey, svc *service) {
 			body = st.notification(k, info)
 			bodies[clusters] = body
 		}
-		c.enqueue(body)
+		c.enqueue(notifySubscriberRequest, body)
 	}
 }
 
@@ -233,7 +233,7 @@ func (st *store) pushRaw(k serviceKey, serviceInfo []byte) {
 	}
 	body := st.notification(k, serviceInfo)
 	for c := range svc.subscribers {
-		c.enqueue(body)
+		c.enqueue(notifySubscriberRequest, body)
 	}
 }
 
