@@ -36,6 +36,11 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
 		goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
 		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
+		// After config.Close, go-micro's loader and config loops sleep a second before
+		// they see it (config/default.go, loader/memory/memory.go): theirs, not ours.
+		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config.(*config).run"),
+		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch"),
+		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch.func2"),
 	)
 }
 

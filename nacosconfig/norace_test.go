@@ -1,0 +1,5 @@
+//go:build !race
+
+package nacosconfig
+
+const raceDetector = false
