@@ -3,7 +3,6 @@ package nacos
 import (
 	"fmt"
 	"math/rand"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -13,14 +12,14 @@ import (
 	"github.com/asim/go-micro/v3/registry"
 	"go.uber.org/goleak"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// The suite runs against the embedded server (nacostest) by default, and against a real
-// Nacos when NACOS_ADDR is set (for example after `docker compose up -d`:
-// NACOS_ADDR=127.0.0.1:8848). Tests that need fault injection or server introspection
-// skip against a real server.
-var realNacos = os.Getenv("NACOS_ADDR")
+// The tests run against the embedded server (nacostest) by default, and against a real
+// Nacos when NACOS_ADDR is set (see testkit.RealNacos). Tests that need fault injection
+// or server introspection skip against a real server.
+var realNacos = testkit.RealNacos
 
 func TestMain(m *testing.M) {
 	// Keep test output readable: the SDK reconnects loudly while tests break things.
@@ -30,12 +29,7 @@ func TestMain(m *testing.M) {
 
 // notOurs are goroutines that go-micro starts when its packages load (a config loader
 // and caches), whatever the registry does, and the one an SDK client leaves behind.
-var notOurs = []goleak.Option{
-	goleak.IgnoreCurrent(),
-	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
-	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
-	sdkLeftovers,
-}
+var notOurs = append([]goleak.Option{goleak.IgnoreCurrent(), sdkLeftovers}, testkit.GoMicroGoroutines...)
 
 // sdkLeftovers is the goroutine every SDK client leaves behind: nacos-sdk-go v2.3.5
 // starts a UDP push receiver (for Nacos 1.x) with every naming client and never ends
@@ -56,21 +50,14 @@ func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	if realNacos != "" {
 		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
 	}
-	srv, err := nacostest.NewServer(opts...)
-	if err != nil {
-		t.Fatalf("start nacostest: %v", err)
-	}
-	t.Cleanup(srv.Close)
+	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
 // embedded returns the embedded server, or skips the test against a real Nacos.
 func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
 	t.Helper()
-	if e.srv == nil {
-		t.Skip("needs the embedded server's fault injection or introspection; NACOS_ADDR is set")
-	}
-	return e.srv
+	return testkit.Embedded(t, e.srv)
 }
 
 // registry returns a new registry on this env, closed when the test ends.
@@ -85,24 +72,8 @@ func (e *testEnv) registry(t testing.TB, opts ...registry.Option) *nacosRegistry
 	return r
 }
 
-// eventually polls cond until it holds or the deadline passes. Arguments of type
-// func() string are called when the message is written, so that it shows the state at
-// the deadline rather than when eventually was called.
-func eventually(t testing.TB, within time.Duration, cond func() bool, format string, args ...interface{}) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for i, a := range args {
-				if f, ok := a.(func() string); ok {
-					args[i] = f()
-				}
-			}
-			t.Fatalf("after %v: "+format, append([]interface{}{within}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// eventually polls cond until it holds or the deadline passes (testkit.Eventually).
+var eventually = testkit.Eventually
 
 // settled builds r's client and waits until its start-up republish is over, for tests
 // whose timing the republish would disturb.

@@ -33,11 +33,11 @@ func configDemo(out io.Writer) error {
 		return err
 	}
 	defer stop()
-	defer reg.(io.Closer).Close()
+	defer nacos.Close(reg)
 
 	// What an operator does in the Nacos console: publish the service's config.
 	operator := nacosconfig.NewSource(nacosconfig.WithAddress(addrs), nacosconfig.WithDataID("greeter.yaml"))
-	defer operator.(io.Closer).Close()
+	defer nacosconfig.Close(operator)
 	if err := publish(out, operator, "greeting: Hello\n"); err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func configDemo(out io.Writer) error {
 	}
 	defer conf.Close()
 	src := nacosconfig.NewSource(nacosconfig.WithAddress(addrs), nacosconfig.WithDataID("greeter.yaml"))
-	defer src.(io.Closer).Close()
+	defer nacosconfig.Close(src)
 	if err := conf.Load(src); err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func configDemo(out io.Writer) error {
 		micro.Registry(nacos.NewRegistry(registry.Addrs(addrs...))),
 		micro.Name("greeter"),
 	)
-	defer node.Options().Registry.(io.Closer).Close()
+	defer nacos.Close(node.Options().Registry)
 	word := func() string { return conf.Get("greeting").String("Hello") }
 	if err := micro.RegisterHandler(node.Server(), &Greeter{srv: node.Server(), word: word}); err != nil {
 		return err

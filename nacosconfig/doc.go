@@ -32,7 +32,7 @@
 // code. As with the registry, the SDK writes no snapshot or cache file unless
 // WithCacheDir names a directory, and no log file unless WithLogDir does.
 //
-// A source only read (never watched) keeps its connection until Close, through
-// io.Closer. To test code that uses it without a Nacos server, package nacostest runs
-// an embedded one.
+// A source only read (never watched) keeps its connection until Close(src), the
+// source's io.Closer. To test code that uses it without a Nacos server, package
+// nacostest runs an embedded one.
 package nacosconfig

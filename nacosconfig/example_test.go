@@ -2,7 +2,6 @@ package nacosconfig_test
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/asim/go-micro/v3/config"
 
@@ -24,7 +23,7 @@ func ExampleNewSource() {
 		nacosconfig.WithAddress([]string{srv.Addr()}),
 		nacosconfig.WithDataID("app.yaml", "app-local.properties"),
 	)
-	defer src.(io.Closer).Close()
+	defer nacosconfig.Close(src)
 	conf, err := config.NewConfig()
 	if err != nil {
 		panic(err)

@@ -3,9 +3,6 @@ package nacosconfig
 import (
 	"fmt"
 	"math/rand"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +15,27 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/internal/sdkclient"
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
 // The tests run against the embedded server (nacostest) by default, and against a real
-// Nacos when NACOS_ADDR is set (for example after `docker compose up -d`:
-// NACOS_ADDR=127.0.0.1:8848). Tests that need fault injection skip against a real
-// server.
-var realNacos = os.Getenv("NACOS_ADDR")
+// Nacos when NACOS_ADDR is set (see testkit.RealNacos). Tests that need fault injection
+// or server introspection skip against a real server.
+var realNacos = testkit.RealNacos
 
 func TestMain(m *testing.M) {
 	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel))
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(m, append([]goleak.Option{
 		goleak.IgnoreCurrent(),
-		// go-micro's config loader, started when its packages load, and the SDK's
-		// process-wide log-file writer, which it never closes.
-		goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
-		goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
+		// The SDK's process-wide log-file writer, which it never closes.
 		goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 		// After config.Close, go-micro's loader and config loops sleep a second before
 		// they see it (config/default.go, loader/memory/memory.go): theirs, not ours.
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config.(*config).run"),
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch"),
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch.func2"),
-	)
+	}, testkit.GoMicroGoroutines...)...)
 }
 
 // testEnv is a Nacos for one test: its own embedded server, or its own namespace on the
@@ -70,21 +64,14 @@ func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 		t.Cleanup(e.admin.CloseClient)
 		return e
 	}
-	srv, err := nacostest.NewServer(opts...)
-	if err != nil {
-		t.Fatalf("start nacostest: %v", err)
-	}
-	t.Cleanup(srv.Close)
+	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
 // embedded returns the embedded server, or skips the test against a real Nacos.
 func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
 	t.Helper()
-	if e.srv == nil {
-		t.Skip("needs the embedded server's fault injection or introspection; NACOS_ADDR is set")
-	}
-	return e.srv
+	return testkit.Embedded(t, e.srv)
 }
 
 // publish stores a config in the env's namespace, group DEFAULT_GROUP.
@@ -124,17 +111,8 @@ func (e *testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) 
 	return s
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, cond func() bool, format string, args ...interface{}) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: "+format, append([]interface{}{within}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// eventually polls cond until it holds or the deadline passes (testkit.Eventually).
+var eventually = testkit.Eventually
 
 // next waits for the watcher's next ChangeSet.
 func next(t testing.TB, w source.Watcher, within time.Duration) *source.ChangeSet {
@@ -165,30 +143,3 @@ func next(t testing.TB, w source.Watcher, within time.Duration) *source.ChangeSe
 // changeWithin is how long a change may take to reach a watcher: the push is at once,
 // but the SDK asks again only every 5 s after a failed or limited query.
 const changeWithin = 15 * time.Second
-
-// logRecorder is a go-micro logger that keeps what it is given.
-type logRecorder struct {
-	logger.Logger
-	mu    sync.Mutex
-	lines []string
-}
-
-func newLogRecorder() *logRecorder {
-	return &logRecorder{Logger: logger.NewLogger(logger.WithLevel(logger.TraceLevel))}
-}
-
-func (l *logRecorder) Log(level logger.Level, v ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level.String()+" "+fmt.Sprint(v...))
-}
-
-func (l *logRecorder) Logf(level logger.Level, format string, v ...interface{}) {
-	l.Log(level, fmt.Sprintf(format, v...))
-}
-
-func (l *logRecorder) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}

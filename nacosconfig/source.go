@@ -46,7 +46,7 @@ type dataState struct {
 // NewSource returns a go-micro config source that reads the dataIds from Nacos and
 // watches them. It never fails: a bad option makes Read, Write and Watch return an
 // error saying what was wrong. It connects on first use; the connection is released
-// when the last watcher stops, or by Close (through io.Closer).
+// when the last watcher stops, or by Close.
 func NewSource(opts ...source.Option) source.Source {
 	o := source.NewOptions()
 	for _, opt := range opts {
@@ -120,6 +120,16 @@ func (s *nacosSource) detachIfIdle() *sdkClient {
 	c := s.client
 	s.client, s.listening = nil, false
 	return c
+}
+
+// Close releases a source made by NewSource: it stops its watchers and ends its
+// connection to Nacos. It is the source's own Close (io.Closer), reachable without a
+// type assertion. A source of another package is closed if it is an io.Closer.
+func Close(src source.Source) error {
+	if c, ok := src.(io.Closer); ok {
+		return c.Close()
+	}
+	return fmt.Errorf("nacos: a %T cannot be closed", src)
 }
 
 // Close releases the connection to Nacos and stops every watcher. It is idempotent.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/asim/go-micro/v3/config/source"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -198,7 +199,7 @@ func TestKeepOnDelete(t *testing.T) {
 func TestMalformedPushIsLoggedAndTheLastGoodStands(t *testing.T) {
 	env := newEnv(t)
 	env.publish(t, "app.yaml", "a: 1")
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	s := env.source(t, []string{"app.yaml"}, WithLogger(log))
 	read(t, s)
 	w, err := s.Watch()
@@ -207,9 +208,9 @@ func TestMalformedPushIsLoggedAndTheLastGoodStands(t *testing.T) {
 	}
 	defer w.Stop()
 	env.publish(t, "app.yaml", "a: [broken\n")
-	eventually(t, changeWithin, func() bool { return strings.Contains(log.text(), `"app.yaml"`) }, "no log line about the malformed content: %s", log.text())
-	if !strings.Contains(log.text(), "line") {
-		t.Fatalf("the log line does not say where: %s", log.text())
+	eventually(t, changeWithin, func() bool { return strings.Contains(log.Text(), `"app.yaml"`) }, "no log line about the malformed content: %s", log.Text())
+	if !strings.Contains(log.Text(), "line") {
+		t.Fatalf("the log line does not say where: %s", log.Text())
 	}
 	env.publish(t, "app.yaml", "a: 2")
 	if got := decoded(t, next(t, w, changeWithin)); got["a"] != 2.0 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asim/go-micro/v3/logger"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/config_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
@@ -45,9 +46,10 @@ import (
 //     the user names a cache directory, the directory is one no file can be written to
 //     (see sdkclient.Build) and snapshots are not read (DisableUseSnapShot).
 //
-// It reaches unexported fields of the SDK's ConfigClient (pinned in go.mod); with any
-// other layout the md5 check and the wake-up do nothing, and the SDK's order and 5 s
-// round stand.
+// It reaches unexported fields of the SDK's ConfigClient (pinned in go.mod: cachePath,
+// wakePath, md5Field; TestSDKLayoutCanary checks them). With any other layout a warning
+// is logged, once per process, and the md5 check and the wake-up do nothing: the SDK's
+// order and 5 s round stand.
 type sdkClient struct {
 	config_client.IConfigClient
 	namespace string
@@ -58,6 +60,7 @@ type sdkClient struct {
 	listened  []string      // the dataIds listened to, in group
 	done      chan struct{} // closed by close
 	closeOnce sync.Once
+	warn      func(string) // logs a warning of the source's
 }
 
 // sdkCache is what the source uses of the SDK's cache.ConcurrentMap.
@@ -80,11 +83,31 @@ func newSDKClient(s *settings) (*sdkClient, error) {
 		return nil, fmt.Errorf("nacos: create config client: %w", err)
 	}
 	client := &sdkClient{IConfigClient: c, namespace: s.client.NamespaceId, group: s.group, done: make(chan struct{}),
-		timeout: time.Duration(s.client.TimeoutMs) * time.Millisecond}
-	client.cacheMap, _ = sdkclient.Field(c, "cacheMap").(sdkCache)
-	client.listenNow, _ = sdkclient.Field(c, "listenExecute").(chan struct{})
+		timeout: time.Duration(s.client.TimeoutMs) * time.Millisecond, warn: func(msg string) { s.logf(logger.WarnLevel, "%s", msg) }}
+	client.cacheMap, _ = sdkclient.Field(c, cachePath...).(sdkCache)
+	client.listenNow, _ = sdkclient.Field(c, wakePath...).(chan struct{})
+	if client.cacheMap == nil || client.listenNow == nil {
+		layoutChanged.Do(func() { client.warn(layoutWarning) })
+	}
 	return client, nil
 }
+
+// The unexported paths this file follows into nacos-sdk-go v2.3.5's config client, and
+// the field of its cache entries (cacheData) that holds the md5 of their content.
+var (
+	cachePath = []string{"cacheMap"}
+	wakePath  = []string{"listenExecute"}
+)
+
+const md5Field = "md5"
+
+// layoutChanged warns, once per process, that a path above no longer leads where it
+// should.
+var layoutChanged sync.Once
+
+const layoutWarning = "cannot reach nacos-sdk-go's config listen cache (its internals changed; see nacosconfig's sdk.go): " +
+	"an older config the SDK calls back late can replace a newer one, a new watch hears of changes only after the SDK's next 5-second round, " +
+	"and a push lost by the SDK waits for its 5-minute full sync"
 
 // limited is the SDK's error for a query over its process-wide limit of 5 queries a
 // second per config (config_client.IsLimited).
@@ -144,11 +167,12 @@ func (c *sdkClient) newest(dataID string) (string, bool) {
 		return "", false
 	}
 	v := reflect.ValueOf(entry)
-	if v.Kind() != reflect.Struct {
-		return "", false
+	var md5 reflect.Value
+	if v.Kind() == reflect.Struct {
+		md5 = v.FieldByName(md5Field)
 	}
-	md5 := v.FieldByName("md5")
 	if md5.Kind() != reflect.String {
+		layoutChanged.Do(func() { c.warn(layoutWarning) })
 		return "", false
 	}
 	return md5.String(), true
