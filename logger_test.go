@@ -11,7 +11,7 @@ import (
 // A logger the program installed in the SDK stays, even with WithLogDir, and gets the
 // SDK's lines.
 func TestProgramsSDKLoggerIsKept(t *testing.T) {
-	relRunChecked(t, true, func(t *testing.T) { // the SDK's logger is process-wide
+	testkit.RunChecked(t, true, func(t *testing.T) { // the SDK's logger is process-wide
 		own := &sdkLineRecorder{}
 		sdklog.SetLogger(own)
 		env := newEnv(t)

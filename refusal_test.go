@@ -7,6 +7,7 @@ import (
 
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -53,7 +54,7 @@ func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
 // service are refused once, with the version they need; nothing is retried, the SDK's
 // reconnect cache does not keep the batch, and what was registered stays.
 func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
-	relRunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
+	testkit.RunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
 }
 
 func batchOnAServerWithoutIt(t *testing.T) {

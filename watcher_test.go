@@ -18,6 +18,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"go.uber.org/goleak"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -1069,12 +1070,12 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 // end up reported (possibly as delete then create), a node that does not is deleted.
 func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 	for _, fault := range []string{"Restart", "DropConnections"} {
-		t.Run(fault, func(t *testing.T) { relRunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
+		t.Run(fault, func(t *testing.T) { testkit.RunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
 	}
 }
 
 // watchSurvives is TestWatchSurvivesRestartAndDroppedConnections for one fault. It runs in
-// a child process under the race detector (see relRunChecked): nacos-sdk-go v2.3.5 races
+// a child process under the race detector (see testkit.RunChecked): nacos-sdk-go v2.3.5 races
 // on every reconnect.
 func watchSurvives(t *testing.T, fault string) {
 	{

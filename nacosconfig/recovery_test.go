@@ -3,26 +3,15 @@ package nacosconfig
 import (
 	"testing"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
-
-// skipIfSDKReconnectsUnderRace skips a test that makes the SDK reconnect when the race
-// detector is on: nacos-sdk-go v2.3.5 races on every reconnect, whatever the server
-// does (RpcClient.reconnect writes currentConnection while its event goroutine reads
-// it). Run these tests without -race.
-func skipIfSDKReconnectsUnderRace(t testing.TB) {
-	t.Helper()
-	if raceDetector {
-		t.Skip("nacos-sdk-go v2.3.5 has a data race on reconnect (rpc_client.go:449 vs :487); run without -race")
-	}
-}
 
 // watching returns a source of app.yaml, read and watched, on an embedded server.
 func watching(t *testing.T) (*nacostest.Server, *nacosSource, func() map[string]interface{}) {
 	t.Helper()
 	env := newEnv(t)
 	srv := env.embedded(t)
-	skipIfSDKReconnectsUnderRace(t)
 	env.publish(t, "app.yaml", "v: 0")
 	s := env.source(t, []string{"app.yaml"})
 	read(t, s)
@@ -34,7 +23,14 @@ func watching(t *testing.T) (*nacostest.Server, *nacosSource, func() map[string]
 	return srv, s, func() map[string]interface{} { return decoded(t, next(t, w, changeWithin)) }
 }
 
+// The tests here make the SDK reconnect: under -race they run in a child process that
+// tolerates only nacos-sdk-go's own reconnect races (testkit.RunChecked).
+
 func TestWatchResumesAfterRestart(t *testing.T) {
+	testkit.RunChecked(t, false, watchResumesAfterRestart)
+}
+
+func watchResumesAfterRestart(t *testing.T) {
 	srv, _, nextValues := watching(t)
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -56,6 +52,10 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 // A change made while the client has no listener on the server (its connection
 // dropped, its listen request not yet served) is delivered once it listens again.
 func TestChangeWhileDisconnectedIsDelivered(t *testing.T) {
+	testkit.RunChecked(t, false, changeWhileDisconnectedIsDelivered)
+}
+
+func changeWhileDisconnectedIsDelivered(t *testing.T) {
 	srv, _, nextValues := watching(t)
 	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailTimeout)
 	srv.DropConnections()

@@ -1,5 +1,0 @@
-//go:build !race
-
-package nacosconfig
-
-const raceDetector = false
