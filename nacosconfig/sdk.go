@@ -26,22 +26,33 @@ import (
 //     holds now (by md5) is stale and ignored (see newest).
 //   - A new listener waits for the SDK's next 5-second listen round before Nacos hears
 //     of it: the source wakes the round at once (see settle).
-//   - A push that arrives while a listen round ends is lost until the SDK's full sync,
-//     every 5 minutes: the round marks every config it did not find changed as in step
-//     with Nacos, over the mark the push made. The source waits for the first round to
-//     end before Watch returns, which closes the window a test or a deploy would hit
-//     (a change right after the watch starts); later pushes keep the SDK's window.
+//   - A push can be lost until the SDK's full sync, every 5 minutes: a listen round
+//     ends by marking every config Nacos did not report changed as in step with Nacos,
+//     over the mark a push made meanwhile (executeConfigListen; Java's client checks
+//     for a push first), and the next round skips it. Any round with a config to ask
+//     about has that window: the one a push starts, the one after each change, the
+//     one after a reconnect. A push can also set back the md5 a round just stored (both
+//     read, change and write the cache entry), after which the SDK never calls back
+//     that change. The source checks (see recheck): after every callback, once the
+//     SDK's listen loop is idle, and every recheckEvery, it queries each dataId and
+//     compares the md5 with the SDK's; a config the SDK has wrong is listened to
+//     afresh, and the SDK fetches it. The first round of a watch is waited for before
+//     Watch returns (see settle).
 //   - The SDK's listen loop ends on CloseClient, but a wake-up it sent itself just before
 //     can stay blocked for good: close takes such sends for a moment after. A listen
 //     round running during CloseClient races with it on the SDK's client map: close
 //     first empties the listen cache and waits for the loop (see quiesce).
 //   - CancelListenConfig only forgets the listener locally (Nacos keeps sending its
 //     changes until the connection closes), and a listen round running meanwhile can
-//     put it back: the source cancels only when it closes the client.
+//     put it back: the source cancels only to listen afresh (see recheck) and when it
+//     closes the client.
 //   - The SDK queries one config at most 5 times a second, process-wide, and fails the
-//     queries over that: get tries again (see get). Its own queries after a change are
-//     limited too: a config changed faster than that is delivered within the SDK's next
-//     5-second round.
+//     queries over that: get tries again (see get). A fetch after a change that the
+//     limit refuses is asked for again at once, round after round, until a query is
+//     allowed (200 ms at most). Each change costs two queries (the SDK's fetch and the
+//     recheck), so one config changed more than twice a second reaches watchers up to
+//     200 ms late. With a cache directory, the SDK answers a refused query from its
+//     snapshot instead: a recheck then sees nothing wrong until the next one.
 //   - The SDK writes a snapshot file per config it reads and falls back on them; unless
 //     the user names a cache directory, the directory is one no file can be written to
 //     (see sdkclient.Build) and snapshots are not read (DisableUseSnapShot).
@@ -55,10 +66,13 @@ type sdkClient struct {
 	namespace string
 	group     string
 	timeout   time.Duration
-	cacheMap  sdkCache      // the SDK's listen cache
-	listenNow chan struct{} // wakes the SDK's listen loop
-	listened  []string      // the dataIds listened to, in group
-	done      chan struct{} // closed by close
+	cacheMap  sdkCache               // the SDK's listen cache
+	listenNow chan struct{}          // wakes the SDK's listen loop
+	listened  map[string]vo.Listener // the dataIds listened to, in group, and their callbacks
+	recheckMe chan struct{}          // asks the recheck loop for a check
+	done      chan struct{}          // closed by close
+	loopMu    sync.Mutex
+	rechecked chan struct{} // closed when the recheck loop has ended; nil until start
 	closeOnce sync.Once
 	warn      func(string) // logs a warning of the source's
 }
@@ -83,6 +97,7 @@ func newSDKClient(s *settings) (*sdkClient, error) {
 		return nil, fmt.Errorf("nacos: create config client: %w", err)
 	}
 	client := &sdkClient{IConfigClient: c, namespace: s.client.NamespaceId, group: s.group, done: make(chan struct{}),
+		listened: map[string]vo.Listener{}, recheckMe: make(chan struct{}, 1),
 		timeout: time.Duration(s.client.TimeoutMs) * time.Millisecond, warn: func(msg string) { s.logf(logger.WarnLevel, "%s", msg) }}
 	client.cacheMap, _ = sdkclient.Field(c, cachePath...).(sdkCache)
 	client.listenNow, _ = sdkclient.Field(c, wakePath...).(chan struct{})
@@ -131,18 +146,37 @@ func (c *sdkClient) get(dataID string) (string, error) {
 }
 
 // listen makes the SDK call onChange with the content of dataID after every change
-// Nacos reports (from its next listen round on: see settle).
+// Nacos reports. Once every dataId is listened to, start wakes the SDK's listen loop
+// and starts the checks of recheck.
 func (c *sdkClient) listen(dataID string, onChange vo.Listener) error {
-	if err := c.ListenConfig(vo.ConfigParam{DataId: dataID, Group: c.group, OnChange: onChange}); err != nil {
+	checked := func(namespace, group, dataID, content string) {
+		onChange(namespace, group, dataID, content)
+		c.askRecheck()
+	}
+	if err := c.ListenConfig(vo.ConfigParam{DataId: dataID, Group: c.group, OnChange: checked}); err != nil {
 		return err
 	}
-	c.listened = append(c.listened, dataID)
+	c.listened[dataID] = checked
 	return nil
 }
 
+// start settles the listen rounds of the dataIds just listened to (see settle) and
+// starts the recheck loop. It is called once, after the last listen.
+func (c *sdkClient) start() {
+	c.settle()
+	c.loopMu.Lock()
+	defer c.loopMu.Unlock()
+	select {
+	case <-c.done:
+	default:
+		c.rechecked = make(chan struct{})
+		go c.recheckLoop()
+	}
+}
+
 // settle wakes the SDK's listen loop and waits until the round that starts is over:
-// Nacos then holds the listeners, and a change made after settle returns is pushed
-// after that round, where it cannot be lost (see above).
+// every round running before settle was called has ended, Nacos holds the listeners,
+// and a change made after settle returns is pushed after that round.
 func (c *sdkClient) settle() {
 	if c.listenNow == nil {
 		return
@@ -153,6 +187,69 @@ func (c *sdkClient) settle() {
 		case <-c.done:
 			return
 		}
+	}
+}
+
+// recheckEvery is how often the source checks the SDK's view of the dataIds without a
+// callback to prompt it, for the lost pushes no callback follows (one around a
+// reconnect or a full sync, or a push that comes after its change was fetched).
+const recheckEvery = 30 * time.Second
+
+// askRecheck asks the recheck loop for a check, without waiting.
+func (c *sdkClient) askRecheck() {
+	select {
+	case c.recheckMe <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// recheckLoop runs recheck when asked and every recheckEvery, until close.
+func (c *sdkClient) recheckLoop() {
+	defer close(c.rechecked)
+	timer := time.NewTimer(recheckEvery)
+	defer timer.Stop()
+	for {
+		select {
+		case <-c.recheckMe:
+		case <-timer.C:
+		case <-c.done:
+			return
+		}
+		c.recheck()
+		timer.Reset(recheckEvery)
+	}
+}
+
+// recheck waits until the SDK's listen loop is idle, then queries every dataId and
+// compares its md5 with the one the SDK holds. A dataId the SDK has wrong lost a push:
+// it is listened to afresh (CancelListenConfig, then ListenConfig with the same
+// callback), so that the SDK's next round asks Nacos about it with no md5, fetches it
+// and calls back. With a cache directory the SDK starts the new listener from its
+// snapshot, which the query just wrote, and does not call back: the queried content is
+// then passed to the callback here (the source's md5 check takes it as the newest).
+// A round running meanwhile can put the old listener back; the next check finds it.
+func (c *sdkClient) recheck() {
+	if c.cacheMap == nil {
+		return
+	}
+	c.settle()
+	for dataID, callback := range c.listened {
+		content, err := c.get(dataID)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		held, known := c.newest(dataID)
+		if err != nil || !known || held == util.Md5(content) {
+			continue // a failed query is checked again at the next recheck
+		}
+		param := vo.ConfigParam{DataId: dataID, Group: c.group, OnChange: callback}
+		_ = c.CancelListenConfig(param) // never fails
+		if err := c.ListenConfig(param); err != nil {
+			continue
+		}
+		callback(c.namespace, c.group, dataID, content)
 	}
 }
 
@@ -194,7 +291,7 @@ func (c *sdkClient) quiesce() {
 		return
 	}
 	for {
-		for _, id := range c.listened {
+		for id := range c.listened {
 			_ = c.CancelListenConfig(vo.ConfigParam{DataId: id, Group: c.group}) // never fails
 		}
 		// The loop takes this only between rounds; the round it then starts sees what
@@ -213,7 +310,13 @@ const drainWindow = 100 * time.Millisecond
 // for it. It is idempotent.
 func (c *sdkClient) close() {
 	c.closeOnce.Do(func() {
+		c.loopMu.Lock()
 		close(c.done)
+		rechecked := c.rechecked
+		c.loopMu.Unlock()
+		if rechecked != nil {
+			<-rechecked // it listens afresh: not while quiesce cancels
+		}
 		c.quiesce()
 		c.CloseClient()
 		if c.listenNow == nil {

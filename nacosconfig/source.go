@@ -88,6 +88,10 @@ func (s *nacosSource) acquire() (*sdkClient, error) {
 	case err != nil:
 		s.inFlight--
 		return nil, err
+	case s.closed:
+		s.inFlight--
+		defer built.close()
+		return nil, errClosed
 	case s.client != nil: // built meanwhile by another call
 		defer built.close()
 		return s.client, nil
@@ -96,7 +100,8 @@ func (s *nacosSource) acquire() (*sdkClient, error) {
 	return built, nil
 }
 
-// release ends a Read or Write, closing the client if Close came meanwhile.
+// release ends a call that acquired the client, closing the client if the last watcher
+// stopped meanwhile.
 func (s *nacosSource) release() {
 	s.mu.Lock()
 	s.inFlight--
@@ -107,14 +112,11 @@ func (s *nacosSource) release() {
 	}
 }
 
-// detachIfIdle takes the client away when no call uses it and either the source is
-// closed or the last watcher stopped (a client only read through is kept for the next
-// call). s.mu must be held; the caller closes what it returns, outside the lock.
+// detachIfIdle takes the client away when no call uses it and the last watcher stopped
+// (a client only read through is kept for the next call, until Close). s.mu must be
+// held; the caller closes what it returns, outside the lock.
 func (s *nacosSource) detachIfIdle() *sdkClient {
-	if s.client == nil || s.inFlight > 0 {
-		return nil
-	}
-	if !s.closed && (!s.listening || len(s.watchers) > 0) {
+	if s.client == nil || s.inFlight > 0 || !s.listening || len(s.watchers) > 0 {
 		return nil
 	}
 	c := s.client
@@ -132,7 +134,8 @@ func Close(src source.Source) error {
 	return fmt.Errorf("nacos: a %T cannot be closed", src)
 }
 
-// Close releases the connection to Nacos and stops every watcher. It is idempotent.
+// Close stops every watcher and ends the connection to Nacos before it returns; a Read
+// or Write still running then fails. It is idempotent.
 func (s *nacosSource) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -140,13 +143,12 @@ func (s *nacosSource) Close() error {
 	for w := range s.watchers {
 		watchers = append(watchers, w)
 	}
+	c := s.client
+	s.client, s.listening = nil, false
 	s.mu.Unlock()
 	for _, w := range watchers {
 		w.Stop()
 	}
-	s.mu.Lock()
-	c := s.detachIfIdle()
-	s.mu.Unlock()
 	if c != nil {
 		c.close()
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -410,5 +412,53 @@ func TestNoFilesUnlessAsked(t *testing.T) {
 	read(t, env.source(t, []string{"app.yaml"}, WithCacheDir(cache)))
 	if _, err := os.Stat(filepath.Join(cache, "config")); err != nil {
 		t.Fatalf("WithCacheDir: the SDK kept no snapshot: %v", err)
+	}
+}
+
+// A push that reaches the SDK while a listen round waits for its answer is not lost:
+// nacos-sdk-go v2.3.5 ends the round by marking every config Nacos did not report
+// changed as in step, over the push's mark, and would not ask again before its
+// 5-minute full sync. Here the round about a.yaml's change is answered late, and b.yaml
+// changes meanwhile. (With a cache directory, the SDK starts a listener afresh from its
+// snapshot: the recovery differs.)
+func TestChangePushedDuringAListenRoundIsDelivered(t *testing.T) {
+	t.Run("no cache directory", func(t *testing.T) { changePushedDuringAListenRound(t) })
+	t.Run("WithCacheDir", func(t *testing.T) { changePushedDuringAListenRound(t, WithCacheDir(t.TempDir())) })
+}
+
+func changePushedDuringAListenRound(t *testing.T, opts ...source.Option) {
+	env := newEnv(t)
+	srv := env.embedded(t)
+	// Names of their own: the SDK's process-wide limit of 5 queries a second per config
+	// would make a repeated run (-count) read the snapshot of WithCacheDir.
+	a, b := fmt.Sprintf("a-%d.yaml", rand.Int63()), fmt.Sprintf("b-%d.yaml", rand.Int63())
+	env.publish(t, a, "a: 0")
+	env.publish(t, b, "b: 0")
+	s := env.source(t, []string{a, b}, opts...)
+	read(t, s)
+	w, err := s.Watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailLateAnswer)
+	defer undo()
+	acks := srv.Requests("NotifySubscriberResponse") // the SDK acknowledges every push so
+	env.publish(t, a, "a: 1")
+	eventually(t, changeWithin, func() bool { return srv.HeldAnswers() == 1 }, "the SDK asked nothing about %s's change", a)
+	env.publish(t, b, "b: 1")
+	eventually(t, changeWithin, func() bool { return srv.Requests("NotifySubscriberResponse") == acks+2 }, "the SDK did not take %s's push", b)
+	undo()
+
+	deadline := time.Now().Add(changeWithin)
+	for {
+		got := decoded(t, next(t, w, time.Until(deadline)))
+		if got["a"] == 1.0 && got["b"] == 1.0 {
+			return
+		}
+		if got["b"] != 0.0 {
+			t.Fatalf("got %v", got)
+		}
 	}
 }

@@ -66,7 +66,7 @@ func (s *nacosSource) Watch() (source.Watcher, error) {
 	s.watchers[w] = true
 	s.mu.Unlock()
 	if started {
-		c.settle()
+		c.start()
 	}
 	return w, nil
 }

@@ -236,6 +236,9 @@ func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Paylo
 		r = noHandler()
 	default:
 		r = h.serve(s, c, p)
+		if err := s.faults.holdAnswer(ctx, s.quit, requestType); err != nil {
+			return nil, err
+		}
 	}
 	s.logf("nacostest: %s %s -> %s", c.id, requestType, r.responseType)
 	return r.payload(p)
