@@ -135,7 +135,7 @@ func handleConfigPublish(s *Server, _ *connection, req *rpc_request.ConfigPublis
 		return fail(codeServerError, "nacostest: tag and beta (gray) configs are not served")
 	}
 	if !s.backend.configs.publish(k, req.Content, req.CasMd5, req.AdditionMap["type"]) {
-		return fail(resultFail, "Cas publish fail,server md5 may have changed.")
+		return fail(resultFail, "Cas publish fail, server md5 may have changed.")
 	}
 	return respond(&rpc_response.ConfigPublishResponse{Response: succeeded()})
 }
@@ -156,7 +156,9 @@ func handleConfigRemove(s *Server, _ *connection, req *rpc_request.ConfigRemoveR
 func handleConfigBatchListen(s *Server, c *connection, req *rpc_request.ConfigBatchListenRequest) reply {
 	changed := []model.ConfigContext{}
 	for _, l := range req.ConfigListenContexts {
-		k := newConfigKey(l.Tenant, l.Group, l.DataId)
+		// Java keys listeners by the tenant as sent (ConfigBatchListenRequestHandler):
+		// a listener of "public" hears nothing of the default namespace ("").
+		k := configKey{tenant: l.Tenant, group: l.Group, dataID: l.DataId}
 		if !req.Listen {
 			s.backend.configs.unlisten(c, k)
 			continue

@@ -15,9 +15,10 @@ import (
 // configKey identifies a config: Java's groupKey (dataId, group, tenant).
 type configKey struct{ tenant, group, dataID string }
 
-// newConfigKey normalises the tenant like Java 2.5
-// (NamespaceUtil.processNamespaceParameter): "public" and "null" are the
-// default namespace, whose id is "", so that every spelling meets.
+// newConfigKey normalises the tenant of a publish, query or remove like Java
+// 2.5 (NamespaceUtil.processNamespaceParameter): "public" and "null" are the
+// default namespace, whose id is "", so that those spellings meet. Listening
+// keeps the tenant as sent (see handleConfigBatchListen).
 func newConfigKey(tenant, group, dataID string) configKey {
 	tenant = strings.TrimSpace(tenant)
 	if strings.EqualFold(tenant, defaultNamespace) || strings.EqualFold(tenant, "null") {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	auto "github.com/nacos-group/nacos-sdk-go/v2/api/grpc"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_request"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc/rpc_response"
 	"google.golang.org/grpc"
@@ -27,7 +28,19 @@ type rawClient struct {
 // does; one rawClient is one connection.
 func dialRaw(t testing.TB, srv *Server) *rawClient {
 	t.Helper()
-	r := dialUnregistered(t, srv)
+	return dialRawAt(t, srv.GRPCAddr())
+}
+
+// dialUnregistered connects without setting the connection up.
+func dialUnregistered(t testing.TB, srv *Server) *rawClient {
+	t.Helper()
+	return dialUnregisteredAt(t, srv.GRPCAddr())
+}
+
+// dialRawAt is dialRaw to the gRPC port at grpcAddr.
+func dialRawAt(t testing.TB, grpcAddr string) *rawClient {
+	t.Helper()
+	r := dialUnregisteredAt(t, grpcAddr)
 	r.openStream(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for r.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil).ErrorCode == codeUnregistered {
@@ -39,10 +52,9 @@ func dialRaw(t testing.TB, srv *Server) *rawClient {
 	return r
 }
 
-// dialUnregistered connects without setting the connection up.
-func dialUnregistered(t testing.TB, srv *Server) *rawClient {
+func dialUnregisteredAt(t testing.TB, grpcAddr string) *rawClient {
 	t.Helper()
-	r, err := newRawClient(srv)
+	r, err := newRawClientAt(grpcAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +63,13 @@ func dialUnregistered(t testing.TB, srv *Server) *rawClient {
 }
 
 func newRawClient(srv *Server) (*rawClient, error) {
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return newRawClientAt(srv.GRPCAddr())
+}
+
+// newRawClientAt connects to the gRPC port at grpcAddr, nacostest's or a real
+// Nacos's.
+func newRawClientAt(grpcAddr string) (*rawClient, error) {
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return &rawClient{conn: conn}, err
 }
 
@@ -107,7 +125,11 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup, _ := json.Marshal(rpc_request.NewConnectionSetupRequest())
+	// As the SDK sets a connection up: Java fails on a setup without labels.
+	setupRequest := rpc_request.NewConnectionSetupRequest()
+	setupRequest.ClientVersion = constant.CLIENT_VERSION
+	setupRequest.Labels = map[string]string{constant.LABEL_SOURCE: constant.LABEL_SOURCE_SDK, constant.LABEL_MODULE: constant.LABEL_MODULE_CONFIG}
+	setup, _ := json.Marshal(setupRequest)
 	if err := stream.Send(payload("ConnectionSetupRequest", setup)); err != nil {
 		t.Fatal(err)
 	}
