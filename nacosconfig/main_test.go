@@ -3,18 +3,14 @@ package nacosconfig
 import (
 	"fmt"
 	"math/rand"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/asim/go-micro/v3/config/source"
 	"github.com/asim/go-micro/v3/logger"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/config_client"
-	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"go.uber.org/goleak"
 
-	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
@@ -44,28 +40,35 @@ type testEnv struct {
 	srv       *nacostest.Server // nil against a real Nacos
 	addr      string
 	namespace string
-	admin     config_client.IConfigClient // publishes on a real Nacos
 }
 
 func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
 	if realNacos != "" {
-		e := &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
-		servers, err := sdkclient.ParseAddrs([]string{realNacos})
-		if err != nil {
-			t.Fatal(err)
+		if realAuth != "" {
+			// The SDK logs in through http.DefaultTransport, whose idle connections to a
+			// real Nacos would outlive the test (the embedded server closes them).
+			t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 		}
-		e.admin, err = clients.NewConfigClient(vo.NacosClientParam{ServerConfigs: servers, ClientConfig: &constant.ClientConfig{
-			NamespaceId: e.namespace, TimeoutMs: 3000, CacheDir: t.TempDir(), LogDir: t.TempDir(), LogLevel: "error",
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.admin.CloseClient)
-		return e
+		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
 	}
 	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
+}
+
+// authEnv is a Nacos with auth on, and a user of it: an embedded server with this user,
+// or the real Nacos at NACOS_ADDR with NACOS_AUTH's user. Against a real Nacos without
+// NACOS_AUTH the test skips.
+func authEnv(t testing.TB, username, password string) (env *testEnv, user, pass string) {
+	t.Helper()
+	if realNacos == "" {
+		return newEnv(t, nacostest.WithAuth(username, password)), username, password
+	}
+	if realAuth == "" {
+		t.Skip("needs a user of the Nacos at NACOS_ADDR, with auth on: set NACOS_AUTH=user:password")
+	}
+	user, pass = realCredentials()
+	return newEnv(t), user, pass
 }
 
 // embedded returns the embedded server, or skips the test against a real Nacos.
@@ -77,26 +80,37 @@ func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
 // publish stores a config in the env's namespace, group DEFAULT_GROUP.
 func (e *testEnv) publish(t testing.TB, dataID, content string) {
 	t.Helper()
-	if e.srv != nil {
-		if err := e.srv.PublishConfig(e.namespace, "", dataID, content); err != nil {
-			t.Fatal(err)
-		}
+	e.publishIn(t, e.namespace, dataID, content)
+}
+
+// publishIn stores a config in a namespace, group DEFAULT_GROUP.
+func (e *testEnv) publishIn(t testing.TB, namespace, dataID, content string) {
+	t.Helper()
+	if e.srv == nil {
+		realPublish(t, namespace, dataID, content)
 		return
 	}
-	if ok, err := e.admin.PublishConfig(vo.ConfigParam{DataId: dataID, Group: DefaultGroup, Content: content}); !ok || err != nil {
-		t.Fatalf("publish %s: %v %v", dataID, ok, err)
+	if err := e.srv.PublishConfig(namespace, "", dataID, content); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func (e *testEnv) remove(t testing.TB, dataID string) {
 	t.Helper()
-	if e.srv != nil {
-		e.srv.RemoveConfig(e.namespace, "", dataID)
+	if e.srv == nil {
+		realRemove(t, e.namespace, dataID)
 		return
 	}
-	if ok, err := e.admin.DeleteConfig(vo.ConfigParam{DataId: dataID, Group: DefaultGroup}); !ok || err != nil {
-		t.Fatalf("remove %s: %v %v", dataID, ok, err)
+	e.srv.RemoveConfig(e.namespace, "", dataID)
+}
+
+// stored returns what the server holds of a config of the env's namespace.
+func (e *testEnv) stored(t testing.TB, dataID string) (string, bool) {
+	t.Helper()
+	if e.srv == nil {
+		return realConfig(t, e.namespace, dataID)
 	}
+	return e.srv.Config(e.namespace, "", dataID)
 }
 
 // source returns a source of the dataIds on this env, closed when the test ends.
@@ -105,6 +119,9 @@ func (e *testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) 
 	base := []source.Option{WithAddress([]string{e.addr}), WithTimeout(3 * time.Second), WithDataID(dataIDs...)}
 	if e.namespace != "" {
 		base = append(base, WithNamespace(e.namespace))
+	}
+	if e.srv == nil && realAuth != "" {
+		base = append(base, WithAuth(realCredentials())) // the whole suite can run with auth on
 	}
 	s := NewSource(append(base, opts...)...).(*nacosSource)
 	t.Cleanup(func() { s.Close() })

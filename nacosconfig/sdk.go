@@ -124,17 +124,24 @@ const layoutWarning = "cannot reach nacos-sdk-go's config listen cache (its inte
 	"an older config the SDK calls back late can replace a newer one, a new watch hears of changes only after the SDK's next 5-second round, " +
 	"and a push lost by the SDK waits for its 5-minute full sync"
 
-// limited is the SDK's error for a query over its process-wide limit of 5 queries a
-// second per config (config_client.IsLimited).
-const limited = "ConfigQueryRequest is limited"
+// Query errors worth asking again for:
+//   - limited: the SDK refused the query for its process-wide limit of 5 queries a
+//     second per config (config_client.IsLimited); a token comes every 200 ms.
+//   - modified: Nacos answered that the config is being written (errorCode 400,
+//     "requested file is being modified, please try later."), which the SDK reports so.
+const (
+	limited  = "ConfigQueryRequest is limited"
+	modified = "data being modified"
+)
 
-// get returns the content of dataID, "" if it does not exist. A query the SDK refuses
-// for its rate limit is tried again, as a token comes every 200 ms, within the timeout.
+// get returns the content of dataID, "" if it does not exist. A query refused for
+// the rate limit or because the config is being written is tried again, every 200 ms,
+// within the timeout.
 func (c *sdkClient) get(dataID string) (string, error) {
 	deadline := time.Now().Add(c.timeout)
 	for {
 		content, err := c.GetConfig(vo.ConfigParam{DataId: dataID, Group: c.group})
-		if err == nil || !strings.Contains(err.Error(), limited) || time.Now().After(deadline) {
+		if err == nil || !strings.Contains(err.Error(), limited) && !strings.Contains(err.Error(), modified) || time.Now().After(deadline) {
 			return content, err
 		}
 		select {
