@@ -183,8 +183,9 @@ func newSettings(opts source.Options) (*settings, error) {
 		return nil, err
 	}
 	// The config service's id of the public namespace is "": the SDK sends the
-	// namespace as it is, and Nacos 2.5 reads "public" as "" for queries but not for
-	// listening, which would then never hear of a change.
+	// namespace as it is; Nacos 2.5 reads "public" as "" for queries but not for
+	// listening, which would then never hear of a change, and Nacos 2.2 reads it as a
+	// namespace of its own everywhere (TestConfigConformance in nacostest).
 	if strings.EqualFold(s.client.NamespaceId, "public") {
 		s.client.NamespaceId = ""
 	}
