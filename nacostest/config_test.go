@@ -17,15 +17,43 @@ import (
 )
 
 // newConfigClient builds a real SDK config client for the server; it closes
-// with the test.
+// with the test, once the SDK's listen loops are idle with nothing about to wake
+// them: nacos-sdk-go v2.3.5's CloseClient deletes from a process-wide map of
+// connections that a listen round reads without the lock (a data race).
 func newConfigClient(t testing.TB, srv *Server, configure ...func(*constant.ClientConfig)) config_client.IConfigClient {
 	t.Helper()
 	client, err := clients.NewConfigClient(clientParam(t, []string{srv.Addr()}, configure...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(client.CloseClient)
+	t.Cleanup(func() {
+		calm := 0
+		eventually(t, 10*time.Second, func() bool {
+			if sdkConfigLoopsIdle() {
+				calm++
+			} else {
+				calm = 0
+			}
+			return calm >= 3
+		})
+		client.CloseClient()
+	})
 	return client
+}
+
+// sdkConfigLoopsIdle reports whether every SDK config client's listen loop is
+// parked in its select and no goroutine is about to wake it.
+func sdkConfigLoopsIdle() bool {
+	for _, g := range goroutines() {
+		lines := strings.SplitN(g, "\n", 3)
+		switch {
+		case strings.Contains(g, "(*ConfigClient).asyncNotifyListenConfig.func1("):
+			return false
+		case strings.Contains(g, sdkConfigListenLoop) && (len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], sdkConfigListenLoop)):
+			return false
+		}
+	}
+	return true
 }
 
 func inNamespace(ns string) func(*constant.ClientConfig) {
