@@ -156,8 +156,10 @@ launch() {
 	fi
 	echo "$version" >"$dir/version"
 	# setsid: the server outlives this script, and stop can end its whole process group.
-	setsid java "${opts[@]}" "${main[@]}" --spring.config.additional-location="file:$dir/conf/" \
-		>"$dir/logs/start.out" 2>&1 </dev/null &
+	# It runs in its folder: the server writes files (derby.log, Tomcat's work/) into its
+	# working directory.
+	(cd "$dir" && exec setsid java "${opts[@]}" "${main[@]}" --spring.config.additional-location="file:$dir/conf/" \
+		>"$dir/logs/start.out" 2>&1 </dev/null) &
 	echo $! >"$dir/pid"
 }
 
