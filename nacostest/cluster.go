@@ -23,7 +23,7 @@ func NewCluster(n int, opts ...Option) (*Cluster, error) {
 	if o.addr != "" {
 		return nil, errors.New("nacostest: WithAddr cannot be used with NewCluster: members need distinct ports")
 	}
-	shared := &backend{store: newStore(), auth: newAuthority(o)}
+	shared := &backend{store: newStore(o.pushDelay), auth: newAuthority(o)}
 	c := &Cluster{}
 	for range n {
 		s, err := startServer(o, shared, true)
@@ -54,5 +54,8 @@ func (c *Cluster) Member(i int) *Server {
 func (c *Cluster) Close() {
 	for _, s := range c.members {
 		s.Close()
+	}
+	if len(c.members) > 0 {
+		c.members[0].backend.store.stopPushes()
 	}
 }

@@ -7,25 +7,48 @@
 // (server check, connection setup, health checks, register, deregister,
 // batch register, subscribe with pushes, service query, service list) and
 // answers the HTTP login. It keeps the naming rules of the Java server, 2.3
-// and 2.4: a connection holds one publication per service, ephemeral
+// to 2.5: a connection holds one publication per service, ephemeral
 // instances die with their connection, every change pushes the full instance
 // list to every subscriber, subscribers never see disabled instances, and
 // bad requests are refused with the parameter-check and auth messages of
-// Java.
+// Java. Like Java it acknowledges a connection setup that carries an ability
+// table (SetupAckRequest; SDK v2.3.5 sends none, so gets none), refuses
+// requests on a connection not set up, and probes connections idle for 20 s
+// with ClientDetectionRequest, closing those that do not answer
+// (WithClientDetection).
 //
 // For tests it adds introspection (Instances, Services, Subscribers,
 // Connections, Requests) and faults (Restart, DropConnections, HoldPushes,
 // SetPushDelay, FailRequests, PushRaw). NewCluster starts servers that share
 // one store, for failover tests.
 //
+// TestConformance (conformance_test.go) runs the same SDK and raw gRPC
+// interactions against nacostest and against a real Nacos (NACOS_ADDR) and
+// compares what they show; it passes against Nacos 2.5.1 and 2.2.3. The
+// differences it finds on purpose:
+//
+//   - Pushes go out at once, where Java waits 500 ms and merges the changes
+//     of that time into one push, pushes an unchanged list again after every
+//     registration, and pushes to each new subscriber. WithPushDelay(
+//     NacosPushDelay) does all of that as Java does.
+//   - A port below 0, which only raw JSON can carry (the SDK's port is
+//     unsigned), does not decode: 502 instead of Java's parameter refusal.
+//   - The SetupAckRequest announces supportPersistentInstanceByGrpc false:
+//     there are no persistent instances here.
+//   - nacostest follows 2.3+ where 2.2 differs: 2.2 leaves instanceId blank,
+//     has no parameter checker, answers a handler's refusal with resultCode
+//     500 rather than the error code, and sends no SetupAckRequest.
+//
+// It does not compare, and nacostest does differently: service lists come in
+// name order, where Java's order is that of a hash set (the pages partition
+// the same names); and cluster members share one store, so what one member
+// holds all hold at once, where real members sync ephemeral data by Distro
+// about a second later and keep a lost member's clients for up to 3 minutes
+// unless they register again elsewhere.
+//
 // Left out: persistent (non-ephemeral) instances, which the SDK registers
-// over HTTP; config requests; Java's ≈500 ms push delay (pushes are
-// immediate unless SetPushDelay), push retries and its extra push to each
-// new subscriber; health-protection thresholds, selectors and the expiry of
-// empty services; ClientDetectionRequest probes; SetupAckRequest and the
-// refusal of requests on a connection not yet set up (SDK v2.3.5 needs
-// neither). Pushes go out only when the instance list changes, where Java
-// also pushes an unchanged list.
+// over HTTP; config requests; push retries; health-protection thresholds,
+// selectors and the expiry of empty services.
 package nacostest
 
 import (
@@ -81,6 +104,8 @@ type Server struct {
 	// quit is closed by Close; requests held by FailTimeout give up on it.
 	quit      chan struct{}
 	closeOnce sync.Once
+	// detectDone is closed when client detection has stopped.
+	detectDone chan struct{}
 
 	counters counters
 	faults   faults
@@ -97,11 +122,15 @@ type backend struct {
 type Option func(*options)
 
 type options struct {
-	addr     string // fixed HTTP address; "" picks free ports on 127.0.0.1
-	auth     bool
-	username string
-	password string
-	logf     func(format string, args ...any)
+	addr      string // fixed HTTP address; "" picks free ports on 127.0.0.1
+	auth      bool
+	username  string
+	password  string
+	logf      func(format string, args ...any)
+	pushDelay time.Duration // 0: push every change at once
+	// clientIdle is how long a connection may be silent before it is
+	// probed (WithClientDetection); 0: never.
+	clientIdle time.Duration
 }
 
 // WithAuth turns authentication on: the SDK must log in with these
@@ -120,6 +149,22 @@ func WithLogf(f func(format string, args ...any)) Option {
 	return func(o *options) { o.logf = f }
 }
 
+// NacosPushDelay is how long Nacos 2.x waits after a change before it
+// pushes (nacos.naming.push.pushTaskDelay, 500 ms by default).
+const NacosPushDelay = 500 * time.Millisecond
+
+// WithPushDelay makes the server push as Nacos does: d after a change
+// (NacosPushDelay is Nacos's default), one push of the latest list for all
+// the changes to a service in that time; also d after a client subscribes,
+// to that client, and after every registration, deregistration or lost
+// connection of a publisher even when the list stays the same. Without it
+// (the default) every change that alters the list is pushed at once, which
+// keeps tests fast. SetPushDelay is another thing: a fault that holds back
+// each push, merging nothing.
+func WithPushDelay(d time.Duration) Option {
+	return func(o *options) { o.pushDelay = max(d, 0) }
+}
+
 // WithAddr serves HTTP on this fixed "host:port" and gRPC on port+1000
 // instead of picking free ports, like a standalone Nacos on
 // "127.0.0.1:8848". Port 0 still picks a free pair on that host. It cannot be
@@ -129,7 +174,7 @@ func WithAddr(addr string) Option {
 }
 
 func buildOptions(opts []Option) options {
-	var o options
+	o := options{clientIdle: NacosClientIdle}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -140,7 +185,7 @@ func buildOptions(opts []Option) options {
 // a port P, gRPC on P+1000.
 func NewServer(opts ...Option) (*Server, error) {
 	o := buildOptions(opts)
-	return startServer(o, &backend{store: newStore(), auth: newAuthority(o)}, false)
+	return startServer(o, &backend{store: newStore(o.pushDelay), auth: newAuthority(o)}, false)
 }
 
 func startServer(o options, b *backend, shared bool) (*Server, error) {
@@ -150,14 +195,15 @@ func startServer(o options, b *backend, shared bool) (*Server, error) {
 	}
 	tcp := httpLis.Addr().(*net.TCPAddr)
 	s := &Server{
-		opts:     o,
-		backend:  b,
-		shared:   shared,
-		host:     tcp.IP.String(),
-		httpPort: tcp.Port,
-		httpDone: make(chan struct{}),
-		conns:    make(map[*connection]struct{}),
-		quit:     make(chan struct{}),
+		opts:       o,
+		backend:    b,
+		shared:     shared,
+		host:       tcp.IP.String(),
+		httpPort:   tcp.Port,
+		httpDone:   make(chan struct{}),
+		conns:      make(map[*connection]struct{}),
+		quit:       make(chan struct{}),
+		detectDone: make(chan struct{}),
 	}
 	s.httpServer = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -165,6 +211,12 @@ func startServer(o options, b *backend, shared bool) (*Server, error) {
 		_ = s.httpServer.Serve(httpLis) // returns http.ErrServerClosed on Close
 	}()
 	s.serveGRPC(grpcLis)
+	go func() {
+		defer close(s.detectDone)
+		if o.clientIdle > 0 {
+			s.detectClients(o.clientIdle)
+		}
+	}()
 	s.logf("nacostest: serving HTTP on %s, gRPC on %s", s.Addr(), s.GRPCAddr())
 	return s, nil
 }
@@ -266,12 +318,16 @@ func (s *Server) GRPCAddr() string {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		<-s.detectDone
 		s.life.Lock()
 		s.closed = true
 		s.stopGRPC()
 		s.life.Unlock()
 		_ = s.httpServer.Close()
 		<-s.httpDone
+		if !s.shared {
+			s.backend.store.stopPushes()
+		}
 		s.logf("nacostest: %s closed", s.Addr())
 	})
 }
@@ -424,6 +480,21 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	l.conns[tracked] = struct{}{}
 	l.mu.Unlock()
 	return tracked, nil
+}
+
+// closeRemote closes the connection from this client address, if open.
+func (l *trackingListener) closeRemote(remote string) {
+	l.mu.Lock()
+	var found net.Conn
+	for c := range l.conns {
+		if c.RemoteAddr().String() == remote {
+			found = c
+		}
+	}
+	l.mu.Unlock()
+	if found != nil {
+		found.Close()
+	}
 }
 
 func (l *trackingListener) closeConnections() {
