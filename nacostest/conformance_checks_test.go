@@ -221,3 +221,41 @@ func conformProtocol(c *conformer) {
 	})
 	c.record("health check after a setup without labels", viewOfResponse(health))
 }
+
+// A connection that sends nothing for 20 s is probed with a
+// ClientDetectionRequest: one that answers stays, one that does not is
+// closed and its instances go. This takes about half a minute.
+func conformClientDetection(c *conformer) {
+	answering, silent, watcher := c.raw(), c.raw(), c.raw()
+	silent.mu.Lock()
+	silent.ignoreDetection = true
+	silent.mu.Unlock()
+	for i, r := range []*rawClient{answering, silent} {
+		name := fmt.Sprintf("detect-%d", i)
+		request := rpc_request.NewInstanceRequest(c.namespace, name, "DEFAULT_GROUP", "registerInstance", instanceOf(instance(name, "10.12.0.1", 80, nil)))
+		mustSucceed(c.t, r.call(c.t, "InstanceRequest", request, nil), "InstanceResponse")
+	}
+	hosts := func(name string) []string {
+		_, info := c.rawQuery(watcher, "DEFAULT_GROUP", name, "", false)
+		return addrs(info.Hosts)
+	}
+	start := time.Now()
+	gone := waitFor(NacosClientIdle+15*time.Second, func() bool { return len(hosts("detect-1")) == 0 })
+	c.record("the silent connection's instance goes", gone)
+	c.record("it went after the idle time", time.Since(start) >= NacosClientIdle)
+	c.record("the answering connection's instance stays", hosts("detect-0"))
+	probes := func(r *rawClient) []map[string]any {
+		var out []map[string]any
+		for _, m := range r.received("ClientDetectionRequest") {
+			var probe map[string]any
+			_ = json.Unmarshal(m.Body, &probe)
+			probe["requestId"] = probe["requestId"] != "" // its value is the server's
+			out = append(out, probe)
+		}
+		return out[:min(len(out), 1)]
+	}
+	c.record("probes of the answering connection", probes(answering))
+	c.record("probes of the silent connection", probes(silent))
+	c.record("the busy connection is not probed", len(watcher.received("ClientDetectionRequest")))
+	c.record("the silent connection afterwards", viewOfResponse(silent.call(c.t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil)))
+}

@@ -26,6 +26,7 @@ var conformanceScenarios = []scenario{
 	{name: "param-checks", run: conformParamChecks},
 	{name: "instance-checks", run: conformInstanceChecks},
 	{name: "protocol", run: conformProtocol},
+	{name: "client-detection", run: conformClientDetection},
 }
 
 // pushWait is how long a scenario waits for a push that may not come: well

@@ -37,7 +37,8 @@
 //     there are no persistent instances here.
 //   - nacostest follows 2.3+ where 2.2 differs: 2.2 leaves instanceId blank,
 //     has no parameter checker, answers a handler's refusal with resultCode
-//     500 rather than the error code, and sends no SetupAckRequest.
+//     500 rather than the error code, and sends neither SetupAckRequest nor
+//     ClientDetectionRequest.
 //
 // It does not compare, and nacostest does differently: service lists come in
 // name order, where Java's order is that of a hash set (the pages partition
