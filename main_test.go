@@ -50,6 +50,13 @@ func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	if realNacos != "" {
 		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
 	}
+	return embeddedEnv(t, opts...)
+}
+
+// embeddedEnv is a testEnv on an embedded server of its own, even when NACOS_ADDR is
+// set (for a second server).
+func embeddedEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
+	t.Helper()
 	srv, err := nacostest.NewServer(opts...)
 	if err != nil {
 		t.Fatalf("start nacostest: %v", err)
@@ -58,11 +65,12 @@ func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
-// embedded returns the embedded server, or skips the test against a real Nacos.
-func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
+// embedded returns the embedded server, or skips the test against a real Nacos,
+// saying what of nacostest it needs (its fault injection, mostly).
+func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
 	t.Helper()
 	if e.srv == nil {
-		t.Skip("needs the embedded server's fault injection or introspection; NACOS_ADDR is set")
+		t.Skipf("needs nacostest's %s, which a real Nacos lacks (NACOS_ADDR is set)", needs)
 	}
 	return e.srv
 }

@@ -885,10 +885,9 @@ func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 
 func TestWatchStopUnsubscribes(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	a, r := settledRegistry(t, env), settledRegistry(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
-	subscribers := func() int { return srv.Subscribers(env.namespace, DefaultGroup, "svc") }
+	subscribers := func() int { return env.subscribers(t, env.namespace, DefaultGroup, "svc") }
 
 	w1 := watch(t, r, registry.WatchService("svc"))
 	w2 := watch(t, r, registry.WatchService("svc"))
@@ -968,7 +967,6 @@ func TestWatchersAreIndependent(t *testing.T) {
 // receiving the service's pushes and Stop must release its subscription.
 func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
 	a := settledRegistry(t, env)
 	w := watch(t, r)
@@ -1001,8 +999,8 @@ func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 	w.Stop()
 	for i := 0; i < services; i++ {
 		name := fmt.Sprintf("burst%d", i)
-		eventually(t, watchDeadline, func() bool { return srv.Subscribers(env.namespace, DefaultGroup, name) == 0 },
-			"%s: %s subscribers after the only watcher stopped", name, func() string { return fmt.Sprint(srv.Subscribers(env.namespace, DefaultGroup, name)) })
+		eventually(t, watchDeadline, func() bool { return env.subscribers(t, env.namespace, DefaultGroup, name) == 0 },
+			"%s: %s subscribers after the only watcher stopped", name, func() string { return fmt.Sprint(env.subscribers(t, env.namespace, DefaultGroup, name)) })
 	}
 }
 
@@ -1080,7 +1078,7 @@ func watchSurvives(t *testing.T, fault string) {
 	{
 		{
 			env := newEnv(t)
-			srv := env.embedded(t)
+			srv := env.embedded(t, "Restart, DropConnections and FailRequests")
 			a, b, r := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
 			mustRegister(t, a, watchService("svc", "v1", "n1", "n2")) // a batch
 			mustRegister(t, b, watchService("svc", "v1", "gone"))     // a single instance
@@ -1145,7 +1143,6 @@ func watchSurvives(t *testing.T, fault string) {
 // settled (registry.go settle), so the newer registration wins in the end.
 func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	const clients = 40
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
@@ -1167,7 +1164,7 @@ func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 		var lost []string
 		for i := 0; i < clients; i++ {
 			name := fmt.Sprintf("svc%d", i)
-			if n := len(srv.Instances(env.namespace, DefaultGroup, name)); n != 2 {
+			if n := env.count(t, env.namespace, DefaultGroup, name); n != 2 {
 				lost = append(lost, fmt.Sprintf("%s has %d nodes", name, n))
 			}
 		}
