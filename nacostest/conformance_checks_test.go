@@ -3,6 +3,8 @@ package nacostest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -220,6 +222,14 @@ func conformProtocol(c *conformer) {
 		return health.Success
 	})
 	c.record("health check after a setup without labels", viewOfResponse(health))
+
+	// With auth off the SDK still logs in when it has a username.
+	resp, err := http.PostForm("http://"+c.addr+"/nacos/v1/auth/users/login", url.Values{"username": {"nacos"}, "password": {"not-the-password"}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	c.record("login with auth off", resp.StatusCode)
 }
 
 // A connection that sends nothing for 20 s is probed with a

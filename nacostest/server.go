@@ -24,8 +24,9 @@
 //
 // TestConformance (conformance_test.go) runs the same SDK and raw gRPC
 // interactions against nacostest and against a real Nacos (NACOS_ADDR) and
-// compares what they show; it passes against Nacos 2.5.1 and 2.2.3. The
-// differences it finds on purpose:
+// compares what they show; TestConformanceAuth does so for logins and tokens
+// (NACOS_AUTH). Both pass against Nacos 2.5.1 and 2.2.3. The differences
+// they find on purpose:
 //
 //   - Pushes go out at once, where Java waits 500 ms and merges the changes
 //     of that time into one push, pushes an unchanged list again after every
@@ -35,10 +36,13 @@
 //     unsigned), does not decode: 502 instead of Java's parameter refusal.
 //   - The SetupAckRequest announces supportPersistentInstanceByGrpc false:
 //     there are no persistent instances here.
+//   - With auth off anyone logs in; Java checks the credentials even then
+//     (the SDK only logs the failure and goes on).
 //   - nacostest follows 2.3+ where 2.2 differs: 2.2 leaves instanceId blank,
 //     has no parameter checker, answers a handler's refusal with resultCode
-//     500 rather than the error code, and sends neither SetupAckRequest nor
-//     ClientDetectionRequest.
+//     500 rather than the error code, sends neither SetupAckRequest nor
+//     ClientDetectionRequest, and words the refusal of an unknown user's
+//     login differently.
 //
 // It does not compare, and nacostest does differently: service lists come in
 // name order, where Java's order is that of a hash set (the pages partition
