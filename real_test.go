@@ -56,14 +56,14 @@ func authEnv(t testing.TB, username, password string) (env *testEnv, user, pass 
 	return newEnv(t), user, pass
 }
 
-// openAPI calls Nacos's HTTP open API on the real server (logging in as NACOS_AUTH's
-// user if set) and decodes the JSON answer into out, if not nil.
-func openAPI(t testing.TB, method, path string, params url.Values, out any) {
+// openAPI calls the HTTP open API of the real Nacos at addr (logging in as
+// NACOS_AUTH's user if set) and decodes the JSON answer into out, if not nil.
+func openAPI(t testing.TB, addr, method, path string, params url.Values, out any) {
 	t.Helper()
 	if realAuth != "" {
-		params.Set("accessToken", openAPIToken(t))
+		params.Set("accessToken", openAPIToken(t, addr))
 	}
-	body, status := openAPICall(t, method, path, params)
+	body, status := openAPICall(t, addr, method, path, params)
 	if status != http.StatusOK {
 		t.Fatalf("Nacos open API %s %s: %d %s", method, path, status, body)
 	}
@@ -74,9 +74,9 @@ func openAPI(t testing.TB, method, path string, params url.Values, out any) {
 	}
 }
 
-func openAPICall(t testing.TB, method, path string, params url.Values) ([]byte, int) {
+func openAPICall(t testing.TB, addr, method, path string, params url.Values) ([]byte, int) {
 	t.Helper()
-	target := "http://" + realNacos + "/nacos" + path
+	target := "http://" + addr + "/nacos" + path
 	var body io.Reader
 	if method == http.MethodGet || method == http.MethodDelete {
 		target += "?" + params.Encode()
@@ -109,8 +109,9 @@ var openAPILogin struct {
 	until time.Time
 }
 
-// openAPIToken logs NACOS_AUTH's user in, once per token lifetime.
-func openAPIToken(t testing.TB) string {
+// openAPIToken logs NACOS_AUTH's user in, once per token lifetime (the members of a
+// cluster share the token secret).
+func openAPIToken(t testing.TB, addr string) string {
 	t.Helper()
 	openAPILogin.Lock()
 	defer openAPILogin.Unlock()
@@ -118,7 +119,7 @@ func openAPIToken(t testing.TB) string {
 		return openAPILogin.token
 	}
 	user, pass := realCredentials()
-	body, status := openAPICall(t, http.MethodPost, "/v1/auth/users/login", url.Values{"username": {user}, "password": {pass}})
+	body, status := openAPICall(t, addr, http.MethodPost, "/v1/auth/users/login", url.Values{"username": {user}, "password": {pass}})
 	var login struct {
 		AccessToken string `json:"accessToken"`
 		TokenTTL    int64  `json:"tokenTtl"`
@@ -173,7 +174,7 @@ func (e *testEnv) instances(t testing.TB, namespace, group, name string) []model
 	var list struct {
 		Hosts []model.Instance `json:"hosts"`
 	}
-	openAPI(t, http.MethodGet, "/v1/ns/instance/list", url.Values{
+	openAPI(t, e.addr, http.MethodGet, "/v1/ns/instance/list", url.Values{
 		"serviceName": {name}, "groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "healthyOnly": {"false"},
 	}, &list)
 	return list.Hosts
@@ -188,7 +189,7 @@ func (e *testEnv) subscribers(t testing.TB, namespace, group, name string) int {
 	var list struct {
 		Count int `json:"count"`
 	}
-	openAPI(t, http.MethodGet, "/v1/ns/service/subscribers", url.Values{
+	openAPI(t, e.addr, http.MethodGet, "/v1/ns/service/subscribers", url.Values{
 		"serviceName": {name}, "groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "pageNo": {"1"}, "pageSize": {"100"},
 	}, &list)
 	return list.Count
@@ -203,7 +204,7 @@ func (e *testEnv) services(t testing.TB, namespace, group string) []string {
 	var list struct {
 		Doms []string `json:"doms"`
 	}
-	openAPI(t, http.MethodGet, "/v1/ns/service/list", url.Values{
+	openAPI(t, e.addr, http.MethodGet, "/v1/ns/service/list", url.Values{
 		"groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "pageNo": {"1"}, "pageSize": {"1000"},
 	}, &list)
 	return sortedCopy(list.Doms)
@@ -219,7 +220,7 @@ func (e *testEnv) connections(t testing.TB) int {
 	var metrics struct {
 		Connections int `json:"connectionBasedClientCount"`
 	}
-	openAPI(t, http.MethodGet, "/v1/ns/operator/metrics", url.Values{"onlyStatus": {"false"}}, &metrics)
+	openAPI(t, e.addr, http.MethodGet, "/v1/ns/operator/metrics", url.Values{"onlyStatus": {"false"}}, &metrics)
 	return metrics.Connections
 }
 
@@ -231,13 +232,15 @@ func (e *testEnv) createNamespace(t testing.TB, id string) {
 		return
 	}
 	var created bool
-	openAPI(t, http.MethodPost, "/v1/console/namespaces", url.Values{
+	openAPI(t, e.addr, http.MethodPost, "/v1/console/namespaces", url.Values{
 		"customNamespaceId": {id}, "namespaceName": {id}, "namespaceDesc": {"created by a test of micro-registry/nacos"},
 	}, &created)
 	if !created {
 		t.Fatalf("Nacos did not create namespace %s", id)
 	}
-	t.Cleanup(func() { openAPI(t, http.MethodDelete, "/v1/console/namespaces", url.Values{"namespaceId": {id}}, nil) })
+	t.Cleanup(func() {
+		openAPI(t, e.addr, http.MethodDelete, "/v1/console/namespaces", url.Values{"namespaceId": {id}}, nil)
+	})
 }
 
 func sortedCopy(names []string) []string {

@@ -8,6 +8,7 @@
 #   scripts/real-nacos.sh stop    [HTTP_PORT]  stop it and remove its folder (every server
 #                                              of this script when no port is given)
 #   scripts/real-nacos.sh restart HTTP_PORT    stop and start it again on the same ports
+#                                              (a cluster member as a member)
 #   scripts/real-nacos.sh cluster [HTTP_PORT]  start 3 members in cluster mode (embedded
 #                                              storage) on HTTP_PORT, +10 and +20, and print
 #                                              NACOS_ADDR with all three addresses
@@ -49,11 +50,13 @@ port_free() {
 }
 
 # free_port prints a port P such that P and P+1000 (gRPC), and P+1001 and P-1000 (a
-# cluster member's other ports), are all free.
+# cluster member's other ports), are all free. It picks from 11000-31000, below
+# Linux's ephemeral ports (32768 and up), which outgoing connections may take at any
+# time; a cluster's members use P, P+10 and P+20.
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 24000))
+		p=$((11000 + RANDOM % 20000))
 		if port_free "$p" && port_free $((p + 1000)) && port_free $((p + 1001)) && port_free $((p - 1000)); then
 			echo "$p"
 			return
@@ -155,6 +158,7 @@ launch() {
 		echo "$members" | tr ',' '\n' >"$dir/conf/cluster.conf"
 	fi
 	echo "$version" >"$dir/version"
+	echo "$members" >"$dir/members"
 	# setsid: the server outlives this script, and stop can end its whole process group.
 	# It runs in its folder: the server writes files (derby.log, Tomcat's work/) into its
 	# working directory.
@@ -284,9 +288,21 @@ stop)
 	;;
 restart)
 	[ -n "${2:-}" ] || die "restart needs the HTTP port"
-	[ -d "$state_root/$2" ] && version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
+	members=""
+	if [ -d "$state_root/$2" ]; then
+		version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
+		members=$(cat "$state_root/$2/members" 2>/dev/null || true)
+	fi
 	stop_one "$2"
-	start_standalone "$2"
+	if [ -z "$members" ]; then
+		start_standalone "$2"
+	else
+		# A cluster member comes back as a member.
+		launch "$2" cluster "$members"
+		wait_ready "$2"
+		echo "real-nacos: cluster member 127.0.0.1:$2 back" >&2
+		echo "NACOS_ADDR=127.0.0.1:$2"
+	fi
 	;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
