@@ -2,7 +2,7 @@ package nacos
 
 import (
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strings"
@@ -48,7 +48,9 @@ type testEnv struct {
 func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
 	if realNacos != "" {
-		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
+		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
+		// child process would draw the same namespaces as its parent.
+		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
 	return embeddedEnv(t, opts...)
 }

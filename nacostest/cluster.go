@@ -8,7 +8,9 @@ import (
 // Cluster is a set of servers sharing one store, like the members of a Nacos
 // cluster: an instance registered through any member is seen through every
 // member, and pushes reach subscribers on all of them. Give a client all of
-// Addrs to test failover.
+// Addrs to test failover. Unlike real members, which sync by Distro about a
+// second later (TestReliabilityRealClusterMemberLoss measures it), the
+// members see every change at once.
 type Cluster struct {
 	members []*Server
 }
