@@ -65,22 +65,32 @@ free_port() {
 	die "found no free pair of ports (P, P+1000)"
 }
 
-# classpath prints the server's class path, resolving it through Maven on first use.
+# classpath prints the server's class path, resolving it through Maven on first use
+# (and again whenever this script asks Maven for something else).
 classpath() {
 	local dir=$cache/$version
-	if [ -s "$dir/classpath" ]; then
-		cat "$dir/classpath"
-		return
-	fi
-	need mvn "Maven resolves the Nacos server from Maven Central (or set NACOS_SERVER_JAR)"
 	mkdir -p "$dir"
-	cat >"$dir/pom.xml" <<EOF
+	# nacos-all's dependency management gives every library the version the official
+	# distribution has; without it Maven's nearest-wins picks some that do not fit
+	# (2.2.3 got Spring 4 beans and failed to start).
+	cat >"$dir/pom.xml.new" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.real-nacos</groupId>
   <artifactId>nacos-server-classpath</artifactId>
   <version>1</version>
   <packaging>pom</packaging>
+  <dependencyManagement>
+    <dependencies>
+      <dependency>
+        <groupId>com.alibaba.nacos</groupId>
+        <artifactId>nacos-all</artifactId>
+        <version>$version</version>
+        <type>pom</type>
+        <scope>import</scope>
+      </dependency>
+    </dependencies>
+  </dependencyManagement>
   <dependencies>
     <dependency>
       <groupId>com.alibaba.nacos</groupId>
@@ -90,6 +100,14 @@ classpath() {
   </dependencies>
 </project>
 EOF
+	if [ -s "$dir/classpath" ] && cmp -s "$dir/pom.xml" "$dir/pom.xml.new"; then
+		rm -f "$dir/pom.xml.new"
+		cat "$dir/classpath"
+		return
+	fi
+	need mvn "Maven resolves the Nacos server from Maven Central (or set NACOS_SERVER_JAR)"
+	mv "$dir/pom.xml.new" "$dir/pom.xml"
+	rm -f "$dir/classpath"
 	echo "real-nacos: resolving Nacos $version through Maven (first use only)..." >&2
 	if ! mvn -B -q -U -f "$dir/pom.xml" dependency:build-classpath -Dmdep.outputFile="$dir/classpath.tmp" >"$dir/mvn.log" 2>&1; then
 		tail -n 15 "$dir/mvn.log" >&2
@@ -138,7 +156,7 @@ launch() {
 	local main
 	if [ -n "${NACOS_SERVER_JAR:-}" ]; then
 		[ -f "$NACOS_SERVER_JAR" ] || die "NACOS_SERVER_JAR=$NACOS_SERVER_JAR does not exist"
-		main=(-jar "$NACOS_SERVER_JAR")
+		main=(-jar "$(realpath "$NACOS_SERVER_JAR")")
 	else
 		local cp
 		cp=$(classpath)
@@ -159,6 +177,7 @@ launch() {
 	fi
 	echo "$version" >"$dir/version"
 	echo "$members" >"$dir/members"
+	echo "${NACOS_SERVER_JAR:+$(realpath "$NACOS_SERVER_JAR")}" >"$dir/jar"
 	# setsid: the server outlives this script, and stop can end its whole process group.
 	# It runs in its folder: the server writes files (derby.log, Tomcat's work/) into its
 	# working directory.
@@ -290,8 +309,11 @@ restart)
 	[ -n "${2:-}" ] || die "restart needs the HTTP port"
 	members=""
 	if [ -d "$state_root/$2" ]; then
+		# The same release, from the same place (the server jar or Maven), in the same mode.
 		version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
 		members=$(cat "$state_root/$2/members" 2>/dev/null || true)
+		jar=$(cat "$state_root/$2/jar" 2>/dev/null || true)
+		[ -z "$jar" ] || NACOS_SERVER_JAR=$jar
 	fi
 	stop_one "$2"
 	if [ -z "$members" ]; then
