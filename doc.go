@@ -25,7 +25,7 @@
 //		nacos.WithNamespace("dev"),
 //		nacos.WithAuth("nacos", "secret"),
 //	)
-//	defer r.(io.Closer).Close()
+//	defer nacos.Close(r)
 //	service := micro.NewService(micro.Name("greeter"), micro.Registry(r))
 //
 // Per call, with nacos-sdk-go's own parameters, for what go-micro has no option for
@@ -34,8 +34,9 @@
 //	err := r.Register(svc, nacos.RegisterParam(vo.RegisterInstanceParam{GroupName: "blue", ClusterName: "east"}))
 //	services, err := r.GetService("greeter", nacos.GetParam(vo.GetServiceParam{GroupName: "blue"}))
 //
-// NewRegistry never fails and connects on first use; Close (through io.Closer) ends
-// the connection, and Nacos then removes the nodes it registered.
+// NewRegistry never fails and connects on first use, in the background; no call waits
+// for the connection longer than registry.Timeout. Close (nacos.Close(r), or io.Closer) ends the
+// connection, and Nacos then removes the nodes it registered.
 //
 // To test code that uses the registry without a Nacos server, package nacostest runs
 // an embedded one, in the spirit of net/http/httptest.

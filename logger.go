@@ -20,20 +20,21 @@ func (c *config) logf(level logger.Level, format string, args ...interface{}) {
 	l.Logf(level, "nacos: "+format, args...)
 }
 
-// The SDK's logger is process-wide. By default it writes files beside the executable;
-// the plugin sends its lines to go-micro's logger instead, once per process, unless the
-// user installed a logger of their own in the SDK or asked for the SDK's files with
-// WithLogDir. Either way, credentials the plugin knows of are blanked out of SDK lines.
-var (
-	sdkLoggerOnce sync.Once
-	secretsMu     sync.RWMutex
-	secrets       = map[string]bool{}
-)
+// The SDK's logger is process-wide, shared by every nacos-sdk-go client of the process
+// (a config client too). By default it writes files beside the executable; the plugin
+// sends its lines to go-micro's logger instead (or, with WithLogDir, to the SDK's own
+// files), once per process, when the first registry builds a client, unless the
+// program installed a logger of its own in the SDK (logger.SetLogger), which is then
+// left alone. What the plugin's logger does to SDK lines, it does to every client's:
+// credentials are blanked out, and routine lines are demoted (routineSDKLines).
+var sdkLoggerOnce sync.Once
 
-// installSDKLogger is called before the first SDK client is built.
+// installSDKLogger is called before an SDK client is built.
 func installSDKLogger(cc constant.ClientConfig, log logger.Logger) {
-	rememberSecrets(cc.Password, cc.SecretKey)
 	sdkLoggerOnce.Do(func() {
+		if _, isSDKs := sdklog.GetLogger().(*sdklog.NacosLogger); !isSDKs {
+			return // the program installed its own
+		}
 		l := sdkLogger{micro: log}
 		if cc.LogDir != "" {
 			file, err := sdklog.InitNacosLogger(sdklog.BuildLoggerConfig(cc))
@@ -41,35 +42,20 @@ func installSDKLogger(cc constant.ClientConfig, log logger.Logger) {
 				return
 			}
 			l.file = file
-		} else if _, isSDKs := sdklog.GetLogger().(*sdklog.NacosLogger); !isSDKs {
-			return // the user installed their own
 		}
 		sdklog.SetLogger(l)
 	})
 }
 
-func rememberSecrets(values ...string) {
-	secretsMu.Lock()
-	defer secretsMu.Unlock()
-	for _, v := range values {
-		if len(v) >= 3 { // blanking shorter strings would garble lines and hide little
-			secrets[v] = true
-		}
-	}
-}
+// credential finds the value of a credential where it appears as one: a password, a
+// secret key or an access token given as key=value, "key":"value", key:value, or, in
+// the request dumps the SDK logs at debug level, key:"accessToken" value:"…". The
+// value is blanked wherever it appears so, and nowhere else: a password that is a
+// common word (the default is "nacos", which is in every URL path) must not garble
+// lines.
+var credential = regexp.MustCompile(`(?i)((?:password|secret_?key|access_?token)(?:"?\s*[:=]\s*"?|"\s+value:\s*"))[^\s"'&,;}\]]+`)
 
-// accessToken finds the token the SDK sends with every request, in the request dumps
-// it logs at debug level (headers:{key:"accessToken" value:"…"}) and in JSON.
-var accessToken = regexp.MustCompile(`(accessToken\W{1,12}(?:value\W{1,4})?)[A-Za-z0-9._\-]{8,}`)
-
-func redact(s string) string {
-	secretsMu.RLock()
-	defer secretsMu.RUnlock()
-	for v := range secrets {
-		s = strings.ReplaceAll(s, v, "******")
-	}
-	return accessToken.ReplaceAllString(s, "${1}******")
-}
+func redact(s string) string { return credential.ReplaceAllString(s, "${1}******") }
 
 // sdkLogger receives the SDK's log lines. It writes them to the SDK's own log file when
 // the user asked for one (WithLogDir), otherwise to a go-micro logger (DefaultLogger when
@@ -81,12 +67,7 @@ type sdkLogger struct {
 	micro logger.Logger
 }
 
-// routineSDKLines are SDK warnings and errors about nothing wrong: a stream ending
-// because the client closed or left it, and a pushed list the SDK already had.
-var routineSDKLines = []string{"connectionId %s received error event", "out of date data received"}
-
 func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
-	notePushReceiverPort(format)
 	for _, p := range routineSDKLines {
 		if strings.HasPrefix(format, p) {
 			level = logger.DebugLevel

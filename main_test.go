@@ -12,6 +12,7 @@ import (
 
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/nacostest"
@@ -30,12 +31,19 @@ func TestMain(m *testing.M) {
 }
 
 // notOurs are goroutines that go-micro starts when its packages load (a config loader
-// and caches), whatever the registry does.
+// and caches), whatever the registry does, and the one an SDK client leaves behind.
 var notOurs = []goleak.Option{
 	goleak.IgnoreCurrent(),
 	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
 	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
+	sdkLeftovers,
 }
+
+// sdkLeftovers is the goroutine every SDK client leaves behind: nacos-sdk-go v2.3.5
+// starts a UDP push receiver (for Nacos 1.x) with every naming client and never ends
+// it. CloseClient cancels its context, but its goroutine stays blocked reading the
+// socket until a datagram arrives.
+var sdkLeftovers = goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1")
 
 // testEnv is a Nacos for one test: its own embedded server, or its own namespace on the
 // real server.
@@ -117,6 +125,17 @@ func settled(t testing.TB, r *nacosRegistry) {
 		t.Fatal(err)
 	}
 	<-c.(*sdkClient).settled
+}
+
+// sdkOf returns r's nacos-sdk-go client, for tests that read Nacos as a plain SDK user
+// would.
+func sdkOf(t testing.TB, r *nacosRegistry) naming_client.INamingClient {
+	t.Helper()
+	c, err := r.namingClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*sdkClient).sdk
 }
 
 // seenBy is seen, evaluated late in eventually's message.

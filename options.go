@@ -25,6 +25,7 @@ const (
 	DefaultWeight            = 1.0                      // WithWeight
 	DefaultMetadataBudget    = 1024                     // WithMetadataBudget; real Nacos's limit
 	DefaultDiscoveryInterval = 10 * time.Second         // WithDiscoveryInterval
+	DefaultLookupExpiry      = 2 * time.Minute          // WithLookupExpiry
 	defaultPort              = 8848                     // for an address without a port
 	defaultContextPath       = "/nacos"                 // for an http:// address without a path
 	maxWeight                = 10000.0                  // Nacos accepts weights in (0, 10000]
@@ -48,6 +49,7 @@ type (
 	pushEmptyProtectKey  struct{}
 	metadataBudgetKey    struct{}
 	discoveryIntervalKey struct{}
+	lookupExpiryKey      struct{}
 	loggerKey            struct{}
 )
 
@@ -128,6 +130,13 @@ func WithDiscoveryInterval(d time.Duration) registry.Option {
 	return withValue(discoveryIntervalKey{}, d)
 }
 
+// WithLookupExpiry sets how long a subscription that only GetService uses is kept
+// without a lookup before it is released (default DefaultLookupExpiry, twice the TTL of
+// go-micro's registry cache, which looks services up again when its entries expire).
+// A service without instances, e.g. a name that does not exist, is released after at
+// most 5 seconds.
+func WithLookupExpiry(d time.Duration) registry.Option { return withValue(lookupExpiryKey{}, d) }
+
 // WithLogger sends what the plugin logs to l instead of go-micro's logger.DefaultLogger.
 func WithLogger(l logger.Logger) registry.Option { return withValue(loggerKey{}, l) }
 
@@ -141,6 +150,7 @@ type config struct {
 	metadataBudget    int
 	pushEmptyProtect  bool
 	discoveryInterval time.Duration
+	lookupExpiry      time.Duration
 	log               logger.Logger // nil: logger.DefaultLogger at the time of logging
 }
 
@@ -155,6 +165,7 @@ func newConfig(opts registry.Options) (*config, error) {
 		weight:            DefaultWeight,
 		metadataBudget:    DefaultMetadataBudget,
 		discoveryInterval: DefaultDiscoveryInterval,
+		lookupExpiry:      DefaultLookupExpiry,
 	}
 	var err error
 	if c.servers, err = parseAddrs(opts.Addrs); err != nil {
@@ -189,6 +200,12 @@ func newConfig(opts registry.Options) (*config, error) {
 			return nil, fmt.Errorf("nacos: discovery interval must be positive, got %v", v)
 		}
 		c.discoveryInterval = v
+	}
+	if v, ok := ctx.Value(lookupExpiryKey{}).(time.Duration); ok {
+		if v <= 0 {
+			return nil, fmt.Errorf("nacos: lookup expiry must be positive, got %v", v)
+		}
+		c.lookupExpiry = v
 	}
 	c.pushEmptyProtect, _ = ctx.Value(pushEmptyProtectKey{}).(bool)
 	c.log, _ = ctx.Value(loggerKey{}).(logger.Logger)

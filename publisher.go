@@ -1,15 +1,12 @@
 package nacos
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
 // serviceKey names a Nacos service within the registry's namespace.
@@ -28,11 +25,13 @@ type publisher struct {
 }
 
 type publication struct {
-	key    serviceKey
-	mu     sync.Mutex // serialises the publishing of this service
-	nodes  map[nodeKey]publishedNode
-	synced bool           // Nacos was last told exactly nodes, and accepted it
-	named  model.Instance // an instance published before, for deregistering
+	key     serviceKey
+	mu      sync.Mutex // serialises the publishing of this service
+	nodes   map[nodeKey]publishedNode
+	heldBy  naming         // the client through which Nacos holds exactly nodes, if any
+	refused error          // why Nacos refused nodes for good; not published again until they change,
+	refuser naming         // through this client
+	named   model.Instance // an instance published before, for deregistering
 }
 
 type publishedNode struct {
@@ -55,6 +54,13 @@ func (p *publisher) get(key serviceKey, create bool) *publication {
 	return pub
 }
 
+// count says how many services the registry has published.
+func (p *publisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.services)
+}
+
 func (p *publisher) all() []*publication {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -66,7 +72,7 @@ func (p *publisher) all() []*publication {
 }
 
 // register adds or refreshes nodes. changed reports whether Nacos was sent anything.
-func (p *publisher) register(c naming_client.INamingClient, key serviceKey, nodes []encodedNode, ttl time.Duration) (changed bool, err error) {
+func (p *publisher) register(c naming, key serviceKey, nodes []encodedNode, ttl time.Duration) (changed bool, err error) {
 	pub := p.get(key, true)
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
@@ -78,25 +84,26 @@ func (p *publisher) register(c naming_client.INamingClient, key serviceKey, node
 	for k, n := range pub.nodes {
 		next[k] = n
 	}
-	changed = !pub.synced
+	changed = pub.heldBy != c
 	for _, n := range nodes {
 		old, ok := pub.nodes[n.key]
 		changed = changed || !ok || !sameInstance(old.instance, n.instance)
 		next[n.key] = publishedNode{instance: n.instance, expires: expires}
 	}
-	pub.nodes = next // what Nacos must hold, even if it cannot be told now: see publish
-	if changed {
-		return true, pub.publish(c, next)
+	if !changed {
+		pub.nodes = next // renewed TTLs
+		return false, nil
 	}
-	return false, nil
+	return true, pub.change(c, next)
 }
 
 // deregister removes nodes by version and id; a node given with a version it was not
-// registered under is matched by id alone. Unknown nodes are ignored.
-func (p *publisher) deregister(c naming_client.INamingClient, key serviceKey, ids []nodeKey) error {
+// registered under is matched by id alone. Unknown nodes are ignored. found reports
+// whether this registry registered anything under the name.
+func (p *publisher) deregister(c naming, key serviceKey, ids []nodeKey) (found bool, err error) {
 	pub := p.get(key, false)
 	if pub == nil {
-		return nil
+		return false, nil
 	}
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
@@ -115,16 +122,15 @@ func (p *publisher) deregister(c naming_client.INamingClient, key serviceKey, id
 			}
 		}
 	}
-	if len(next) == len(pub.nodes) && pub.synced {
-		return nil
+	if len(next) == len(pub.nodes) && pub.heldBy == c {
+		return len(pub.nodes) > 0, nil
 	}
-	pub.nodes = next
-	return pub.publish(c, next)
+	return true, pub.change(c, next)
 }
 
 // expire withdraws the nodes whose TTL ran out. It says which it withdrew, and when the
 // next TTL runs out (zero if none will).
-func (p *publisher) expire(c naming_client.INamingClient, now time.Time) (next time.Time, expired []string, errs []error) {
+func (p *publisher) expire(c naming, now time.Time) (next time.Time, expired []string, errs []error) {
 	for _, pub := range p.all() {
 		pub.mu.Lock()
 		keep := make(map[nodeKey]publishedNode, len(pub.nodes))
@@ -141,10 +147,10 @@ func (p *publisher) expire(c naming_client.INamingClient, now time.Time) (next t
 		}
 		if len(gone) > 0 {
 			// Withdrawn whether or not Nacos hears of it now: resync tries again.
-			if err := pub.publish(c, keep); err != nil {
+			pub.nodes = keep
+			if err := pub.sync(c); err != nil {
 				errs = append(errs, err)
 			}
-			pub.nodes = keep
 			expired = append(expired, gone...)
 		}
 		pub.mu.Unlock()
@@ -152,13 +158,24 @@ func (p *publisher) expire(c naming_client.INamingClient, now time.Time) (next t
 	return next, expired, errs
 }
 
-// resync publishes again every publication whose last publish failed.
-func (p *publisher) resync(c naming_client.INamingClient) []error {
+// resync publishes through c every publication Nacos does not hold through it: whose
+// last publish failed, or went through another client. Refused ones are left out.
+func (p *publisher) resync(c naming) []error {
+	return p.each(c, func(pub *publication) bool { return pub.heldBy != c })
+}
+
+// republish sends every publication again, empty ones as a deregistration, except those
+// Nacos refused.
+func (p *publisher) republish(c naming) []error {
+	return p.each(c, func(*publication) bool { return true })
+}
+
+func (p *publisher) each(c naming, due func(*publication) bool) []error {
 	var errs []error
 	for _, pub := range p.all() {
 		pub.mu.Lock()
-		if !pub.synced {
-			if err := pub.publish(c, pub.nodes); err != nil {
+		if (pub.refused == nil || pub.refuser != c) && due(pub) {
+			if err := pub.sync(c); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -167,84 +184,88 @@ func (p *publisher) resync(c naming_client.INamingClient) []error {
 	return errs
 }
 
-// republish sends every publication again, empty ones as a deregistration.
-func (p *publisher) republish(c naming_client.INamingClient) []error {
-	var errs []error
-	for _, pub := range p.all() {
-		pub.mu.Lock()
-		if err := pub.publish(c, pub.nodes); err != nil {
-			errs = append(errs, err)
-		}
-		pub.mu.Unlock()
+// change makes next what Nacos must hold, through c (nil while the registry has no
+// client yet). A change Nacos refuses changes nothing: the
+// previous nodes stand. When Nacos held them it still does (a refusal changes nothing
+// there either), and they are registered again, which puts them back in the SDK's
+// reconnect cache in place of the refused request (see sdkClient.publish); otherwise
+// the publication is withdrawn.
+//
+// When publishing fails for any other reason, next still stands as what Nacos must
+// hold, and the registry's maintain loop publishes it again until Nacos has it. Rolling
+// back instead would fight the SDK: it caches a registration for its reconnect redo
+// before sending it (and forgets a deregistered service even when the request failed),
+// so after the next reconnect it would apply the failed request anyway.
+func (pub *publication) change(c naming, next map[nodeKey]publishedNode) error {
+	if c == nil { // no client yet: next stands, and is published once there is one
+		pub.nodes, pub.heldBy = next, nil
+		return nil
 	}
-	return errs
+	prev, prevHeldBy, prevRefused, prevRefuser := pub.nodes, pub.heldBy, pub.refused, pub.refuser
+	pub.nodes = next
+	err := pub.publish(c)
+	if !isRefusal(err) {
+		return err
+	}
+	pub.nodes, pub.refused, pub.refuser = prev, prevRefused, prevRefuser
+	if prevRefused != nil || len(prev) == 0 {
+		pub.withdraw(c)
+		return err
+	}
+	if again := pub.publish(c); isRefusal(again) {
+		pub.heldBy, pub.refused = prevHeldBy, nil // as it was
+	}
+	return err
 }
 
-// publish makes Nacos hold exactly nodes for this service from this connection.
-//
-// When it fails, the nodes still stand as what Nacos must hold, and the registry's
-// maintain loop publishes them again until Nacos has them. Rolling back instead would
-// fight the SDK: it caches a registration for its reconnect redo before sending it (and
-// forgets a deregistered service even when the request failed), so after the next
-// reconnect it would apply the failed request anyway.
-func (pub *publication) publish(c naming_client.INamingClient, nodes map[nodeKey]publishedNode) error {
-	pub.synced = false
-	keys := make([]nodeKey, 0, len(nodes))
-	for k := range nodes {
+// sync publishes the publication's nodes, and withdraws them when Nacos refuses them.
+func (pub *publication) sync(c naming) error {
+	err := pub.publish(c)
+	if isRefusal(err) {
+		pub.withdraw(c)
+	}
+	return err
+}
+
+// withdraw deregisters a publication Nacos refused, or an empty one: Nacos then holds
+// nothing of it, and the SDK drops it from its reconnect cache, whatever Nacos answers.
+// Nodes it still has stay refused, and are not published again until they change.
+func (pub *publication) withdraw(c naming) {
+	_ = c.publish(pub.key, nil, pub.named)
+	if len(pub.nodes) == 0 {
+		pub.heldBy, pub.refused = c, nil
+	}
+}
+
+// publish tells Nacos to hold exactly the publication's nodes from this connection.
+func (pub *publication) publish(c naming) error {
+	pub.heldBy = nil
+	keys := make([]nodeKey, 0, len(pub.nodes))
+	for k := range pub.nodes {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
 		return a.version < b.version || (a.version == b.version && a.id < b.id)
 	})
-	params := make([]vo.RegisterInstanceParam, len(keys))
+	instances := make([]model.Instance, len(keys))
 	for i, k := range keys {
-		params[i] = registerParam(pub.key, nodes[k].instance)
-		pub.named = nodes[k].instance
+		instances[i] = pub.nodes[k].instance
+		pub.named = instances[i]
 	}
-	var ok bool
-	var err error
-	switch len(params) {
-	case 0:
-		ok, err = c.DeregisterInstance(deregisterParam(pub))
-	case 1:
-		// A single register works on every Nacos 2.x; batches need 2.2 or later.
-		ok, err = c.RegisterInstance(params[0])
-	default:
-		ok, err = c.BatchRegisterInstance(vo.BatchRegisterInstanceParam{
-			ServiceName: pub.key.name, GroupName: pub.key.group, Instances: params,
-		})
+	err := c.publish(pub.key, instances, pub.named)
+	switch {
+	case err == nil:
+		pub.heldBy, pub.refused = c, nil
+		return nil
+	case isRefusal(err):
+		pub.refused, pub.refuser = err, c
 	}
 	what := "register"
-	if len(params) == 0 {
+	if len(instances) == 0 {
 		what = "deregister"
 	}
-	if err == nil && !ok {
-		// The SDK reports some refusals, authentication among them, without a reason.
-		err = errors.New("refused by the server (check the credentials and the namespace)")
-	}
-	if err != nil {
-		return wrapErr(what, pub.key, err)
-	}
-	pub.synced = true
-	return nil
-}
-
-func registerParam(key serviceKey, in model.Instance) vo.RegisterInstanceParam {
-	return vo.RegisterInstanceParam{
-		Ip: in.Ip, Port: in.Port, Weight: in.Weight, Enable: in.Enable, Healthy: in.Healthy,
-		Metadata: in.Metadata, ClusterName: in.ClusterName, ServiceName: key.name,
-		GroupName: key.group, Ephemeral: in.Ephemeral,
-	}
-}
-
-// deregisterParam names an instance published before: Nacos removes the connection's
-// whole registration for the service whichever it names, but it checks the address.
-func deregisterParam(pub *publication) vo.DeregisterInstanceParam {
-	return vo.DeregisterInstanceParam{
-		Ip: pub.named.Ip, Port: pub.named.Port, Cluster: pub.named.ClusterName,
-		ServiceName: pub.key.name, GroupName: pub.key.group, Ephemeral: true,
-	}
+	return wrapErr(what, pub.key, err)
 }
 
 func sameInstance(a, b model.Instance) bool {

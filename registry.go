@@ -14,7 +14,6 @@ import (
 	"github.com/asim/go-micro/v3/cmd"
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -33,14 +32,15 @@ const serviceListPageSize = 500
 type nacosRegistry struct {
 	pub  *publisher
 	subs *subscriptions
-	done chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	done chan struct{}  // closed by Close
+	wg   sync.WaitGroup // the maintain loop
 
-	mu         sync.RWMutex
+	mu         sync.RWMutex // never held across a network call
 	opts       registry.Options
 	cfg        *config
-	cfgErr     error                       // why the options are unusable; returned by every method
-	client     naming_client.INamingClient // built on first use
+	cfgErr     error        // why the options are unusable; returned by every method
+	client     naming       // the current client; nil until the first is built
+	build      *clientBuild // a client being built, if any
 	closed     bool
 	watchers   map[*watcher]bool
 	maintained bool          // the maintain loop runs
@@ -49,10 +49,10 @@ type nacosRegistry struct {
 }
 
 // NewRegistry returns a go-micro registry backed by Nacos 2.x. It never fails: it
-// connects on first use, and a bad option makes every method return an error saying
-// what was wrong (it is also logged once). Release it with Close, through io.Closer:
+// connects on first use, in the background, and a bad option makes every method return
+// an error saying what was wrong (it is also logged once). Release it with Close:
 //
-//	if c, ok := r.(io.Closer); ok { c.Close() }
+//	defer nacos.Close(r)
 func NewRegistry(opts ...registry.Option) registry.Registry {
 	r := &nacosRegistry{
 		pub:      newPublisher(),
@@ -68,13 +68,26 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 	return r
 }
 
+// Close releases a registry made by NewRegistry: it stops its watchers and ends its
+// connection to Nacos, which then removes the nodes it registered. It waits for that at
+// most the registry's timeout. It is the registry's own Close
+// (io.Closer), reachable without a type assertion. A registry of another package is
+// closed if it is an io.Closer.
+func Close(r registry.Registry) error {
+	if c, ok := r.(io.Closer); ok {
+		return c.Close()
+	}
+	return fmt.Errorf("nacos: a %T cannot be closed", r)
+}
+
 // Init applies options on top of the current ones. Options it refuses change nothing.
-// If the client settings changed and a client exists, a new client is built, everything
-// registered and subscribed is moved to it, and the old one is closed.
+// If the client settings changed and a client exists, a new client is built in the
+// background; once it is up, everything registered and subscribed moves to it and the
+// old one is closed. Init never waits on Nacos.
 func (r *nacosRegistry) Init(opts ...registry.Option) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
-		r.mu.Unlock()
 		return errClosed
 	}
 	next := r.opts
@@ -88,55 +101,15 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 		if r.cfg == nil { // nothing usable yet: every method says why
 			r.opts, r.cfgErr = next, err
 		}
-		r.mu.Unlock()
 		return err
 	}
 	old := r.cfg
 	r.opts, r.cfg, r.cfgErr = next, cfg, nil
 	r.subs.protectEmpty.Store(cfg.pushEmptyProtect)
-	if r.client == nil || (reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
-		r.mu.Unlock()
-		return nil
+	if (r.client != nil || r.build != nil) && !(reflect.DeepEqual(old.servers, cfg.servers) && reflect.DeepEqual(old.client, cfg.client)) {
+		r.startBuild()
 	}
-	c, err := newNamingClient(cfg)
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	oldClient := r.client.(*sdkClient)
-	r.client = c
-	r.mu.Unlock()
-	r.started(c)
-
-	errs := append(r.subs.resubscribe(c), r.pub.republish(c)...)
-	oldClient.CloseClient()
-	oldClient.markSettled()
-	return errors.Join(errs...)
-}
-
-// namingClient returns the client, building it on first use.
-func (r *nacosRegistry) namingClient() (naming_client.INamingClient, error) {
-	r.mu.RLock()
-	c, err := r.client, r.usable()
-	r.mu.RUnlock()
-	if c != nil || err != nil {
-		return c, err
-	}
-	r.mu.Lock()
-	if err := r.usable(); err != nil || r.client != nil {
-		c := r.client
-		r.mu.Unlock()
-		return c, err
-	}
-	c, err = newNamingClient(r.cfg)
-	if err != nil {
-		r.mu.Unlock()
-		return nil, err
-	}
-	r.client = c
-	r.mu.Unlock()
-	r.started(c.(*sdkClient))
-	return c, nil
+	return nil
 }
 
 // usable says why the registry cannot be used, if it cannot. r.mu must be held.
@@ -173,9 +146,12 @@ func (r *nacosRegistry) String() string { return "nacos" }
 // Register publishes every node of s. Nodes this registry registered earlier under the
 // same name stay registered; registering the same nodes again sends nothing to Nacos
 // and only renews their TTL (registry.RegisterTTL), after which a node not registered
-// again is withdrawn. Invalid input is refused and changes nothing. When Nacos cannot be
-// told (it fails or is unreachable), Register says so, and the registry keeps trying in
-// the background until Nacos holds the nodes or they are deregistered.
+// again is withdrawn. Invalid input is refused and changes nothing; so does a
+// registration Nacos refuses (a parameter it does not accept, a missing permission, or
+// several nodes of one service on a server older than 2.2): Register returns why, and
+// nothing is retried. When Nacos cannot be told (it fails or is unreachable), Register
+// says so, and the registry keeps trying in the background until Nacos holds the nodes
+// or they are deregistered.
 func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterOption) error {
 	o := apply(opts)
 	if o.TTL < 0 {
@@ -193,17 +169,27 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	if err != nil {
 		return err
 	}
+	for _, n := range nodes {
+		if err := checkInstance(s.Name, n.key.id, n.instance); err != nil {
+			return err
+		}
+	}
 	key.name = s.Name
 	c, err := r.namingClient()
+	if errors.Is(err, errConnecting) {
+		r.pub.register(nil, key, nodes, o.TTL) // stands until the client is up
+		r.maintainSoon()
+		return retrying(err)
+	}
 	if err != nil {
 		return err
 	}
 	changed, err := r.pub.register(c, key, nodes, o.TTL)
-	if err != nil || o.TTL > 0 {
-		r.maintainSoon()
+	if (err != nil && !isRefusal(err)) || o.TTL > 0 || r.currentClient() != c {
+		r.maintainSoon() // retries, expires, or publishes on a client that replaced c
 	}
 	if err != nil {
-		return fmt.Errorf("%w (the registry keeps trying)", err)
+		return retrying(err)
 	}
 	if changed && dropped != "" {
 		cfg.logf(logger.WarnLevel, "service %q version %q: %s left out of Nacos, over the metadata budget of %d characters", s.Name, s.Version, dropped, cfg.metadataBudget)
@@ -212,9 +198,17 @@ func (r *nacosRegistry) Register(s *registry.Service, opts ...registry.RegisterO
 	return nil
 }
 
+// retrying says, of an error that is not a refusal, that the registry keeps trying.
+func retrying(err error) error {
+	if isRefusal(err) {
+		return err
+	}
+	return fmt.Errorf("%w (the registry keeps trying)", err)
+}
+
 // Deregister withdraws the nodes of s (matched by version and id); the other nodes this
 // registry registered under the same name stay. Like Register, it keeps trying in the
-// background when Nacos cannot be told.
+// background when Nacos cannot be told, and changes nothing when Nacos refuses.
 func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.DeregisterOption) error {
 	o := apply(opts)
 	cfg, err := r.config()
@@ -243,22 +237,37 @@ func (r *nacosRegistry) Deregister(s *registry.Service, opts ...registry.Deregis
 	}
 	key.name = s.Name
 	if r.pub.get(key, false) == nil {
-		return nil // nothing registered here under that name
+		cfg.logf(logger.DebugLevel, "deregister service %q: this registry registered nothing under that name in group %q, so there is nothing to withdraw", s.Name, key.group)
+		return nil
 	}
 	c, err := r.namingClient()
+	if errors.Is(err, errConnecting) {
+		r.pub.deregister(nil, key, ids) // stands until the client is up
+		r.maintainSoon()
+		return retrying(err)
+	}
 	if err != nil {
 		return err
 	}
-	if err := r.pub.deregister(c, key, ids); err != nil {
+	found, err := r.pub.deregister(c, key, ids)
+	if (err != nil && !isRefusal(err)) || r.currentClient() != c {
 		r.maintainSoon()
-		return fmt.Errorf("%w (the registry keeps trying)", err)
+	}
+	if err != nil {
+		return retrying(err)
+	}
+	if !found {
+		cfg.logf(logger.DebugLevel, "deregister service %q: this registry holds no node of it in group %q any more, so there is nothing to withdraw", s.Name, key.group)
 	}
 	return nil
 }
 
 // GetService returns one Service per version, each with its healthy, enabled nodes, or
 // registry.ErrNotFound. The first lookup of a name subscribes to it; later lookups are
-// answered from the pushed state, with no round trip to Nacos.
+// answered from the pushed state, with no round trip to Nacos. A subscription only
+// lookups use is released once none has asked for it for the lookup expiry
+// (WithLookupExpiry), or for 5 seconds if the service has no instances, e.g. a name
+// that does not exist.
 func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*registry.Service, error) {
 	o := apply(opts)
 	cfg, err := r.config()
@@ -273,16 +282,15 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		return nil, err
 	}
 	key.name = name
-	c, err := r.namingClient()
+	sub, err := r.subscribe(key, nil)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := r.subs.acquire(c, key, nil)
-	if err != nil {
-		return nil, err
+	all := sub.answer()
+	if len(all) > 0 {
+		r.announce(key) // only names with instances: a lookup of any name must stay cheap
 	}
-	r.announce(key)
-	versions := filterClusters(sub.answer(), clusters)
+	versions := filterClusters(all, clusters)
 	if len(versions) == 0 {
 		return nil, registry.ErrNotFound
 	}
@@ -291,6 +299,23 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		services[i] = copyService(v.service, true)
 	}
 	return services, nil
+}
+
+// subscribe returns the subscription to key for watcher w, or for a lookup if w is nil
+// (see subscriptions.acquire).
+func (r *nacosRegistry) subscribe(key serviceKey, w *watcher) (*subscription, error) {
+	c, err := r.namingClient()
+	if err != nil {
+		return nil, err
+	}
+	sub, created, err := r.subs.acquire(c, key, w)
+	if err != nil {
+		return nil, err
+	}
+	if created && w == nil || r.currentClient() != c {
+		r.maintainSoon() // the lookup's expiry, or a move to a client that replaced c
+	}
+	return sub, nil
 }
 
 // ListServices returns every service name of the registry's group (one Service per name,
@@ -341,24 +366,19 @@ func (r *nacosRegistry) serviceNames(group string) ([]string, error) {
 }
 
 // listServiceNames reads one page if param names one, otherwise every page.
-func listServiceNames(c naming_client.INamingClient, param vo.GetAllServiceInfoParam) ([]string, error) {
+func listServiceNames(c naming, param vo.GetAllServiceInfoParam) ([]string, error) {
 	onePage := param.PageNo > 0
 	if !onePage {
 		param.PageNo, param.PageSize = 1, serviceListPageSize
 	}
 	var names []string
 	for {
-		list, err := c.GetAllServicesInfo(param)
-		if err == nil && list.Doms == nil {
-			// The SDK ignores the success flag; a refusal carries no name list at all,
-			// where an empty group has an empty one.
-			err = errors.New("refused by the server (check the credentials and the namespace)")
-		}
+		page, total, err := c.serviceNames(param)
 		if err != nil {
 			return nil, fmt.Errorf("nacos: list services of group %q: %w", param.GroupName, err)
 		}
-		names = append(names, list.Doms...)
-		if onePage || len(list.Doms) < int(param.PageSize) || int64(len(names)) >= list.Count {
+		names = append(names, page...)
+		if onePage || len(page) < int(param.PageSize) || int64(len(names)) >= total {
 			break
 		}
 		param.PageNo++
@@ -429,7 +449,8 @@ func (r *nacosRegistry) forgetWatcher(w *watcher) {
 }
 
 // announce tells the watchers of all services of a group about a name this registry
-// registered or looked up, so that they need not wait for their next discovery.
+// registered, or looked up and found, so that they need not wait for their next
+// discovery.
 func (r *nacosRegistry) announce(key serviceKey) {
 	r.mu.RLock()
 	var ws []*watcher
@@ -444,132 +465,4 @@ func (r *nacosRegistry) announce(key serviceKey) {
 			r.logf(logger.DebugLevel, "watcher: %v", err)
 		}
 	}
-}
-
-// started begins the upkeep of a new client (see maintain).
-func (r *nacosRegistry) started(c *sdkClient) {
-	afterRedo(c.INamingClient, func() {
-		r.redone.Store(true)
-		r.wakeMaintain() // never blocks: this runs on the SDK's event goroutine
-	})
-	r.maintainSoon()
-}
-
-// maintainSoon makes sure the maintain loop runs, and wakes it.
-func (r *nacosRegistry) maintainSoon() {
-	r.mu.Lock()
-	if !r.maintained && !r.closed {
-		r.maintained = true
-		r.wg.Add(1)
-		go r.maintain()
-	}
-	r.mu.Unlock()
-	r.wakeMaintain()
-}
-
-func (r *nacosRegistry) wakeMaintain() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Delays of the maintain loop.
-const (
-	settleDelay = time.Second            // after a client starts, publish everything again
-	firstRetry  = 100 * time.Millisecond // after a publish failed, then doubling
-	lastRetry   = 10 * time.Second
-)
-
-// maintain keeps Nacos holding what the registry holds, for as long as the registry is
-// open:
-//
-//   - It withdraws nodes that were not registered again within their TTL.
-//   - It publishes again, with growing delays, every service whose last publish failed:
-//     a failed Register or Deregister stands (see publication.publish).
-//   - It publishes everything again after the SDK's reconnect redo (see afterRedo), and
-//     once more a second after a client started: the redo sends what the SDK cached
-//     when it began, which can be older than what the registry published meanwhile,
-//     and nacos-sdk-go v2.3.5 can run its first redo late, after the registry's first
-//     publishes, before the registry can hear of it.
-//
-// Nacos ignores a registration that changes nothing, so publishing again is harmless.
-func (r *nacosRegistry) maintain() {
-	defer r.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	retry := firstRetry
-	for {
-		select {
-		case <-r.done:
-			return
-		case <-r.wake:
-		case <-timer.C:
-		}
-		wait := time.Hour
-		ic, err := r.namingClient()
-		if err != nil {
-			timer.Reset(wait)
-			continue // closed, or unusable options: Init wakes it again
-		}
-		c := ic.(*sdkClient)
-		now := time.Now()
-		next, expired, errs := r.pub.expire(c, now)
-		for _, n := range expired {
-			r.logf(logger.InfoLevel, "withdrew %s: not registered again within its TTL", n)
-		}
-		settleDue := !c.isSettled() && !now.Before(c.settleAt)
-		if r.redone.Swap(false) || settleDue {
-			errs = append(errs, r.pub.republish(c)...)
-		} else {
-			errs = append(errs, r.pub.resync(c)...)
-		}
-		if settleDue {
-			c.markSettled()
-		}
-		if !next.IsZero() {
-			wait = time.Until(next)
-		}
-		if !c.isSettled() {
-			wait = min(wait, time.Until(c.settleAt))
-		}
-		if len(errs) == 0 {
-			retry = firstRetry
-		} else {
-			for _, err := range errs {
-				r.logf(logger.WarnLevel, "%v (trying again in %v)", err, retry)
-			}
-			wait = min(wait, retry)
-			retry = min(2*retry, lastRetry)
-		}
-		timer.Reset(wait)
-	}
-}
-
-// Close stops every watcher and the client: the connection to Nacos closes, so Nacos
-// removes the nodes this registry registered. Close is safe to call more than once.
-func (r *nacosRegistry) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	close(r.done)
-	c := r.client
-	r.client = nil
-	ws := make([]*watcher, 0, len(r.watchers))
-	for w := range r.watchers {
-		ws = append(ws, w)
-	}
-	r.mu.Unlock()
-	for _, w := range ws {
-		w.Stop()
-	}
-	r.wg.Wait()
-	if c != nil {
-		c.CloseClient()
-		c.(*sdkClient).markSettled()
-	}
-	return nil
 }

@@ -430,6 +430,7 @@ func TestBadInputIsRefusedAndLosesNothing(t *testing.T) {
 		"no port":               func() error { return r.Register(node("10.0.0.1")) },
 		"non-numeric port":      func() error { return r.Register(node("10.0.0.1:http")) },
 		"port out of range":     func() error { return r.Register(node("10.0.0.1:70000")) },
+		"port 0":                func() error { return r.Register(node("10.0.0.1:0")) },
 		"name with @@":          func() error { return r.Register(named("a@@b")) },
 		"name with a space":     func() error { return r.Register(named("a b")) },
 		"CJK name":              func() error { return r.Register(named("服务")) },
@@ -507,6 +508,26 @@ func TestBadOptionsNeverPanic(t *testing.T) {
 	}
 }
 
+// Deregister in a group where this registry registered nothing changes nothing, and
+// says so at debug level.
+func TestDeregisterOfNothingSaysSo(t *testing.T) {
+	env := newEnv(t)
+	log := newLogRecorder()
+	r := env.registry(t, WithLogger(log))
+	if err := r.Register(service("svc", "v1", "n1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Deregister(service("svc", "v1", "n1"), DeregisterParam(vo.DeregisterInstanceParam{GroupName: "elsewhere"})); err != nil {
+		t.Fatalf("Deregister in another group: %v", err)
+	}
+	if !strings.Contains(log.text(), `debug nacos: deregister service "svc": this registry registered nothing under that name in group "elsewhere"`) {
+		t.Fatalf("no debug line says that nothing was deregistered:\n%s", log.text())
+	}
+	if got := seen(env.registry(t), "svc"); got != "v1/n1" {
+		t.Fatalf("after Deregister in another group the registered node is %q", got)
+	}
+}
+
 func TestAddressForms(t *testing.T) {
 	cases := map[string]string{
 		"10.0.0.1:8848":               "http://10.0.0.1:8848/nacos",
@@ -542,11 +563,14 @@ func TestClosedRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Close(); err != nil {
+	if err := Close(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	if err := Close(struct{ registry.Registry }{}); err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
+		t.Fatalf("Close of a registry that cannot be closed: %v", err)
 	}
 	if _, err := w.Next(); err != registry.ErrWatcherStopped {
 		t.Fatalf("watcher after Close: %v", err)

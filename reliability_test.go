@@ -37,7 +37,9 @@ import (
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/nacostest"
 )
@@ -361,7 +363,7 @@ func relSDKView(r *nacosRegistry, names []string) string {
 	}
 	var parts []string
 	for _, name := range names {
-		svc, err := c.GetService(vo.GetServiceParam{ServiceName: name})
+		svc, err := c.(*sdkClient).sdk.GetService(vo.GetServiceParam{ServiceName: name})
 		if err != nil {
 			parts = append(parts, name+": "+err.Error())
 			continue
@@ -1245,7 +1247,7 @@ func relMB(bytes int64) string { return fmt.Sprintf("%.2f MB", float64(bytes)/(1
 // goroutines must come back to their number at the start after Stop and Close.
 func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	total := publishers * perPublisher
-	g0 := runtime.NumGoroutine()
+	g0, leftAtStart := runtime.NumGoroutine(), goleak.IgnoreCurrent()
 	env := newEnv(t)
 	pubs := make([]*nacosRegistry, publishers)
 	for i := range pubs {
@@ -1342,7 +1344,8 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	if env.srv != nil {
 		env.srv.Close()
 	}
-	eventually(t, within, func() bool { return runtime.NumGoroutine() <= g0 }, "after Close: %s goroutines, %d at the start", relGoroutines, g0)
+	eventually(t, within, func() bool { return goleak.Find(leftAtStart, sdkLeftovers) == nil }, "after Close, goroutines remain: %s",
+		func() string { return fmtErr(goleak.Find(leftAtStart, sdkLeftovers)) })
 	t.Logf("goroutines: %d at the start, %d with %d idle clients, %d with %d watchers and the test's %d reader goroutines, %d after Stop, %d after Close",
 		g0, gIdle, publishers+readers+1, gWatching, watchers, watchers, gStopped, runtime.NumGoroutine())
 }
@@ -1660,11 +1663,15 @@ func relServerFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegist
 				relNacosError(t, label+": Deregister of the last node", r.Deregister(one))
 				undo()
 				relSDKIdle(t)
-				// The failed calls stand and are retried; the next calls add to them.
+				// The failed calls stand and are retried, the refused ones change
+				// nothing; the next calls add to them.
 				fresh := relService("rel-fail-new-"+m.name, "v1", "n2")
 				relMust(t, r.Register(fresh), "%s: Register after the fault", label)
 				relMust(t, r.Deregister(one), "%s: Deregister after the fault", label)
 				want := relWant(relService(fresh.Name, "v1", "n1", "n2"))
+				if m.mode == nacostest.FailRefused {
+					want = relWant(fresh)
+				}
 				state := func() string { return relServerState(srv, "", "", fresh.Name, one.Name) }
 				eventually(t, within, func() bool { return state() == want }, "%s: after the next calls the server holds %s, want %s", label, state, want)
 			case "BatchInstanceRequest":
@@ -1673,7 +1680,8 @@ func relServerFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegist
 				relNacosError(t, label+": Register of a third node", r.Register(extra))
 				undo()
 				relSDKIdle(t)
-				// The failed Register stands and is retried until withdrawn.
+				// The failed Register stands and is retried until withdrawn (the
+				// refused one changed nothing).
 				relMust(t, r.Deregister(extra), "%s: Deregister after the fault", label)
 				relMust(t, r.Register(relService("rel-bad", "v1", "keep1")), "%s: Register after the fault", label)
 				state := func() string { return relServerState(srv, "", "", "rel-bad") }
@@ -1968,13 +1976,16 @@ var relModes = []struct {
 	mode nacostest.FailMode
 }{{"error", nacostest.FailWithError}, {"refused", nacostest.FailRefused}, {"timeout", nacostest.FailTimeout}}
 
-// A Register or Deregister that Nacos could not be told of is kept as what Nacos must
-// hold: the caller gets an error, and the registry tries again in the background until
+// A Register or Deregister that Nacos could not be told of (it failed or timed out, as
+// opposed to a refusal) is kept as what Nacos must hold: the caller gets an error, and the registry tries again in the background until
 // Nacos holds it, across reconnects. (Rolling back instead would fight nacos-sdk-go: it
 // caches a registration for its reconnect redo before sending it, and forgets a
 // deregistered service even when the request failed.)
 func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 	for _, m := range relModes {
+		if m.mode == nacostest.FailRefused {
+			continue // not retried: TestRefusalWithoutAReasonIsNotRetried
+		}
 		t.Run(m.name, func(t *testing.T) {
 			relRunChecked(t, false, func(t *testing.T) {
 				env := newEnv(t)
@@ -2227,9 +2238,9 @@ func TestReliabilityUnbalancedBracketAddressIsRefused(t *testing.T) {
 // back outside any lock (ServiceInfoHolder.ProcessService), from the push goroutine and,
 // after a reconnect, from the goroutine that redoes subscriptions: an older list can be
 // called back after a newer one. The fault tests with a reader that lives through the
-// fault caught it: the registry answered 2 nodes of rel-heal-a while the SDK's cache
-// held all 6. This test calls the subscription back with an older list, as the SDK does
-// then; the SDK's cache, and Nacos, still hold the newer one.
+// fault caught it: the registry answered 2 nodes of rel-order while the SDK's cache
+// held all 6. This test calls the subscription's SDK callback with an older list, as
+// the SDK does then; the SDK's cache, and Nacos, still hold the newer one.
 func TestReliabilityOlderListCalledBackLateDoesNotWin(t *testing.T) {
 	env := newEnv(t)
 	regs := relCleanAll(t, env, 2)
@@ -2238,18 +2249,20 @@ func TestReliabilityOlderListCalledBackLateDoesNotWin(t *testing.T) {
 	relMust(t, pub.Register(older), "register")
 	seen := func() string { return relSeenState(r, []string{"rel-order"}) }
 	eventually(t, within, func() bool { return seen() == relWant(older) }, "GetService: %s", seen)
+	key := serviceKey{DefaultGroup, "rel-order"}
 	r.subs.mu.Lock()
-	sub := r.subs.byKey[serviceKey{DefaultGroup, "rel-order"}]
+	sub := r.subs.byKey[key]
 	r.subs.mu.Unlock()
 	sub.mu.Lock()
-	olderHosts, param := append(sub.state.hosts[:0:0], sub.state.hosts...), sub.param
+	olderHosts, c := append(sub.state.hosts[:0:0], sub.state.hosts...), sub.client.(*sdkClient)
 	sub.mu.Unlock()
 
 	newer := relService("rel-order", "v1", "n2")
 	relMust(t, pub.Register(newer), "register")
 	want := relWant(older, newer)
 	eventually(t, within, func() bool { return seen() == want }, "GetService: %s", seen)
-	param.SubscribeCallback(olderHosts, nil) // the SDK's late callback of the older list
+	callback := c.newestOnly(key, func(hosts []model.Instance, stamp uint64) { r.subs.update(sub, c, hosts, stamp) })
+	callback(olderHosts, nil) // the SDK's late callback of the older list
 	if got := seen(); got != want {
 		t.Fatalf("after an older list was called back late, GetService answers %s, want %s (the SDK's cache: %s)", got, want, relSDKView(r, []string{"rel-order"}))
 	}

@@ -1,41 +1,48 @@
 package nacos
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
 // subscriptions holds one Nacos subscription per service for the registry, whoever needs
-// it: GetService keeps it for the registry's life (so that later lookups cost no round
-// trip, as the SDK's own cache does), watchers hold it until they stop.
+// it. Watchers hold theirs until they stop. GetService keeps one so that later lookups
+// cost no round trip, as the SDK's own cache does, until it has gone unused for the
+// lookup expiry (see WithLookupExpiry; a service without instances, e.g. a name that
+// does not exist, for at most emptyLookupExpiry), after which the maintain loop
+// releases it.
 type subscriptions struct {
 	mu           sync.Mutex
 	byKey        map[serviceKey]*subscription
 	leaving      map[serviceKey]chan struct{} // being unsubscribed; closed when done
 	protectEmpty atomic.Bool                  // see WithPushEmptyProtection
+	closing      atomic.Bool                  // the registry is closing: nothing is sent
 }
+
+// emptyLookupExpiry bounds how long a lookup keeps a subscription to a service without
+// instances: a gateway deriving service names from URL paths looks up names that do
+// not exist, and each would otherwise hold a subscription for the full expiry.
+const emptyLookupExpiry = 5 * time.Second
 
 // subscription is one service's subscription and the latest instance list Nacos pushed.
 type subscription struct {
 	key   serviceKey
 	ready chan struct{} // closed once the first subscribe has been answered
 	err   error         // why it failed; set before ready is closed
+	move  sync.Mutex    // serialises subscribing it anew (subscriptions.moveTo)
 
-	mu       sync.Mutex
-	param    *vo.SubscribeParam // the very value subscribed with: the SDK unsubscribes by pointer
-	state    *pushState         // nil until Nacos has answered
-	stamp    uint64             // the SDK's lastRefTime of state, when known
-	watchers map[*watcher]bool
-	refs     int        // watchers holding it
-	pinned   bool       // looked up by GetService: kept until the registry closes
-	answers  []answered // the states GetService answered from lately, oldest first
+	mu          sync.Mutex
+	client      naming     // the client it is subscribed through
+	unsubscribe func()     // nil while not subscribed through client
+	state       *pushState // nil until Nacos has answered
+	stamp       uint64     // the version stamp of state, on client
+	watchers    map[*watcher]bool
+	refs        int        // watchers holding it
+	lookedUp    time.Time  // the last GetService; zero if none
+	answers     []answered // the states GetService answered from lately, oldest first
 }
 
 // answered is a state GetService answered from, and when.
@@ -48,16 +55,41 @@ type answered struct {
 // cache keeps one.
 const answerMemory = time.Minute
 
-// pushState is one instance list as Nacos pushed it, decoded when first needed.
+// pushState is one instance list as Nacos pushed it, decoded when first needed, on the
+// latest list decoded before it (see decodeInstances).
 type pushState struct {
 	name     string
 	hosts    []model.Instance
+	base     atomic.Pointer[pushState] // decoded; dropped once this one is
 	once     sync.Once
+	done     atomic.Bool
 	versions []*version
 }
 
+// newPushState takes hosts (a copy of the SDK's list: see sdk.go) for the list after
+// last (nil if none).
+func newPushState(name string, hosts []model.Instance, last *pushState) *pushState {
+	p := &pushState{name: name, hosts: hosts}
+	if last != nil {
+		base := last.base.Load()
+		if last.done.Load() { // after base: last may be done, its base dropped, just now
+			base = last
+		}
+		p.base.Store(base)
+	}
+	return p
+}
+
 func (p *pushState) decoded() []*version {
-	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts) })
+	p.once.Do(func() {
+		var base []*version
+		if b := p.base.Load(); b != nil {
+			base = b.versions
+		}
+		p.versions = decodeInstances(p.name, p.hosts, base)
+		p.done.Store(true)
+		p.base.Store(nil)
+	})
 	return p.versions
 }
 
@@ -65,10 +97,11 @@ func newSubscriptions() *subscriptions {
 	return &subscriptions{byKey: map[serviceKey]*subscription{}, leaving: map[serviceKey]chan struct{}{}}
 }
 
-// acquire returns the subscription to key, subscribing first if there is none. A watcher
-// w (if not nil) is told of every push and holds the subscription until release; without
-// one the subscription is pinned.
-func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w *watcher) (*subscription, error) {
+// acquire returns the subscription to key, subscribing through c first if there is
+// none (created). A watcher w (if not nil) is told of every push and holds the
+// subscription until release; without one it is a lookup, which keeps it until the
+// lookup expiry.
+func (s *subscriptions) acquire(c naming, key serviceKey, w *watcher) (sub *subscription, created bool, err error) {
 	s.mu.Lock()
 	for s.leaving[key] != nil {
 		// Subscribing while the SDK still unsubscribes could reach Nacos in either order.
@@ -77,7 +110,7 @@ func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w
 		<-left
 		s.mu.Lock()
 	}
-	sub := s.byKey[key]
+	sub = s.byKey[key]
 	creator := sub == nil
 	if creator {
 		sub = &subscription{key: key, ready: make(chan struct{}), watchers: map[*watcher]bool{}}
@@ -88,7 +121,7 @@ func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w
 		sub.watchers[w] = true
 		sub.refs++
 	} else {
-		sub.pinned = true
+		sub.lookedUp = time.Now()
 	}
 	sub.mu.Unlock()
 	s.mu.Unlock()
@@ -103,39 +136,30 @@ func (s *subscriptions) acquire(c naming_client.INamingClient, key serviceKey, w
 		close(sub.ready)
 	}
 	<-sub.ready
-	return sub, sub.err
+	return sub, creator, sub.err
 }
 
-// subscribe subscribes sub on client c.
-func (s *subscriptions) subscribe(c naming_client.INamingClient, sub *subscription) error {
-	cache := serviceCache(c)
-	param := &vo.SubscribeParam{ServiceName: sub.key.name, GroupName: sub.key.group, SubscribeCallback: s.onPush(sub, cache)}
+// subscribe subscribes sub through client c.
+func (s *subscriptions) subscribe(c naming, sub *subscription) error {
 	sub.mu.Lock()
-	sub.param = param
-	sub.stamp = 0 // a new client: its server's clock
+	sub.client, sub.unsubscribe, sub.stamp = c, nil, 0 // a new client: its server's clock
 	sub.mu.Unlock()
-	if err := c.Subscribe(param); err != nil {
-		_ = c.Unsubscribe(param) // the SDK keeps the callback and a redo entry even on failure
+	unsubscribe, err := c.subscribe(sub.key, func(hosts []model.Instance, stamp uint64) { s.update(sub, c, hosts, stamp) })
+	if err != nil {
 		return wrapErr("subscribe to", sub.key, err)
 	}
-	// The SDK calls back at once for a service it had not cached, but not for one it had;
-	// and it reports a refused subscription as success, with no callback.
-	if sub.current() == nil {
-		svc, err := c.GetService(vo.GetServiceParam{ServiceName: sub.key.name, GroupName: sub.key.group})
-		if err == nil && svc.Name != sub.key.name {
-			err = errors.New("refused by the server (check the credentials and the namespace)")
-		}
-		if err != nil {
-			_ = c.Unsubscribe(param)
-			return wrapErr("subscribe to", sub.key, err)
-		}
-		s.update(sub, cache, svc.Hosts)
+	sub.mu.Lock()
+	if sub.client == c {
+		sub.unsubscribe = unsubscribe
 	}
+	sub.mu.Unlock()
 	return nil
 }
 
-// resubscribe moves every subscription to a new client.
-func (s *subscriptions) resubscribe(c naming_client.INamingClient) []error {
+// moveTo subscribes through c every subscription that is not subscribed through it: all
+// of them after a client switch, and those whose subscribing failed. The old client's
+// subscriptions end with it.
+func (s *subscriptions) moveTo(c naming) []error {
 	s.mu.Lock()
 	subs := make([]*subscription, 0, len(s.byKey))
 	for _, sub := range s.byKey {
@@ -144,38 +168,104 @@ func (s *subscriptions) resubscribe(c naming_client.INamingClient) []error {
 	s.mu.Unlock()
 	var errs []error
 	for _, sub := range subs {
-		<-sub.ready
-		if err := s.subscribe(c, sub); err != nil {
-			errs = append(errs, err)
+		select {
+		case <-sub.ready:
+		default:
+			continue // its first subscribe is under way: the next pass sees it
 		}
+		sub.mu.Lock()
+		due := sub.client != c || sub.unsubscribe == nil
+		sub.mu.Unlock()
+		if !due {
+			continue
+		}
+		sub.move.Lock()
+		s.mu.Lock()
+		sub.mu.Lock()
+		due = s.byKey[sub.key] == sub && (sub.client != c || sub.unsubscribe == nil)
+		sub.mu.Unlock()
+		s.mu.Unlock()
+		if due && !s.closing.Load() {
+			if err := s.subscribe(c, sub); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		sub.move.Unlock()
 	}
 	return errs
 }
 
-// release drops w's hold on sub and unsubscribes when nothing holds it any more. With a
-// nil client (the registry is closing) nothing is sent.
-func (s *subscriptions) release(c naming_client.INamingClient, sub *subscription, w *watcher) {
-	s.mu.Lock()
+// release drops w's hold on sub and unsubscribes when nothing holds it any more.
+func (s *subscriptions) release(sub *subscription, w *watcher) {
 	sub.mu.Lock()
 	if sub.watchers[w] {
 		delete(sub.watchers, w)
 		sub.refs--
 	}
-	drop := sub.refs == 0 && !sub.pinned && s.byKey[sub.key] == sub
-	var left chan struct{}
-	if drop {
-		left = make(chan struct{})
-		delete(s.byKey, sub.key)
-		s.leaving[sub.key] = left
-	}
-	param := sub.param
+	unused := sub.refs == 0 && sub.lookedUp.IsZero()
 	sub.mu.Unlock()
+	if unused {
+		s.drop(sub, func(sub *subscription) bool { return sub.refs == 0 && sub.lookedUp.IsZero() })
+	}
+}
+
+// expireLookups releases the subscriptions only lookups hold that have gone unused for
+// their expiry, and says when the next one would expire (zero if none).
+func (s *subscriptions) expireLookups(now time.Time, expiry time.Duration) (next time.Time) {
+	s.mu.Lock()
+	subs := make([]*subscription, 0, len(s.byKey))
+	for _, sub := range s.byKey {
+		subs = append(subs, sub)
+	}
 	s.mu.Unlock()
-	if !drop {
+	expired := func(sub *subscription) bool {
+		if sub.refs > 0 || sub.lookedUp.IsZero() {
+			return false
+		}
+		at := sub.lookedUp.Add(sub.expiry(expiry))
+		if at.After(now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			return false
+		}
+		return true
+	}
+	for _, sub := range subs {
+		s.drop(sub, expired)
+	}
+	return next
+}
+
+// expiry is how long a lookup keeps sub unused. sub.mu must be held.
+func (sub *subscription) expiry(expiry time.Duration) time.Duration {
+	if sub.state == nil || len(sub.state.hosts) == 0 {
+		return min(expiry, emptyLookupExpiry)
+	}
+	return expiry
+}
+
+// drop unsubscribes sub if it is still the subscription to its service and unused says
+// so (checked under both locks).
+func (s *subscriptions) drop(sub *subscription, unused func(*subscription) bool) {
+	sub.move.Lock()
+	defer sub.move.Unlock()
+	s.mu.Lock()
+	sub.mu.Lock()
+	if s.byKey[sub.key] != sub || !unused(sub) {
+		sub.mu.Unlock()
+		s.mu.Unlock()
 		return
 	}
-	if c != nil && param != nil {
-		_ = c.Unsubscribe(param)
+	left := make(chan struct{})
+	delete(s.byKey, sub.key)
+	s.leaving[sub.key] = left
+	unsubscribe := sub.unsubscribe
+	sub.unsubscribe = nil
+	sub.mu.Unlock()
+	s.mu.Unlock()
+	if unsubscribe != nil && !s.closing.Load() {
+		unsubscribe()
 	}
 	s.mu.Lock()
 	delete(s.leaving, sub.key)
@@ -183,34 +273,23 @@ func (s *subscriptions) release(c naming_client.INamingClient, sub *subscription
 	close(left)
 }
 
-// onPush is the SDK callback. The SDK calls it synchronously on the goroutine that
-// handles every push of the connection, and owns hosts (it sorts its cached lists in
-// place), so it copies and returns at once: decoding waits for the first reader, and
-// watchers are only flagged.
-func (s *subscriptions) onPush(sub *subscription, cache *naming_cache.ServiceInfoHolder) func([]model.Instance, error) {
-	return func(hosts []model.Instance, err error) {
-		if err == nil {
-			s.update(sub, cache, hosts)
-		}
-	}
+// count says how many subscriptions there are.
+func (s *subscriptions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byKey)
 }
 
-// update takes a new instance list for sub. With the SDK's cache at hand it takes the
-// cache's list instead, the newest, and only if it is newer than the one it has.
-func (s *subscriptions) update(sub *subscription, cache *naming_cache.ServiceInfoHolder, hosts []model.Instance) {
-	var stamp uint64
-	if cache != nil {
-		if svc, ok := cache.GetServiceInfo(sub.key.name, sub.key.group, ""); ok {
-			hosts, stamp = svc.Hosts, svc.LastRefTime
-		}
-	}
+// update takes an instance list pushed through client from, with its version stamp,
+// unless it is older than the one sub has or came through another client.
+func (s *subscriptions) update(sub *subscription, from naming, hosts []model.Instance, stamp uint64) {
 	sub.mu.Lock()
-	if stamp != 0 && stamp <= sub.stamp ||
+	if sub.client != from || stamp != 0 && stamp <= sub.stamp ||
 		s.protectEmpty.Load() && len(hosts) == 0 && sub.state != nil && len(sub.state.hosts) > 0 {
 		sub.mu.Unlock()
 		return
 	}
-	sub.state = &pushState{name: sub.key.name, hosts: append([]model.Instance(nil), hosts...)}
+	sub.state = newPushState(sub.key.name, hosts, sub.state)
 	sub.stamp = max(sub.stamp, stamp)
 	watchers := make([]*watcher, 0, len(sub.watchers))
 	for w := range sub.watchers {

@@ -270,7 +270,7 @@ func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Paylo
 		r = errorReply(resultFail, codeUnregistered, "Connection is unregistered.")
 	case !known:
 		c.active()
-		r = errorReply(resultFail, codeNoHandler, "RequestHandler Not Found")
+		r = noHandler()
 	default:
 		c.active()
 		r = h.serve(s, c, p)
@@ -315,6 +315,11 @@ func failed(resultCode, errorCode int, message string) *rpc_response.Response {
 // those made from a handler's exception carry the error code as resultCode.
 func errorReply(resultCode, errorCode int, message string) reply {
 	return reply{"ErrorResponse", failed(resultCode, errorCode, message)}
+}
+
+// noHandler is Java's answer to a request type it has no handler for.
+func noHandler() reply {
+	return errorReply(resultFail, codeNoHandler, "RequestHandler Not Found")
 }
 
 // refusal is a response of the request's own type that says no, the way

@@ -24,6 +24,11 @@ const (
 	// FailTimeout never answers, until undo or Close; the request is then
 	// served normally or cancelled. The SDK call times out (TimeoutMs).
 	FailTimeout
+	// FailNoHandler answers as a server without a handler for the request
+	// type: ErrorResponse with errorCode 302 (NO_HANDLER) and "RequestHandler
+	// Not Found". Nacos 2.0 and 2.1 answer BatchInstanceRequest so. The SDK
+	// treats it as FailWithError.
+	FailNoHandler
 )
 
 const injectedFailure = "nacostest: injected failure"
@@ -80,6 +85,8 @@ func (f *faults) apply(ctx context.Context, quit <-chan struct{}, requestType, r
 	switch current.mode {
 	case FailRefused:
 		return refusal(responseType, codeServerError, injectedFailure), true, nil
+	case FailNoHandler:
+		return noHandler(), true, nil
 	case FailTimeout:
 		select {
 		case <-current.undone:

@@ -159,6 +159,20 @@ func TestFailRequests(t *testing.T) {
 			t.Fatalf("refused registration stored: %+v", srv.Instances("", "", "svc"))
 		}
 	})
+	t.Run("FailNoHandler", func(t *testing.T) {
+		srv := newServer(t)
+		client := newClient(t, []string{srv.Addr()})
+		defer srv.FailRequests("BatchInstanceRequest", FailNoHandler)()
+		ok, err := client.BatchRegisterInstance(vo.BatchRegisterInstanceParam{ServiceName: "svc", Instances: []vo.RegisterInstanceParam{
+			instance("svc", "10.0.0.1", 80, nil), instance("svc", "10.0.0.2", 80, nil),
+		}})
+		if ok || err == nil || err.Error() != "RequestHandler Not Found" {
+			t.Fatalf("BatchRegisterInstance = %v, %v; want Java's error for an unknown request type", ok, err)
+		}
+		if !holds(srv, "svc") {
+			t.Fatalf("refused batch stored: %+v", srv.Instances("", "", "svc"))
+		}
+	})
 	t.Run("FailTimeout", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()}, func(c *constant.ClientConfig) { c.TimeoutMs = 300 })

@@ -168,7 +168,7 @@ launch() {
 	[ -z "${NACOS_AUTH:-}" ] || auth=true
 	write_config "$dir" "$port" "$auth"
 	local opts=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true
-		-Dnacos.home="$dir" -Dnacos.logs.path="$dir/logs" -DJM.LOG.PATH="$dir/logs" -DJM.SNAPSHOT.PATH="$dir")
+		-Dnacos.home="$dir" -Dnacos.logs.path="$dir/logs" -Dderby.stream.error.file="$dir/logs/derby.log" -DJM.LOG.PATH="$dir/logs" -DJM.SNAPSHOT.PATH="$dir")
 	if [ "$mode" = standalone ]; then
 		opts+=(-Dnacos.standalone=true)
 	else

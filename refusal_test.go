@@ -1,0 +1,120 @@
+package nacos
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+
+	"github.com/micro-registry/nacos/nacostest"
+)
+
+// quiet is how long a test watches for requests that must not come: the maintain loop
+// retries within 100 ms and the SDK redoes within a second.
+const quiet = 2 * time.Second
+
+// steady fails the test if count changes during quiet, and returns its final value.
+func steady(t *testing.T, what string, count func() int64) int64 {
+	t.Helper()
+	before := count()
+	deadline := time.Now().Add(quiet)
+	for time.Now().Before(deadline) {
+		if now := count(); now != before {
+			t.Fatalf("%s went from %d to %d after the call returned: something is still retrying", what, before, now)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return before
+}
+
+// A cluster name with '_' passes Nacos's parameter checker but not the register
+// handler (NamingUtils.checkInstanceIsLegal): it is refused before anything is sent.
+func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
+	env := newEnv(t)
+	r := env.registry(t, WithCluster("east_1"))
+	err := r.Register(service("refused-cluster", "v1", "n1"))
+	if err == nil || !strings.Contains(err.Error(), `cluster "east_1"`) || strings.Contains(err.Error(), "keeps trying") {
+		t.Fatalf("Register with WithCluster(\"east_1\"): %v; want an error naming the cluster, not retried", err)
+	}
+	ok := env.registry(t)
+	err = ok.Register(service("refused-cluster", "v1", "n1"), RegisterParam(vo.RegisterInstanceParam{ClusterName: "east_1"}))
+	if err == nil || !strings.Contains(err.Error(), `cluster "east_1"`) {
+		t.Fatalf("Register with RegisterParam cluster east_1: %v; want an error naming the cluster", err)
+	}
+	if env.srv != nil {
+		if n := env.srv.Requests("InstanceRequest") + env.srv.Requests("BatchInstanceRequest"); n != 0 {
+			t.Fatalf("%d registrations were sent", n)
+		}
+	}
+}
+
+// Against a server without batch registration (Nacos 2.0, 2.1), several nodes of one
+// service are refused once, with the version they need; nothing is retried, the SDK's
+// reconnect cache does not keep the batch, and what was registered stays.
+func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
+	relRunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
+}
+
+func batchOnAServerWithoutIt(t *testing.T) {
+	env := newEnv(t)
+	srv := env.embedded(t, "FailNoHandler, to answer as a Nacos without batch support")
+	r := relClean(t, env)
+	single := service("old-server", "v1", "n1")
+	relMust(t, r.Register(single), "register one node")
+	srv.FailRequests("BatchInstanceRequest", nacostest.FailNoHandler)
+
+	err := r.Register(service("old-server", "v1", "n2"))
+	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") || strings.Contains(err.Error(), "keeps trying") {
+		t.Fatalf("Register of a second node: %v; want a refusal naming Nacos 2.2", err)
+	}
+	relSDKIdle(t) // the SDK's own reconnect after the refused request is over
+	batches := steady(t, "BatchInstanceRequests", func() int64 { return srv.Requests("BatchInstanceRequest") })
+	t.Logf("%d batch requests for one refused registration (the SDK tries 3 times)", batches)
+
+	// The refusal is remembered: the next one is not even sent.
+	err = r.Register(service("old-server", "v1", "n2", "n3"))
+	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") {
+		t.Fatalf("second Register of several nodes: %v", err)
+	}
+	if n := srv.Requests("BatchInstanceRequest"); n != batches {
+		t.Fatalf("a second batch was sent (%d requests, %d before)", n, batches)
+	}
+
+	// A reconnect redoes what the SDK cached: the single node, not the batch.
+	srv.DropConnections()
+	relSDKIdle(t)
+	state := func() string { return relServerState(srv, "", "", "old-server") }
+	eventually(t, relRecovery, func() bool { return state() == relWant(single) }, "the server holds %s", state)
+	steady(t, "BatchInstanceRequests after a reconnect", func() int64 { return srv.Requests("BatchInstanceRequest") })
+	if got := state(); got != relWant(single) {
+		t.Fatalf("after the refusals and a reconnect the server holds %s, want %s", got, relWant(single))
+	}
+}
+
+// A refusal the SDK passes on without its reason (Java's filters: auth, parameter
+// checks) is reported and not retried; a refused Deregister leaves the nodes registered.
+func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
+	env := newEnv(t)
+	srv := env.embedded(t, "FailRequests, to refuse without a reason")
+	r := relClean(t, env)
+	kept := relService("refused-kept", "v1", "k1")
+	relMust(t, r.Register(kept), "register")
+
+	undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
+	err := r.Register(relService("refused-new", "v1", "n1"))
+	if err == nil || !strings.Contains(err.Error(), "refused by the server") || strings.Contains(err.Error(), "keeps trying") {
+		t.Fatalf("refused Register: %v", err)
+	}
+	err = r.Deregister(kept)
+	if err == nil || !strings.Contains(err.Error(), "refused by the server") {
+		t.Fatalf("refused Deregister: %v", err)
+	}
+	steady(t, "InstanceRequests", func() int64 { return srv.Requests("InstanceRequest") })
+	undo()
+	steady(t, "InstanceRequests once the server accepts again", func() int64 { return srv.Requests("InstanceRequest") })
+	if got := relServerState(srv, "", "", "refused-kept", "refused-new"); got != relWant(kept) {
+		t.Fatalf("the server holds %s, want only the node whose deregistration was refused: %s", got, relWant(kept))
+	}
+	relMust(t, r.Register(relService("refused-new", "v1", "n1")), "register once the server accepts")
+}
