@@ -15,7 +15,7 @@ import (
 func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 	relRunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
-		srvA, srvB := a.embedded(t, "request counts"), b.embedded(t, "request counts")
+		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
 		r := relClean(t, a)
 		var (
 			wg       sync.WaitGroup
