@@ -1,35 +1,35 @@
 package nacos
 
 import (
-	"bytes"
-	"compress/flate"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
-// The codec is the one place that turns a go-micro Service into Nacos instances (one per
-// node) and Nacos instances back into go-micro Services (one per version).
+// The codec turns a go-micro Service into Nacos instances (one per node, here) and Nacos
+// instances back into go-micro Services (one per version, decode.go); packed.go packs the
+// service fields both ways.
 //
 // A node's own metadata is stored as plain instance metadata, so the Nacos console and
 // other clients see it. What Nacos has no field for lives under reserved keys. A user key
 // that happens to start with reservedPrefix is stored with the prefix doubled, so no user
 // key can ever be mistaken for a reserved one.
+//
+// The version is also written under the original community plugin's key, for readers
+// still on that plugin (the HTTP broker tells queues from broadcasts by it); a node's
+// own metadata key of that name is kept under keyNodeVersion instead.
 const (
 	reservedPrefix = "micro."
 	keyNodeID      = reservedPrefix + "id"
 	keyVersion     = reservedPrefix + "version"
-	keyService     = reservedPrefix + "service" // endpoints and service metadata, packed
-	legacyVersion  = "version"                  // where the original plugin kept the version
+	keyService     = reservedPrefix + "service"      // endpoints and service metadata, packed
+	keyNodeVersion = reservedPrefix + "node.version" // the node's own legacyVersion key
+	legacyVersion  = "version"                       // where the original plugin kept the version
 )
 
 // nodeKey identifies a node within a service: go-micro identifies nodes by id, and
@@ -42,18 +42,16 @@ type encodedNode struct {
 	instance model.Instance
 }
 
-// instanceFields are the Nacos fields that come from the registry's options, not from
-// the go-micro service.
+// instanceFields are the Nacos fields that come from the registry's options or the
+// call's parameters, not from the go-micro service.
 type instanceFields struct {
-	cluster string
-	weight  float64
-	extra   map[string]string // added to every node's metadata; the node's own keys win
-}
-
-// serviceFields are the service-level fields Nacos has no place for.
-type serviceFields struct {
-	Metadata  map[string]string    `json:"m,omitempty"`
-	Endpoints []*registry.Endpoint `json:"e,omitempty"`
+	cluster  string
+	weight   float64
+	extra    map[string]string // added to every node's metadata; the node's own keys win
+	ip       string            // if set, replaces the host of every node's address
+	port     uint64            // if set, replaces the port of every node's address
+	disabled bool              // registered with Nacos's enabled flag off: not served
+	unwell   bool              // registered with Nacos's healthy flag off: not served
 }
 
 // encodeService turns every node of s into a Nacos instance. It never modifies s. When
@@ -110,11 +108,20 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if err != nil {
 		return model.Instance{}, fmt.Errorf("nacos: node %q of service %q: %v", n.Id, s.Name, err)
 	}
-	md := make(map[string]string, len(f.extra)+len(n.Metadata)+3)
+	if f.ip != "" {
+		ip = f.ip
+	}
+	if f.port != 0 {
+		port = f.port
+	}
+	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
-			if strings.HasPrefix(k, reservedPrefix) {
+			switch {
+			case strings.HasPrefix(k, reservedPrefix):
 				k = reservedPrefix + k
+			case k == legacyVersion:
+				k = keyNodeVersion
 			}
 			md[k] = v
 		}
@@ -122,13 +129,14 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	md[keyNodeID] = n.Id
 	if s.Version != "" {
 		md[keyVersion] = s.Version
+		md[legacyVersion] = s.Version
 	}
 	return model.Instance{
 		Ip:          ip,
 		Port:        port,
 		Weight:      f.weight,
-		Enable:      true,
-		Healthy:     true,
+		Enable:      !f.disabled,
+		Healthy:     !f.unwell,
 		Ephemeral:   true,
 		ClusterName: f.cluster,
 		Metadata:    md,
@@ -165,7 +173,7 @@ func packWithin(s *registry.Service, room int) (packed, dropped string) {
 		if len(c.fields.Metadata) == 0 && len(c.fields.Endpoints) == 0 {
 			return "", c.dropped
 		}
-		if p := pack(c.fields); utf16Len(p) <= room {
+		if p := pack(c.fields); len(p) <= room { // ASCII: one byte, one character
 			return p, c.dropped
 		}
 	}
@@ -173,212 +181,4 @@ func packWithin(s *registry.Service, room int) (packed, dropped string) {
 		return "", "service metadata"
 	}
 	return "", "endpoints and service metadata"
-}
-
-// Packed form: a format letter, then the flate-compressed JSON of serviceFields written
-// 15 bits to a character. Nacos limits metadata in characters, not bytes, so one
-// character from a contiguous block of 32768 non-surrogate BMP code points carries 2.5
-// times what a base64 character does.
-const (
-	packFormat = 'z'
-	packBase   = 0x4E00 // U+4E00..U+CDFF: assigned, no surrogates, nothing JSON escapes
-	packBits   = 15
-)
-
-// packDict primes the compressor with what go-micro endpoint JSON is made of, so that
-// small payloads compress well. It is part of the packed format: never change it, add a
-// new packFormat instead.
-var packDict = []byte(`"values":null},{"name":"","type":"int32""int64""uint64""bool""float64""[]string""map[string]string""[]byte""time.Time"` +
-	`"metadata":{"stream":"true"}"subscriber":"true","topic":"` +
-	`{"m":{},"e":[{"name":"","request":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"response":{"name":"","type":"","values":[{"name":"","type":"string","values":null}]},"metadata":{}}]}`)
-
-// Compressors are large and slow to build, and go-micro re-registers the same service
-// every interval, so compressors are pooled and recent results remembered.
-var (
-	compressors = sync.Pool{New: func() interface{} {
-		w, _ := flate.NewWriterDict(nil, flate.BestCompression, packDict)
-		return w
-	}}
-	packedMu     sync.Mutex
-	packedRecent = map[string]string{} // JSON of serviceFields -> packed form
-)
-
-const packedRecentMax = 256
-
-func pack(f serviceFields) string {
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return "" // registry types always marshal
-	}
-	packedMu.Lock()
-	p, ok := packedRecent[string(raw)]
-	packedMu.Unlock()
-	if ok {
-		return p
-	}
-	var buf bytes.Buffer
-	w := compressors.Get().(*flate.Writer)
-	w.Reset(&buf)
-	w.Write(raw)
-	w.Close()
-	compressors.Put(w)
-	p = string(packFormat) + bitsToRunes(buf.Bytes())
-	packedMu.Lock()
-	if len(packedRecent) >= packedRecentMax {
-		packedRecent = map[string]string{}
-	}
-	packedRecent[string(raw)] = p
-	packedMu.Unlock()
-	return p
-}
-
-func unpack(s string) (serviceFields, error) {
-	var f serviceFields
-	if s == "" || s[0] != packFormat {
-		return f, errors.New("unknown packed format")
-	}
-	r := flate.NewReaderDict(bytes.NewReader(runesToBits(s[1:])), packDict)
-	defer r.Close()
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return f, err
-	}
-	return f, json.Unmarshal(raw, &f)
-}
-
-func bitsToRunes(b []byte) string {
-	var sb strings.Builder
-	sb.Grow((len(b)*8/packBits + 1) * 3)
-	var acc uint32
-	n := 0
-	for _, c := range b {
-		acc = acc<<8 | uint32(c)
-		n += 8
-		for n >= packBits {
-			n -= packBits
-			sb.WriteRune(rune(packBase + (acc>>n)&(1<<packBits-1)))
-		}
-	}
-	if n > 0 {
-		sb.WriteRune(rune(packBase + (acc<<(packBits-n))&(1<<packBits-1)))
-	}
-	return sb.String()
-}
-
-// runesToBits reverses bitsToRunes. Padding may add a trailing zero byte, which the
-// flate reader never reaches: a flate stream knows where it ends.
-func runesToBits(s string) []byte {
-	out := make([]byte, 0, len(s))
-	var acc uint32
-	n := 0
-	for _, r := range s {
-		v := uint32(r) - packBase
-		if v >= 1<<packBits {
-			return nil
-		}
-		acc = acc<<packBits | v
-		n += packBits
-		for n >= 8 {
-			n -= 8
-			out = append(out, byte(acc>>n))
-		}
-	}
-	return out
-}
-
-// version is one version of a service as decoded from Nacos: a read-only go-micro
-// Service plus what the watchers need to compare versions cheaply.
-type version struct {
-	service  *registry.Service // never modified once decoded; hand out copies
-	clusters []string          // Nacos cluster of service.Nodes[i]
-	packed   string            // packed service fields; equal strings mean equal fields
-}
-
-// withoutNodes returns an empty copy of v, to be filled with some of its nodes.
-func (v *version) withoutNodes() *version {
-	shallow := *v.service
-	shallow.Nodes = nil
-	return &version{service: &shallow, packed: v.packed}
-}
-
-// decodeInstances groups Nacos instances into one go-micro Service per version, keeping
-// only instances that are healthy, enabled, have a positive weight and can be dialled. Versions and
-// their nodes are sorted, so equal inputs decode equally.
-func decodeInstances(name string, hosts []model.Instance) []*version {
-	byVersion := map[string]*version{}
-	for i := range hosts {
-		h := &hosts[i]
-		if !h.Healthy || !h.Enable || h.Weight <= 0 || h.Ip == "" || h.Port == 0 || h.Port > 65535 {
-			continue // not to be called, or cannot be
-		}
-		node, ver, packed := decodeInstance(h)
-		v := byVersion[ver]
-		if v == nil {
-			v = &version{service: &registry.Service{Name: name, Version: ver}}
-			byVersion[ver] = v
-		}
-		v.service.Nodes = append(v.service.Nodes, node)
-		v.clusters = append(v.clusters, h.ClusterName)
-		// Nodes of one version may disagree while it is being redeployed; the longest
-		// packed form carries the most (an over-budget node carries less).
-		if len(packed) > len(v.packed) || (len(packed) == len(v.packed) && packed > v.packed) {
-			v.packed = packed
-		}
-	}
-	versions := make([]*version, 0, len(byVersion))
-	for _, v := range byVersion {
-		if v.packed != "" {
-			if f, err := unpack(v.packed); err == nil {
-				v.service.Metadata, v.service.Endpoints = f.Metadata, f.Endpoints
-			}
-		}
-		sort.Sort(byNodeID{v})
-		versions = append(versions, v)
-	}
-	sort.Slice(versions, func(i, j int) bool { return versions[i].service.Version < versions[j].service.Version })
-	return versions
-}
-
-// decodeInstance reads one instance. Instances registered by other clients (no reserved
-// keys) get their Nacos instance id as node id and the original plugin's "version" key.
-func decodeInstance(h *model.Instance) (node *registry.Node, ver, packed string) {
-	node = &registry.Node{
-		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
-		Metadata: make(map[string]string, len(h.Metadata)),
-	}
-	foreign := true
-	for k, v := range h.Metadata {
-		if !strings.HasPrefix(k, reservedPrefix) {
-			node.Metadata[k] = v
-			continue
-		}
-		switch rest := k[len(reservedPrefix):]; {
-		case strings.HasPrefix(rest, reservedPrefix):
-			node.Metadata[rest] = v
-		case k == keyNodeID:
-			node.Id, foreign = v, false
-		case k == keyVersion:
-			ver = v
-		case k == keyService:
-			packed = v
-		}
-	}
-	if foreign {
-		node.Id, ver = h.InstanceId, h.Metadata[legacyVersion]
-		if node.Id == "" {
-			node.Id = node.Address
-		}
-	}
-	return node, ver, packed
-}
-
-// byNodeID sorts a version's nodes and their clusters together.
-type byNodeID struct{ v *version }
-
-func (s byNodeID) Len() int           { return len(s.v.clusters) }
-func (s byNodeID) Less(i, j int) bool { return s.v.service.Nodes[i].Id < s.v.service.Nodes[j].Id }
-func (s byNodeID) Swap(i, j int) {
-	n, c := s.v.service.Nodes, s.v.clusters
-	n[i], n[j] = n[j], n[i]
-	c[i], c[j] = c[j], c[i]
 }

@@ -1,8 +1,12 @@
 package nacos
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,7 +73,7 @@ func roundTrip(t testing.TB, s *registry.Service, budget int) ([]*registry.Servi
 		}
 	}
 	var out []*registry.Service
-	for _, v := range decodeInstances(s.Name, hosts) {
+	for _, v := range decodeInstances(s.Name, hosts, nil) {
 		out = append(out, v.service)
 	}
 	return out, dropped
@@ -159,6 +163,62 @@ func TestCodecReservedKeysDoNotCollide(t *testing.T) {
 	}
 }
 
+// Readers still on the original community plugin take the version from the metadata
+// key "version"; a node's own key of that name still comes back as it was.
+func TestCodecWritesTheOriginalPluginsVersionKey(t *testing.T) {
+	in := greeterService(1)
+	nodes, _, err := encodeService(in, instanceFields{weight: 1}, DefaultMetadataBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := nodes[0].instance.Metadata["version"]; v != in.Version {
+		t.Fatalf("the original plugin's key holds %q, want %q", v, in.Version)
+	}
+	got, _ := roundTrip(t, in, DefaultMetadataBudget)
+	if _, ok := got[0].Nodes[0].Metadata["version"]; ok {
+		t.Fatalf("the version key came back as node metadata: %v", got[0].Nodes[0].Metadata)
+	}
+
+	in.Nodes[0].Metadata["version"] = "node's own"
+	nodes, _, _ = encodeService(in, instanceFields{weight: 1}, DefaultMetadataBudget)
+	if v := nodes[0].instance.Metadata["version"]; v != in.Version {
+		t.Fatalf("the original plugin's key holds %q, want %q", v, in.Version)
+	}
+	if got, _ = roundTrip(t, in, DefaultMetadataBudget); !reflect.DeepEqual(got[0], in) {
+		t.Fatalf("round trip changed the service:\n got %+v\nwant %+v", got[0].Nodes[0], in.Nodes[0])
+	}
+
+	// Before this key was written, a node's own "version" key was stored as it was.
+	old := nodes[0].instance
+	old.Metadata = maps.Clone(old.Metadata)
+	old.Metadata["version"] = "node's own"
+	delete(old.Metadata, keyNodeVersion)
+	if got := decodeInstances("greeter", []model.Instance{old}, nil); got[0].service.Nodes[0].Metadata["version"] != "node's own" {
+		t.Fatalf("a node's own version key written by the previous release was lost: %v", got[0].service.Nodes[0].Metadata)
+	}
+}
+
+// What a register_instance_param can set beyond the options: the address of every node,
+// and its health and enabled flags.
+func TestCodecInstanceFieldsFromParams(t *testing.T) {
+	in := greeterService(0)
+	nodes, _, err := encodeService(in, instanceFields{weight: 2, ip: "10.9.8.7", port: 7000, disabled: true, unwell: true, cluster: "east"}, DefaultMetadataBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := nodes[0].instance
+	if got.Ip != "10.9.8.7" || got.Port != 7000 || got.Enable || got.Healthy || !got.Ephemeral || got.Weight != 2 || got.ClusterName != "east" {
+		t.Fatalf("got %+v", got)
+	}
+	if decoded := decodeInstances("greeter", []model.Instance{got}, nil); len(decoded) != 0 {
+		t.Fatalf("a disabled, unhealthy instance must not be served: %+v", decoded[0].service)
+	}
+	nodes, _, _ = encodeService(in, instanceFields{weight: 1, port: 7000}, DefaultMetadataBudget)
+	if got := nodes[0].instance; got.Ip != "fd00::2" || got.Port != 7000 || !got.Enable || !got.Healthy {
+		t.Fatalf("only the port was to change: %+v", got)
+	}
+}
+
 func TestCodecGroupsByVersionAndKeepsSharedAddresses(t *testing.T) {
 	// The HTTP broker registers several nodes with one address, across versions.
 	var hosts []model.Instance
@@ -172,7 +232,7 @@ func TestCodecGroupsByVersionAndKeepsSharedAddresses(t *testing.T) {
 		}
 		hosts = append(hosts, nodes[0].instance)
 	}
-	versions := decodeInstances("micro.http.broker", hosts)
+	versions := decodeInstances("micro.http.broker", hosts, nil)
 	if len(versions) != 2 || versions[0].service.Version != "ff.http.broadcast" || len(versions[1].service.Nodes) != 2 {
 		t.Fatalf("got %d versions", len(versions))
 	}
@@ -190,7 +250,7 @@ func TestCodecForeignAndUnusableInstances(t *testing.T) {
 		{Ip: "10.0.0.4", Port: 80, Weight: 0, Healthy: true, Enable: true},
 		{Ip: "10.0.0.5", Port: 80, Weight: 1, Healthy: true, Enable: true, Metadata: map[string]string{keyNodeID: "n", keyService: "zgarbage"}},
 	}
-	versions := decodeInstances("legacy", hosts)
+	versions := decodeInstances("legacy", hosts, nil)
 	if len(versions) != 2 {
 		t.Fatalf("got %d versions, want 2", len(versions))
 	}
@@ -247,17 +307,79 @@ func TestCodecBadInput(t *testing.T) {
 	}
 }
 
-func TestPackRunesRoundTrip(t *testing.T) {
-	for n := 0; n < 64; n++ {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(i*37 + n)
-		}
-		got := runesToBits(bitsToRunes(b))
-		if len(got) < n || string(got[:n]) != string(b) || len(got) > n+1 {
-			t.Fatalf("n=%d: got %v want %v", n, got, b)
+// legacyInstance is a node of greeterService(1), with service metadata {"team": "core"},
+// as the first release wrote it: micro.service in the 'z' form.
+var legacyInstance = map[string]string{"broker": "http", "micro.id": "greeter-314f0c6e-3c1b-4c3b-9a55-5f8d7c2a1e90",
+	"micro.service": "z輼恪溂湬鷊撥揑챳斥態眥\uab2f桩蔧庞翀썮阪伛踐踊羞剒偎烒潹涚私斠弅蛠叁遈甁烸故襳鋫恃噰ꆭꡗ鑚뤇坪笗먁媋쌮霹빠镅咙灸똓瓵坊鸤漡一嗿쨀",
+	"micro.version": "1.0.0", "protocol": "mucp", "registry": "nacos", "server": "mucp", "transport": "http"}
+
+// legacyCatalog is typicalEndpoints(t, 2) in the first release's 'z' form.
+const legacyCatalog = "z쑋慛왆仈藾郓땝즔陀啄敩輻惔謚睰료ꤵ淟魂誅谞暫坊甔놇뾯揵ꗏ꯫愁澥죺ꥧ傼縷\ua8dc몀紩\ua95b鄹촠髕佚릆儃鸄갴녳筥免ꄉ빖晭擉Ꞿꏂ瀇鬉엔쓐箪髲帼떫愁糔幆盔봡묗褴꺨뇀쥏鷚櫶绚ꍙ꧴롗駓닶곧筚哪鹴兪毿磩똉냴ꚠ硊淿絯딮頣挈넷냋峄쩏쁷螑젔뗁惗捺郩ꛝꂜ붦縨쵛羃쥱矞襨趏윙星쟥\ua83b螵貎声喝壞袜鍢駻瓻栮셀鿴仑듂뛝괖쏧쓄걏뮚怸긇놇鄝渔\uaac9涋堸庼ꖿ亀丟췰"
+
+// Instances the first release registered still decode, so that readers can be upgraded
+// before or after the writers.
+func TestCodecDecodesTheFirstReleasesForm(t *testing.T) {
+	want := greeterService(1)
+	want.Metadata = map[string]string{"team": "core"}
+	h := model.Instance{Ip: "fd00::2", Port: 45393, Weight: 1, Healthy: true, Enable: true, Metadata: legacyInstance}
+	got := decodeInstances("greeter", []model.Instance{h}, nil)
+	if len(got) != 1 || !reflect.DeepEqual(got[0].service, want) {
+		t.Fatalf("got %+v\nwant %+v", got[0].service, want)
+	}
+	f, err := unpack(legacyCatalog)
+	if err != nil || !reflect.DeepEqual(f.Endpoints, typicalEndpoints(t, 2)) {
+		t.Fatalf("catalog endpoints: %v, %+v", err, f.Endpoints)
+	}
+}
+
+// The packed form is ASCII and decodes with base64 and gunzip, as the README says.
+func TestCodecPackedFormDecodesByHand(t *testing.T) {
+	in := greeterService(2)
+	in.Metadata = map[string]string{"team": "core"}
+	nodes, _, err := encodeService(in, instanceFields{weight: 1}, DefaultMetadataBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed := nodes[0].instance.Metadata[keyService]
+	if !strings.HasPrefix(packed, "gz:") || strings.Trim(packed[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != "" {
+		t.Fatalf("packed form is not gz: and base64: %q", packed)
+	}
+	want, _ := json.Marshal(serviceFields{in.Metadata, in.Endpoints})
+	for _, tool := range []string{"sh", "cut", "base64", "gunzip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s here to run the README's line", tool)
 		}
 	}
+	cmd := exec.Command("sh", "-c", `printf %s "$PACKED" | cut -c4- | base64 -d | gunzip`)
+	cmd.Env = append(os.Environ(), "PACKED="+packed)
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != string(want) {
+		t.Fatalf("the shell line gave %v:\n%s\nwant\n%s", err, out, want)
+	}
+}
+
+// Whatever Nacos hands back under micro.service, decoding neither panics nor fails the
+// node: a bad packed value only loses the endpoints.
+func FuzzCodecUnpack(f *testing.F) {
+	for _, n := range []int{0, 1, 5} {
+		nodes, _, _ := encodeService(greeterService(n), instanceFields{weight: 1}, DefaultMetadataBudget)
+		f.Add(nodes[0].instance.Metadata[keyService])
+	}
+	f.Add(legacyCatalog)
+	f.Add(legacyInstance[keyService])
+	f.Add("gz:")
+	f.Add("z")
+	f.Fuzz(func(t *testing.T, packed string) {
+		h := model.Instance{Ip: "10.0.0.1", Port: 1, Weight: 1, Healthy: true, Enable: true,
+			Metadata: map[string]string{keyNodeID: "n", keyService: packed}}
+		got := decodeInstances("s", []model.Instance{h}, nil)
+		if len(got) != 1 || len(got[0].service.Nodes) != 1 {
+			t.Fatalf("the node was lost: %+v", got)
+		}
+		if f, err := unpack(packed); err == nil && !reflect.DeepEqual(f.Endpoints, got[0].service.Endpoints) {
+			t.Fatalf("decoded endpoints differ from unpack's")
+		}
+	})
 }
 
 func BenchmarkCodec20Endpoints(b *testing.B) {
@@ -275,9 +397,35 @@ func BenchmarkCodec20Endpoints(b *testing.B) {
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if len(decodeInstances(s.Name, hosts)[0].service.Endpoints) != 21 {
+			if len(decodeInstances(s.Name, hosts, nil)[0].service.Endpoints) != 21 {
 				b.Fatal("endpoints lost")
 			}
 		}
 	})
+}
+
+// pack remembers what it packed, and must never hand out the packed form of other
+// fields: fields changed in place, or differing only in nil against empty.
+func TestPackRemembersOnlyEqualFields(t *testing.T) {
+	s := greeterService(3)
+	unpacked := func(p string) serviceFields {
+		t.Helper()
+		f, err := unpack(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first := pack(serviceFields{nil, s.Endpoints})
+	if again := pack(serviceFields{nil, copyService(s, false).Endpoints}); again != first {
+		t.Fatal("equal fields packed differently")
+	}
+	s.Endpoints[1].Request.Values[0].Type = "int64" // in place, as a careless caller might
+	if got := unpacked(pack(serviceFields{nil, s.Endpoints})); !reflect.DeepEqual(got.Endpoints, s.Endpoints) {
+		t.Fatalf("a change in place was not packed: %+v", got.Endpoints[1].Request.Values[0])
+	}
+	s.Endpoints[0].Metadata = nil // marshals as null, not {}
+	if got := unpacked(pack(serviceFields{nil, s.Endpoints})); got.Endpoints[0].Metadata != nil {
+		t.Fatal("nil endpoint metadata came back as the remembered empty map")
+	}
 }

@@ -42,7 +42,7 @@ func reportedNodes(r *nacosRegistry, service string) int {
 		defer w.mu.Unlock()
 		n := 0
 		for _, rv := range w.reported[serviceKey{w.group, service}] {
-			n += len(rv.nodes)
+			n += len(rv.service.Nodes)
 		}
 		return n
 	}

@@ -2,7 +2,7 @@ package nacos
 
 import (
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/internal/testkit"
@@ -48,16 +49,26 @@ type testEnv struct {
 func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
 	if realNacos != "" {
-		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
+		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
+		// child process would draw the same namespaces as its parent.
+		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
+	return embeddedEnv(t, opts...)
+}
+
+// embeddedEnv is a testEnv on an embedded server of its own, even when NACOS_ADDR is
+// set (for a second server).
+func embeddedEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
+	t.Helper()
 	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
-// embedded returns the embedded server, or skips the test against a real Nacos.
-func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
+// embedded returns the embedded server, or skips the test against a real Nacos,
+// saying what of nacostest it needs (its fault injection, mostly).
+func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
 	t.Helper()
-	return testkit.Embedded(t, e.srv)
+	return testkit.Embedded(t, e.srv, needs)
 }
 
 // registry returns a new registry on this env, closed when the test ends.
@@ -84,6 +95,17 @@ func settled(t testing.TB, r *nacosRegistry) {
 		t.Fatal(err)
 	}
 	<-c.(*sdkClient).settled
+}
+
+// sdkOf returns r's nacos-sdk-go client, for tests that read Nacos as a plain SDK user
+// would.
+func sdkOf(t testing.TB, r *nacosRegistry) naming_client.INamingClient {
+	t.Helper()
+	c, err := r.namingClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*sdkClient).sdk
 }
 
 // seenBy is seen, evaluated late in eventually's message.

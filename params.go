@@ -14,10 +14,10 @@ import (
 // parameter structs, passed in the call's option context under that plugin's string
 // keys, or with the typed functions below, which use the same keys.
 //
-// Only the Nacos-specific fields are used; what go-micro already says (service name,
-// addresses) comes from the go-micro arguments:
+// Only the fields listed are used; service names come from the go-micro arguments. A
+// field left at its zero value keeps what the registry does without it:
 //
-//	register_instance_param     vo.RegisterInstanceParam   GroupName, ClusterName, Weight, Metadata (added to every node; the node's own keys win)
+//	register_instance_param     vo.RegisterInstanceParam   GroupName, ClusterName, Weight, Metadata (added to every node; the node's own keys win), Ip and Port (replace every node's), Healthy and Enable (as given, unless both are false); Ephemeral is always true (README)
 //	deregister_instance_param   vo.DeregisterInstanceParam GroupName
 //	select_instances_param      vo.GetServiceParam         GroupName, Clusters (only nodes of these clusters)
 //	get_all_service_info_param  vo.GetAllServiceInfoParam  NameSpace, GroupName, and PageNo/PageSize for one page instead of all
@@ -99,6 +99,19 @@ func registerTarget(cfg *config, ctx context.Context) (serviceKey, instanceField
 			return serviceKey{}, f, err
 		}
 		f.weight = p.Weight
+	}
+	if p.Ip != "" {
+		if err := checkIP(p.Ip); err != nil {
+			return serviceKey{}, f, fmt.Errorf("%v (%s Ip)", err, registerParamKey)
+		}
+		f.ip = p.Ip
+	}
+	if p.Port > 65535 {
+		return serviceKey{}, f, fmt.Errorf("nacos: %s Port %d is over 65535", registerParamKey, p.Port)
+	}
+	f.port = p.Port
+	if p.Healthy || p.Enable { // both false is the zero value: not set
+		f.unwell, f.disabled = !p.Healthy, !p.Enable
 	}
 	f.extra = p.Metadata
 	return serviceKey{group: g}, f, nil

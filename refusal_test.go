@@ -59,7 +59,7 @@ func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
 
 func batchOnAServerWithoutIt(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailNoHandler, to answer as a Nacos without batch support")
 	r := relClean(t, env)
 	single := service("old-server", "v1", "n1")
 	relMust(t, r.Register(single), "register one node")
@@ -97,7 +97,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 // checks) is reported and not retried; a refused Deregister leaves the nodes registered.
 func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailRequests, to refuse without a reason")
 	r := relClean(t, env)
 	kept := relService("refused-kept", "v1", "k1")
 	relMust(t, r.Register(kept), "register")

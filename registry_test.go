@@ -18,10 +18,8 @@ import (
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/selector"
 	"github.com/asim/go-micro/v3/server"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
-
 	"github.com/micro-registry/nacos/internal/testkit"
-	"github.com/micro-registry/nacos/nacostest"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
 const within = 5 * time.Second
@@ -155,7 +153,7 @@ func TestCallerServiceIsNotModified(t *testing.T) {
 
 func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
 	s := greeterService(20)
 	if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
@@ -245,7 +243,7 @@ func TestPushEmptyProtectionKeepsLastNodes(t *testing.T) {
 
 func TestGetServiceIsServedFromThePushedState(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
 	if err := r.Register(service("svc", "v1", "n1", "n2")); err != nil {
 		t.Fatal(err)
@@ -336,10 +334,10 @@ func TestPerCallParams(t *testing.T) {
 }
 
 func TestInitMovesEverythingToTheNewServer(t *testing.T) {
-	if realNacos != "" {
-		t.Skip("needs two servers")
-	}
-	one, two := newEnv(t), newEnv(t)
+	// From the Nacos under test to a second, embedded one, in the same namespace.
+	one := newEnv(t)
+	two := embeddedEnv(t)
+	two.namespace = one.namespace
 	r := one.registry(t)
 	if err := r.Register(service("svc", "v1", "n1", "n2")); err != nil {
 		t.Fatal(err)
@@ -349,23 +347,20 @@ func TestInitMovesEverythingToTheNewServer(t *testing.T) {
 	}
 	observer := two.registry(t)
 	eventually(t, within, func() bool { return seen(observer, "svc") == "v1/n1,v1/n2" }, "the nodes did not move")
-	eventually(t, within, func() bool { return len(one.srv.Instances("", "", "svc")) == 0 }, "the old client was not closed")
+	eventually(t, within, func() bool { return one.count(t, one.namespace, "", "svc") == 0 }, "the old client was not closed")
 	if got := r.Options().Addrs; len(got) != 1 || got[0] != two.addr {
 		t.Fatalf("Options().Addrs = %v", got)
 	}
 }
 
 func TestAuth(t *testing.T) {
-	if realNacos != "" {
-		t.Skip("the embedded server's credentials")
-	}
-	env := newEnv(t, nacostest.WithAuth("nacos", "s3cret-pw"))
-	good := env.registry(t, WithAuth("nacos", "s3cret-pw"))
+	env, user, password := authEnv(t, "nacos", "s3cret-pw")
+	good := env.registry(t, WithAuth(user, password))
 	if err := good.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatalf("right credentials: %v", err)
 	}
 	log := testkit.NewLogRecorder()
-	bad := env.registry(t, WithAuth("nacos", "wrong-password"), WithLogger(log))
+	bad := env.registry(t, WithAuth(user, "wrong-password"), WithLogger(log))
 	err := bad.Register(service("svc", "v1", "n2"))
 	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
 		t.Fatalf("wrong credentials: want a clear error, got %v", err)

@@ -543,7 +543,7 @@ func (h *relHeal) afterwards(t *testing.T, server func() string, subscribers fun
 // otherwise a new reader checks each recovery.
 func relFaultHeals(t *testing.T, fault string, lived bool, inject func(srv *nacostest.Server) error) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "Restart and DropConnections (TestReliabilityRealRestartHealsByItself restarts a real Nacos)")
 	regs := relCleanAll(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
 	var h *relHeal
 	if lived {
@@ -1087,7 +1087,6 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	total := publishers * perPublisher
 	g0, leftAtStart := runtime.NumGoroutine(), goleak.IgnoreCurrent()
 	env := newEnv(t)
-	srv := env.embedded(t)
 	pubs := make([]*nacosRegistry, publishers)
 	for i := range pubs {
 		// A batch of 1,000 instances while the same process serves Nacos and takes the
@@ -1136,8 +1135,9 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 		relMust(t, err, "publisher %d", p)
 	}
 	registeredIn := time.Since(start)
-	eventually(t, time.Minute, func() bool { return len(srv.Instances("", "", "rel-load")) == total },
-		"the server holds %s of %d instances", func() string { return fmt.Sprint(len(srv.Instances("", "", "rel-load"))) }, total)
+	held := func() int { return env.count(t, env.namespace, "", "rel-load") }
+	eventually(t, time.Minute, func() bool { return held() == total },
+		"the server holds %s of %d instances", func() string { return fmt.Sprint(held()) }, total)
 	inServer := time.Since(start)
 	eventually(t, 5*time.Minute, func() bool {
 		for _, w := range ws {
@@ -1179,7 +1179,9 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	for _, r := range append(pubs, regs...) {
 		r.Close()
 	}
-	srv.Close()
+	if env.srv != nil {
+		env.srv.Close()
+	}
 	eventually(t, within, func() bool { return goleak.Find(leftAtStart, sdkLeftovers) == nil }, "after Close, goroutines remain: %s",
 		func() string { return fmtErr(goleak.Find(leftAtStart, sdkLeftovers)) })
 	t.Logf("goroutines: %d at the start, %d with %d idle clients, %d with %d watchers and the test's %d reader goroutines, %d after Stop, %d after Close",
@@ -1644,6 +1646,8 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 	if env.namespace != "" {
 		nsA, nsB = env.namespace+"-a", env.namespace+"-b"
 	}
+	env.createNamespace(t, nsA)
+	env.createNamespace(t, nsB)
 	inNamespace := func(ns string) *nacosRegistry {
 		return env.registry(t, WithNamespace(ns), WithDiscoveryInterval(100*time.Millisecond))
 	}
@@ -1701,13 +1705,11 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 	if got := seenB(); got != wantB {
 		t.Fatalf("a deregister in A changed B: %s, want %s", got, wantB)
 	}
-	if srv := env.srv; srv != nil {
-		if got := relServerState(srv, nsB, "", names...); got != wantB {
-			t.Fatalf("a deregister in A changed B on the server: %s, want %s", got, wantB)
-		}
-		if got := relServerState(srv, "", "", names...); got != "" {
-			t.Fatalf("the public namespace got %s", got)
-		}
+	if got := env.held(t, nsB, "", names...); got != wantB {
+		t.Fatalf("a deregister in A changed B on the server: %s, want %s", got, wantB)
+	}
+	if got := env.held(t, "public", "", names...); got != "" {
+		t.Fatalf("the public namespace got %s", got)
 	}
 	one.check(t, "of iso-svc in A")
 	all.check(t, "of all services in A")
@@ -1737,19 +1739,14 @@ func TestReliabilityWrongCredentialsFailClearlyAndLeakNothing(t *testing.T) {
 }
 
 func relWrongCredentials(t *testing.T) {
-	if realNacos != "" {
-		t.Skip("the embedded server's credentials")
-	}
 	const (
-		goodPassword = "rel-good-pa55word"
-		badPassword  = "rel-wrong-pa55word"
-		secretKey    = "rel-secret-key-0123456789"
+		badPassword = "rel-wrong-pa55word"
+		secretKey   = "rel-secret-key-0123456789"
 	)
 	log := relCapture(t)
-	env := newEnv(t, nacostest.WithAuth("nacos", goodPassword))
-	srv := env.srv
+	env, user, goodPassword := authEnv(t, "nacos", "rel-good-pa55word")
 	own := testkit.NewLogRecorder()
-	good := env.registry(t, WithAuth("nacos", goodPassword), WithAccessKey("rel-access-key-id", secretKey), WithLogger(own))
+	good := env.registry(t, WithAuth(user, goodPassword), WithAccessKey("rel-access-key-id", secretKey), WithLogger(own))
 	registered := relService("rel-sec", "v1", "g1")
 	relMust(t, good.Register(registered), "right credentials")
 	eventually(t, within, func() bool { return relSeenState(good, []string{"rel-sec"}) == relWant(registered) }, "not seen")
@@ -1757,10 +1754,10 @@ func relWrongCredentials(t *testing.T) {
 	eventually(t, within, func() bool { return w.state() == relWant(registered) }, "not watched")
 
 	var errs []string
-	for _, creds := range [][2]string{{"nacos", badPassword}, {"intruder", goodPassword}, {"nacos", ""}} {
+	for _, creds := range [][2]string{{user, badPassword}, {"intruder", goodPassword}, {user, ""}} {
 		bad := env.registry(t, WithAuth(creds[0], creds[1]), WithLogger(own))
 		who := fmt.Sprintf("user %q with a wrong password", creds[0])
-		if creds[0] != "nacos" {
+		if creds[0] != user {
 			who = fmt.Sprintf("unknown user %q", creds[0])
 		}
 		calls := map[string]func() error{
@@ -1787,10 +1784,10 @@ func relWrongCredentials(t *testing.T) {
 			errs = append(errs, err.Error())
 		}
 	}
-	if got := relServerState(srv, "", "", "rel-sec", "rel-sec-new"); got != relWant(registered) {
+	if got := env.held(t, env.namespace, "", "rel-sec", "rel-sec-new"); got != relWant(registered) {
 		t.Fatalf("wrong credentials changed what is registered: %s", got)
 	}
-	if got := srv.Services("", ""); fmt.Sprint(got) != "[rel-sec]" {
+	if got := env.services(t, env.namespace, ""); fmt.Sprint(got) != "[rel-sec]" {
 		t.Fatalf("wrong credentials created services: %v", got)
 	}
 	if got := w.state(); got != relWant(registered) {
@@ -1830,7 +1827,7 @@ func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			testkit.RunChecked(t, false, func(t *testing.T) {
 				env := newEnv(t)
-				srv := env.embedded(t)
+				srv := env.embedded(t, "FailRequests and DropConnections")
 				r := relClean(t, env, registry.Timeout(time.Second))
 				keep := relService("rel-retry-keep", "v1", "k1")
 				relMust(t, r.Register(keep), "register")
@@ -1877,14 +1874,11 @@ func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 
 // No access token appears in a log line, at any level: it is a credential for as long
 // as it lives (5 hours by default).
-func TestReliabilityAccessTokenNeverLogged(t *testing.T) {
+func TestReliabilityAuthTokenNeverLogged(t *testing.T) {
 	testkit.RunChecked(t, true, func(t *testing.T) {
-		if realNacos != "" {
-			t.Skip("the embedded server's credentials")
-		}
 		log := relCapture(t)
-		env := newEnv(t, nacostest.WithAuth("nacos", "rel-token-pa55word"))
-		r := env.registry(t, WithAuth("nacos", "rel-token-pa55word"))
+		env, user, password := authEnv(t, "nacos", "rel-token-pa55word")
+		r := env.registry(t, WithAuth(user, password))
 		relMust(t, r.Register(relService("rel-token", "v1", "n1")), "register")
 		if _, err := r.GetService("rel-token"); err != nil {
 			t.Fatal(err)
@@ -1903,7 +1897,7 @@ func TestReliabilityAccessTokenNeverLogged(t *testing.T) {
 // empty host even dials the local machine.
 func TestReliabilityUndialableInstancesAreNotServed(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "PushRaw")
 	regs := relCleanAll(t, env, 2)
 	pub, r := regs[0], regs[1]
 	relMust(t, pub.Register(relService("rel-undialable", "v1", "n1")), "register")
@@ -1948,7 +1942,7 @@ func TestReliabilityMalformedPushJSONDoesNotCrash(t *testing.T) {
 	t.Skip("known bug (nacos-sdk-go v2.3.5): a push that is not JSON crashes the process in GrpcClient.handleServerRequest; see report")
 	testkit.RunChecked(t, true, func(t *testing.T) {
 		env := newEnv(t)
-		srv := env.embedded(t)
+		srv := env.embedded(t, "PushRaw")
 		regs := relCleanAll(t, env, 2)
 		pub, r := regs[0], regs[1]
 		first := relService("rel-broken", "v1", "n1")
@@ -2004,7 +1998,7 @@ func TestReliabilityNilOptionsDoNotPanic(t *testing.T) {
 // GetServiceList ignores the response's success flag.
 func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailRequests")
 	r := relClean(t, env)
 	relMust(t, r.Register(relService("rel-list", "v1", "n1")), "register")
 	undo := srv.FailRequests("ServiceListRequest", nacostest.FailRefused)
@@ -2024,7 +2018,6 @@ func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
 // after letting go of its lock, so it can reach Nacos after the lookup's new Subscribe.
 func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	regs := relCleanAll(t, env, 2)
 	r, pub := regs[0], regs[1]
 	const rounds, parallel = 10, 25
@@ -2058,7 +2051,7 @@ func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 		var lost []string
 		for _, name := range names {
 			if relSeenState(r, []string{name}) != relWant(relService(name, "v1", "n1")) {
-				lost = append(lost, fmt.Sprintf("%s (server subscribers %d)", name, srv.Subscribers("", "", name)))
+				lost = append(lost, fmt.Sprintf("%s (server subscribers %d)", name, env.subscribers(t, env.namespace, "", name)))
 			}
 		}
 		return lost

@@ -55,16 +55,41 @@ type answered struct {
 // cache keeps one.
 const answerMemory = time.Minute
 
-// pushState is one instance list as Nacos pushed it, decoded when first needed.
+// pushState is one instance list as Nacos pushed it, decoded when first needed, on the
+// latest list decoded before it (see decodeInstances).
 type pushState struct {
 	name     string
 	hosts    []model.Instance
+	base     atomic.Pointer[pushState] // decoded; dropped once this one is
 	once     sync.Once
+	done     atomic.Bool
 	versions []*version
 }
 
+// newPushState takes hosts (a copy of the SDK's list: see sdk.go) for the list after
+// last (nil if none).
+func newPushState(name string, hosts []model.Instance, last *pushState) *pushState {
+	p := &pushState{name: name, hosts: hosts}
+	if last != nil {
+		base := last.base.Load()
+		if last.done.Load() { // after base: last may be done, its base dropped, just now
+			base = last
+		}
+		p.base.Store(base)
+	}
+	return p
+}
+
 func (p *pushState) decoded() []*version {
-	p.once.Do(func() { p.versions = decodeInstances(p.name, p.hosts) })
+	p.once.Do(func() {
+		var base []*version
+		if b := p.base.Load(); b != nil {
+			base = b.versions
+		}
+		p.versions = decodeInstances(p.name, p.hosts, base)
+		p.done.Store(true)
+		p.base.Store(nil)
+	})
 	return p.versions
 }
 
@@ -264,7 +289,7 @@ func (s *subscriptions) update(sub *subscription, from naming, hosts []model.Ins
 		sub.mu.Unlock()
 		return
 	}
-	sub.state = &pushState{name: sub.key.name, hosts: hosts}
+	sub.state = newPushState(sub.key.name, hosts, sub.state)
 	sub.stamp = max(sub.stamp, stamp)
 	watchers := make([]*watcher, 0, len(sub.watchers))
 	for w := range sub.watchers {

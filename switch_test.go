@@ -16,7 +16,7 @@ import (
 func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
-		srvA, srvB := a.embedded(t), b.embedded(t)
+		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
 		r := relClean(t, a)
 		var (
 			wg       sync.WaitGroup

@@ -1,7 +1,9 @@
 package nacos
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,16 +33,8 @@ type watcher struct {
 	tracked  map[serviceKey]*subscription
 	dirty    []serviceKey
 	isDirty  map[serviceKey]bool
-	reported map[serviceKey]map[string]*reportedVersion // by service, then version
+	reported map[serviceKey]map[string]*version // what was last reported, by service, then version
 	pending  []*registry.Result
-}
-
-// reportedVersion is what a watcher last reported of one version of a service. It points
-// into decoded states, which are never modified.
-type reportedVersion struct {
-	service *registry.Service
-	packed  string
-	nodes   map[string]*registry.Node // by id
 }
 
 func newWatcher(r *nacosRegistry, group, service string, clusters []string) *watcher {
@@ -50,7 +44,7 @@ func newWatcher(r *nacosRegistry, group, service string, clusters []string) *wat
 		signal:   make(chan struct{}, 1),
 		tracked:  map[serviceKey]*subscription{},
 		isDirty:  map[serviceKey]bool{},
-		reported: map[serviceKey]map[string]*reportedVersion{},
+		reported: map[serviceKey]map[string]*version{},
 	}
 }
 
@@ -226,46 +220,80 @@ func (w *watcher) Stop() {
 
 // diff compares a service's versions now with what was reported before and returns one
 // result per created, updated or deleted node, and what has now been reported.
-func diff(name string, before map[string]*reportedVersion, now []*version) ([]*registry.Result, map[string]*reportedVersion) {
-	var results []*registry.Result
-	after := make(map[string]*reportedVersion, len(now))
+//
+// Decoded versions are never modified and decoding reuses the node of an unchanged
+// instance (decodeInstances), so the same version or node means no change, and the
+// nodes of a version, sorted by id, are compared in one merging pass.
+func diff(name string, before map[string]*version, now []*version) ([]*registry.Result, map[string]*version) {
+	var results, deletes []*registry.Result
+	after := make(map[string]*version, len(now))
 	for _, v := range now {
+		after[v.service.Version] = v
 		prev := before[v.service.Version]
-		rv := &reportedVersion{service: v.service, packed: v.packed, nodes: make(map[string]*registry.Node, len(v.service.Nodes))}
-		after[v.service.Version] = rv
-		for _, n := range v.service.Nodes {
-			rv.nodes[n.Id] = n
-			var old *registry.Node
-			if prev != nil {
-				old = prev.nodes[n.Id]
-			}
+		if prev == v {
+			continue
+		}
+		var old []*registry.Node
+		if prev != nil {
+			old = sortedNodes(prev)
+		}
+		fieldsChanged := prev != nil && prev.packed != v.packed
+		cur := sortedNodes(v)
+		for len(old) > 0 || len(cur) > 0 {
 			switch {
-			case old == nil:
-				results = append(results, result(registry.Create, v.service, n))
-			case prev.packed != v.packed || !sameNode(old, n):
-				results = append(results, result(registry.Update, v.service, n))
+			case !fieldsChanged && len(old) > 0 && len(cur) > 0 && old[0] == cur[0] &&
+				(len(old) == 1 || old[1].Id != old[0].Id) && (len(cur) == 1 || cur[1].Id != cur[0].Id):
+				old, cur = old[1:], cur[1:] // the same node, with no other of its id
+			case len(cur) == 0 || len(old) > 0 && old[0].Id < cur[0].Id:
+				o := lastOfID(&old)
+				deletes = append(deletes, result(registry.Delete, prev.service, o))
+			case len(old) == 0 || cur[0].Id < old[0].Id:
+				results = append(results, result(registry.Create, v.service, lastOfID(&cur)))
+			default:
+				o, n := lastOfID(&old), lastOfID(&cur)
+				if fieldsChanged || o != n && !sameNode(o, n) {
+					results = append(results, result(registry.Update, v.service, n))
+				}
 			}
 		}
 	}
 	versions := make([]string, 0, len(before))
 	for ver := range before {
-		versions = append(versions, ver)
+		if after[ver] == nil {
+			versions = append(versions, ver)
+		}
 	}
 	sort.Strings(versions)
 	for _, ver := range versions {
-		prev, cur := before[ver], after[ver]
-		var gone []*registry.Node
-		for id, n := range prev.nodes {
-			if cur == nil || cur.nodes[id] == nil {
-				gone = append(gone, n)
-			}
-		}
-		sort.Slice(gone, func(i, j int) bool { return gone[i].Id < gone[j].Id })
-		for _, n := range gone {
-			results = append(results, result(registry.Delete, prev.service, n))
+		nodes := sortedNodes(before[ver])
+		for len(nodes) > 0 {
+			deletes = append(deletes, result(registry.Delete, before[ver].service, lastOfID(&nodes)))
 		}
 	}
-	return results, after
+	sort.SliceStable(deletes, func(i, j int) bool { return deletes[i].Service.Version < deletes[j].Service.Version })
+	return append(results, deletes...), after
+}
+
+// sortedNodes returns v's nodes sorted by id: as decoded, or sorted for versions built
+// otherwise.
+func sortedNodes(v *version) []*registry.Node {
+	less := func(a, b *registry.Node) int { return strings.Compare(a.Id, b.Id) }
+	if v.list != nil || slices.IsSortedFunc(v.service.Nodes, less) {
+		return v.service.Nodes
+	}
+	return slices.SortedStableFunc(slices.Values(v.service.Nodes), less)
+}
+
+// lastOfID takes from nodes, sorted by id, the nodes of its first id, and returns the
+// last of them: like go-micro's cache, a watcher knows one node per id.
+func lastOfID(nodes *[]*registry.Node) *registry.Node {
+	n := *nodes
+	i := 1
+	for i < len(n) && n[i].Id == n[0].Id {
+		i++
+	}
+	*nodes = n[i:]
+	return n[i-1]
 }
 
 // result builds a Result the receiver owns: go-micro's cache keeps and modifies it.

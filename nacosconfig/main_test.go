@@ -2,7 +2,7 @@ package nacosconfig
 
 import (
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
@@ -45,36 +45,24 @@ type testEnv struct {
 func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
 	if realNacos != "" {
-		if realAuth != "" {
+		if testkit.RealAuth != "" {
 			// The SDK logs in through http.DefaultTransport, whose idle connections to a
 			// real Nacos would outlive the test (the embedded server closes them).
 			t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 		}
-		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
+		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
+		// child process would draw the same namespaces as its parent.
+		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
 	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
-// authEnv is a Nacos with auth on, and a user of it: an embedded server with this user,
-// or the real Nacos at NACOS_ADDR with NACOS_AUTH's user. Against a real Nacos without
-// NACOS_AUTH the test skips.
-func authEnv(t testing.TB, username, password string) (env *testEnv, user, pass string) {
+// embedded returns the embedded server, or skips the test against a real Nacos,
+// saying what of nacostest it needs.
+func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
 	t.Helper()
-	if realNacos == "" {
-		return newEnv(t, nacostest.WithAuth(username, password)), username, password
-	}
-	if realAuth == "" {
-		t.Skip("needs a user of the Nacos at NACOS_ADDR, with auth on: set NACOS_AUTH=user:password")
-	}
-	user, pass = realCredentials()
-	return newEnv(t), user, pass
-}
-
-// embedded returns the embedded server, or skips the test against a real Nacos.
-func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
-	t.Helper()
-	return testkit.Embedded(t, e.srv)
+	return testkit.Embedded(t, e.srv, needs)
 }
 
 // publish stores a config in the env's namespace, group DEFAULT_GROUP.
@@ -120,8 +108,8 @@ func (e *testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) 
 	if e.namespace != "" {
 		base = append(base, WithNamespace(e.namespace))
 	}
-	if e.srv == nil && realAuth != "" {
-		base = append(base, WithAuth(realCredentials())) // the whole suite can run with auth on
+	if e.srv == nil && testkit.RealAuth != "" {
+		base = append(base, WithAuth(testkit.RealCredentials())) // the whole suite can run with auth on
 	}
 	s := NewSource(append(base, opts...)...).(*nacosSource)
 	t.Cleanup(func() { s.Close() })
@@ -130,6 +118,19 @@ func (e *testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) 
 
 // eventually polls cond until it holds or the deadline passes (testkit.Eventually).
 var eventually = testkit.Eventually
+
+// watch reads s, so that its content is what changes are compared with, and watches
+// it until the test ends.
+func watch(t testing.TB, s source.Source) source.Watcher {
+	t.Helper()
+	read(t, s)
+	w, err := s.Watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Stop() })
+	return w
+}
 
 // next waits for the watcher's next ChangeSet.
 func next(t testing.TB, w source.Watcher, within time.Duration) *source.ChangeSet {

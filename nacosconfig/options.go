@@ -185,7 +185,7 @@ func newSettings(opts source.Options) (*settings, error) {
 	// The config service's id of the public namespace is "": the SDK sends the
 	// namespace as it is; Nacos 2.5 reads "public" as "" for queries but not for
 	// listening, which would then never hear of a change, and Nacos 2.2 reads it as a
-	// namespace of its own everywhere (TestConfigConformance in nacostest).
+	// namespace of its own everywhere (nacostest's TestConformance).
 	if strings.EqualFold(s.client.NamespaceId, "public") {
 		s.client.NamespaceId = ""
 	}

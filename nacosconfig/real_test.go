@@ -2,102 +2,24 @@ package nacosconfig
 
 // The real Nacos at NACOS_ADDR as a test server: its configs are written and read
 // through Nacos's HTTP open API (where nacostest has helpers), which the SDK's rate limit
-// does not count, as the user NACOS_AUTH names when the server has auth on.
+// does not count, as the user NACOS_AUTH names when the server has auth on
+// (testkit.OpenAPI).
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/micro-registry/nacos/internal/testkit"
 )
-
-// realAuth is "user:password" of a user with read-write permission on the Nacos at
-// NACOS_ADDR, when that Nacos has auth on (scripts/real-nacos.sh creates one when
-// started with the same NACOS_AUTH).
-var realAuth = os.Getenv("NACOS_AUTH")
-
-// realCredentials splits NACOS_AUTH.
-func realCredentials() (username, password string) {
-	username, password, _ = strings.Cut(realAuth, ":")
-	return username, password
-}
 
 // openAPI calls the open API of the Nacos at NACOS_ADDR and returns the status and body
 // of its answer.
 func openAPI(t testing.TB, method, path string, params url.Values) (int, string) {
 	t.Helper()
-	if realAuth != "" {
-		params.Set("accessToken", openAPIToken(t))
-	}
-	target := "http://" + realNacos + "/nacos" + path
-	var body io.Reader
-	if method == http.MethodGet || method == http.MethodDelete {
-		target += "?" + params.Encode()
-	} else {
-		body = strings.NewReader(params.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Close = true // no idle connection is left for goleak
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("Nacos open API %s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("Nacos open API %s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, string(answer)
-}
-
-var openAPILogin struct {
-	sync.Mutex
-	token string
-	until time.Time
-}
-
-// openAPIToken logs NACOS_AUTH's user in, once per token lifetime.
-func openAPIToken(t testing.TB) string {
-	t.Helper()
-	openAPILogin.Lock()
-	defer openAPILogin.Unlock()
-	if openAPILogin.token != "" && time.Now().Before(openAPILogin.until) {
-		return openAPILogin.token
-	}
-	user, pass := realCredentials()
-	req, err := http.NewRequest(http.MethodPost, "http://"+realNacos+"/nacos/v1/auth/login",
-		strings.NewReader(url.Values{"username": {user}, "password": {pass}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("Nacos login: %v", err)
-	}
-	defer resp.Body.Close()
-	var login struct {
-		AccessToken string `json:"accessToken"`
-		TokenTTL    int64  `json:"tokenTtl"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&login); err != nil || login.AccessToken == "" {
-		t.Fatalf("Nacos login as NACOS_AUTH's user: status %d, %v", resp.StatusCode, err)
-	}
-	openAPILogin.token = login.AccessToken
-	openAPILogin.until = time.Now().Add(time.Duration(login.TokenTTL) * time.Second / 2)
-	return login.AccessToken
+	body, status := testkit.OpenAPI(t, realNacos, method, path, params)
+	return status, string(body)
 }
 
 // realConfig reads a config of the real Nacos: its content, and whether it exists.

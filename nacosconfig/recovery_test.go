@@ -11,15 +11,10 @@ import (
 func watching(t *testing.T) (*nacostest.Server, *nacosSource, func() map[string]interface{}) {
 	t.Helper()
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "Restart, DropConnections and FailRequests")
 	env.publish(t, "app.yaml", "v: 0")
 	s := env.source(t, []string{"app.yaml"})
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Stop() })
+	w := watch(t, s)
 	return srv, s, func() map[string]interface{} { return decoded(t, next(t, w, changeWithin)) }
 }
 

@@ -15,11 +15,7 @@ func TestSDKLayoutCanary(t *testing.T) {
 	env := newEnv(t)
 	env.publish(t, "canary.yaml", "a: 1")
 	s := env.source(t, []string{"canary.yaml"})
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	watch(t, s)
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()

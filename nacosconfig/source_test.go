@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -159,12 +159,7 @@ func TestWatchDeliversEachChangeInOrder(t *testing.T) {
 	env := newEnv(t)
 	env.publish(t, "live.yaml", "greeting: v0")
 	s := env.source(t, []string{"live.yaml"})
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watch(t, s)
 	for _, v := range []string{"v1", "v2", "v3"} {
 		env.publish(t, "live.yaml", "greeting: "+v)
 		cs := next(t, w, changeWithin)
@@ -185,12 +180,7 @@ func TestKeepOnDelete(t *testing.T) {
 	env.publish(t, "a.yaml", "a: 1")
 	env.publish(t, "b.yaml", "b: 1")
 	s := env.source(t, []string{"a.yaml", "b.yaml"}, WithKeepOnDelete(true))
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watch(t, s)
 	env.remove(t, "a.yaml")
 	env.publish(t, "b.yaml", "b: 2")
 	if got := decoded(t, next(t, w, changeWithin)); !reflect.DeepEqual(got, map[string]interface{}{"a": 1.0, "b": 2.0}) {
@@ -203,12 +193,7 @@ func TestMalformedPushIsLoggedAndTheLastGoodStands(t *testing.T) {
 	env.publish(t, "app.yaml", "a: 1")
 	log := testkit.NewLogRecorder()
 	s := env.source(t, []string{"app.yaml"}, WithLogger(log))
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watch(t, s)
 	env.publish(t, "app.yaml", "a: [broken\n")
 	eventually(t, changeWithin, func() bool { return strings.Contains(log.Text(), `"app.yaml"`) }, "no log line about the malformed content: %s", log.Text())
 	if !strings.Contains(log.Text(), "line") {
@@ -226,12 +211,7 @@ func TestOlderContentCalledBackLateNeverWins(t *testing.T) {
 	env := newEnv(t)
 	env.publish(t, "app.yaml", "v: 1")
 	s := env.source(t, []string{"app.yaml"})
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watch(t, s)
 	env.publish(t, "app.yaml", "v: 2")
 	if got := decoded(t, next(t, w, changeWithin)); got["v"] != 2.0 {
 		t.Fatalf("got %v", got)
@@ -326,7 +306,8 @@ func TestStopIsIdempotentAndUnblocksNext(t *testing.T) {
 // With auth on, a wrong password is refused clearly, naming neither password in the
 // error or the log; the right one reads.
 func TestAuthRefusal(t *testing.T) {
-	env, user, password := authEnv(t, "nacos", "good-secret")
+	user, password := testkit.AuthUser(t, "nacos", "good-secret")
+	env := newEnv(t, nacostest.WithAuth(user, password)) // a real Nacos has its own users
 	env.publish(t, "app.yaml", "a: 1")
 	log := testkit.NewLogRecorder()
 	_, err := env.source(t, []string{"app.yaml"}, WithAuth(user, "wrong-secret"), WithLogger(log)).Read()
@@ -347,7 +328,7 @@ func TestAuthRefusal(t *testing.T) {
 // ""), on every Nacos version.
 func TestNamespaceIsolation(t *testing.T) {
 	env := newEnv(t)
-	dataID := fmt.Sprintf("iso-%d.yaml", rand.Int63()) // the public namespace is shared
+	dataID := fmt.Sprintf("iso-%d.yaml", rand.Int64()) // the public namespace is shared
 	dev, test := "dev", "test"
 	if env.namespace != "" {
 		dev, test = env.namespace+"-dev", env.namespace+"-test"
@@ -436,19 +417,14 @@ func TestChangePushedDuringAListenRoundIsDelivered(t *testing.T) {
 
 func changePushedDuringAListenRound(t *testing.T, opts ...source.Option) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailLateAnswer, to answer a listen round late")
 	// Names of their own: the SDK's process-wide limit of 5 queries a second per config
 	// would make a repeated run (-count) read the snapshot of WithCacheDir.
-	a, b := fmt.Sprintf("a-%d.yaml", rand.Int63()), fmt.Sprintf("b-%d.yaml", rand.Int63())
+	a, b := fmt.Sprintf("a-%d.yaml", rand.Int64()), fmt.Sprintf("b-%d.yaml", rand.Int64())
 	env.publish(t, a, "a: 0")
 	env.publish(t, b, "b: 0")
 	s := env.source(t, []string{a, b}, opts...)
-	read(t, s)
-	w, err := s.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	w := watch(t, s)
 
 	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailLateAnswer)
 	defer undo()

@@ -12,10 +12,10 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
-// Parameter checks, as Nacos 2.3 and 2.4 apply them to gRPC naming and config
-// requests.
+// Parameter checks, as Nacos 2.3 to 2.5 apply them to gRPC naming and config
+// requests (TestConformance compares them with a real Nacos).
 //
-// Source: alibaba/nacos, tags 2.3.0 to 2.4.3 (identical rules and messages):
+// Source: alibaba/nacos, tags 2.3.0 to 2.5.1 (identical rules and messages):
 //   - common/.../paramcheck/ParamCheckRule.java: the limits and patterns;
 //   - common/.../paramcheck/DefaultParamChecker.java: the order of the checks
 //     and the messages;
@@ -193,6 +193,20 @@ func instanceProblem(in model.Instance) string {
 	}
 	if in.ClusterName != "" && !clusterNamePattern.MatchString(in.ClusterName) {
 		return fmt.Sprintf("Instance 'clusterName' should be characters with only 0-9a-zA-Z-. (current: %s)", in.ClusterName)
+	}
+	return ""
+}
+
+// blankNameProblem is NamingUtils.getGroupedName's refusal of a blank
+// service or group name. The parameter checker skips blank values; Java's
+// register, batch register and subscribe handlers then fail on them with an
+// IllegalArgumentException, an ErrorResponse with code 500.
+func blankNameProblem(k serviceKey) string {
+	switch {
+	case isBlank(k.name):
+		return "Param 'serviceName' is illegal, serviceName is blank"
+	case isBlank(k.group):
+		return "Param 'groupName' is illegal, groupName is blank"
 	}
 	return ""
 }

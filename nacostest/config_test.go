@@ -76,6 +76,15 @@ func (w *watcher) configPushes() []string {
 	return append([]string(nil), w.configs...)
 }
 
+// takeConfigPushes returns the config pushes received so far and forgets them.
+func (w *watcher) takeConfigPushes() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	got := append([]string{}, w.configs...)
+	w.configs = nil
+	return got
+}
+
 func TestConfigPublishQueryRemoveWithTheSDK(t *testing.T) {
 	srv := newServer(t)
 	client := newConfigClient(t, srv)

@@ -24,11 +24,11 @@ func StartServer(t testing.TB, opts ...nacostest.Option) *nacostest.Server {
 }
 
 // Embedded returns srv, or skips the test when it runs against a real Nacos (srv is
-// nil then): it needs what only the embedded server has.
-func Embedded(t testing.TB, srv *nacostest.Server) *nacostest.Server {
+// nil then), saying what of nacostest it needs (its fault injection, mostly).
+func Embedded(t testing.TB, srv *nacostest.Server, needs string) *nacostest.Server {
 	t.Helper()
 	if srv == nil {
-		t.Skip("needs the embedded server's fault injection or introspection; NACOS_ADDR is set")
+		t.Skipf("needs nacostest's %s, which a real Nacos lacks (NACOS_ADDR is set)", needs)
 	}
 	return srv
 }

@@ -1,0 +1,291 @@
+package nacos
+
+import (
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+)
+
+// version is one version of a service as decoded from one instance list: a go-micro
+// Service shared by every reader of the list, and never modified (readers get copies),
+// plus what the watchers need to compare versions cheaply.
+type version struct {
+	service  *registry.Service
+	clusters []string      // Nacos cluster of service.Nodes[i]
+	packed   string        // packed service fields; equal strings mean equal fields
+	list     *instanceList // the list it was decoded from; nil if made by withoutNodes
+	hostOf   []int32       // service.Nodes[i] was decoded from list.hosts[hostOf[i]]
+
+	indexOnce sync.Once
+	index     map[string]int // position in service.Nodes by node id, built when first needed
+}
+
+// instanceList is one instance list and what it decoded to.
+type instanceList struct {
+	hosts    []model.Instance
+	versions []*version
+	at       []nodeRef // where the node of hosts[i] went
+}
+
+// nodeRef is versions[v-1].service.Nodes[n] of an instanceList; v is 0 for an instance
+// not served.
+type nodeRef struct{ v, n int32 }
+
+// withoutNodes returns an empty copy of v, to be filled with some of its nodes.
+func (v *version) withoutNodes() *version {
+	shallow := *v.service
+	shallow.Nodes = nil
+	return &version{service: &shallow, packed: v.packed}
+}
+
+// nodeIndex returns where each node id is in v.service.Nodes (the last, for an id that
+// repeats).
+func (v *version) nodeIndex() map[string]int {
+	v.indexOnce.Do(func() {
+		v.index = make(map[string]int, len(v.service.Nodes))
+		for i, n := range v.service.Nodes {
+			v.index[n.Id] = i
+		}
+	})
+	return v.index
+}
+
+// decodedNode is a node and the instance, hosts[host], it was decoded from.
+type decodedNode struct {
+	node *registry.Node
+	raw  *model.Instance // nil: not taken
+	host int32
+}
+
+// building is a version being decoded.
+type building struct {
+	v     *version
+	base  *version      // the same version in the previous list, if any
+	slots []decodedNode // by position in base.service.Nodes: sorted by id
+	extra []decodedNode // nodes not in base
+}
+
+// take notes an instance's packed fields. Nodes of one version may disagree while it is
+// being redeployed; the longest packed form carries the most (an over-budget node
+// carries less).
+func (b *building) take(h *model.Instance) {
+	if packed := h.Metadata[keyService]; len(packed) > len(b.v.packed) || (len(packed) == len(b.v.packed) && packed > b.v.packed) {
+		b.v.packed = packed
+	}
+}
+
+// decodeInstances groups Nacos instances into one go-micro Service per version, keeping
+// only instances that are healthy, enabled, have a positive weight and can be dialled.
+// Versions and their nodes are sorted, so equal inputs decode equally.
+//
+// base is what the previous list of the service decoded to, or nil. Nacos pushes the
+// whole list on every change, and most of it is what it was, mostly in the same order: an
+// instance equal to the one a node of base was decoded from gets that very node, and a
+// version whose packed fields did not change gets its fields. A push then costs one
+// comparison per unchanged instance, and watchers tell unchanged nodes by their pointer.
+func decodeInstances(name string, hosts []model.Instance, base []*version) []*version {
+	var prev *instanceList
+	if len(base) > 0 && base[0].list != nil {
+		prev = base[0].list
+	} else {
+		base = nil
+	}
+	list := &instanceList{hosts: hosts, at: make([]nodeRef, len(hosts))}
+	byVersion := map[string]*building{}
+	versionOf := func(ver string) *building {
+		b := byVersion[ver]
+		if b == nil {
+			b = &building{v: &version{service: &registry.Service{Name: name, Version: ver}, list: list}}
+			for _, v := range base {
+				if v.service.Version == ver && v.list == prev {
+					b.base, b.slots = v, make([]decodedNode, len(v.service.Nodes))
+				}
+			}
+			byVersion[ver] = b
+		}
+		return b
+	}
+	var fromBase []*building // by version in prev
+	if prev != nil {
+		fromBase = make([]*building, len(prev.versions))
+	}
+	for i := range hosts {
+		h := &hosts[i]
+		if !h.Healthy || !h.Enable || h.Weight <= 0 || h.Ip == "" || h.Port == 0 || h.Port > 65535 {
+			continue // not to be called, or cannot be
+		}
+		// First, the instance at the same place in the previous list: the same, or the
+		// same node changed.
+		var id, ver string
+		if prev != nil && i < len(prev.hosts) && prev.at[i].v > 0 {
+			ref := prev.at[i]
+			bv := prev.versions[ref.v-1]
+			same := prev.hosts[i].InstanceId == h.InstanceId && sameInstance(prev.hosts[i], *h)
+			if !same {
+				id, ver = nodeIdentity(h)
+			}
+			if same || ver == bv.service.Version && id == bv.service.Nodes[ref.n].Id {
+				b := fromBase[ref.v-1]
+				if b == nil {
+					b = versionOf(bv.service.Version)
+					fromBase[ref.v-1] = b
+				}
+				if b.slots[ref.n].raw == nil {
+					node := bv.service.Nodes[ref.n]
+					if !same {
+						node = decodeInstance(h, id)
+					}
+					b.take(h)
+					b.slots[ref.n] = decodedNode{node, h, int32(i)}
+					continue
+				}
+			}
+		}
+		if id == "" {
+			id, ver = nodeIdentity(h)
+		}
+		b := versionOf(ver)
+		b.take(h)
+		if b.base != nil {
+			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].raw == nil {
+				node := b.base.service.Nodes[j]
+				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !sameInstance(*was, *h) {
+					node = decodeInstance(h, id)
+				}
+				b.slots[j] = decodedNode{node, h, int32(i)}
+				continue
+			}
+		}
+		b.extra = append(b.extra, decodedNode{decodeInstance(h, id), h, int32(i)})
+	}
+	list.versions = make([]*version, 0, len(byVersion))
+	for _, b := range byVersion {
+		b.finish()
+		list.versions = append(list.versions, b.v)
+	}
+	sort.Slice(list.versions, func(i, j int) bool { return list.versions[i].service.Version < list.versions[j].service.Version })
+	for vi, v := range list.versions {
+		for n, host := range v.hostOf {
+			list.at[host] = nodeRef{int32(vi + 1), int32(n)}
+		}
+	}
+	return list.versions
+}
+
+// finish lays out the version's nodes, sorted by id: the nodes of base in their order,
+// with the new ones merged in; and sets its service fields.
+func (b *building) finish() {
+	v := b.v
+	sort.SliceStable(b.extra, func(i, j int) bool { return b.extra[i].node.Id < b.extra[j].node.Id })
+	n := len(b.extra)
+	for _, s := range b.slots {
+		if s.raw != nil {
+			n++
+		}
+	}
+	v.service.Nodes, v.hostOf, v.clusters = make([]*registry.Node, 0, n), make([]int32, 0, n), make([]string, 0, n)
+	add := func(d decodedNode) {
+		v.service.Nodes = append(v.service.Nodes, d.node)
+		v.hostOf = append(v.hostOf, d.host)
+		v.clusters = append(v.clusters, d.raw.ClusterName)
+	}
+	extra := b.extra
+	for _, s := range b.slots {
+		if s.raw == nil {
+			continue
+		}
+		for len(extra) > 0 && extra[0].node.Id < s.node.Id {
+			add(extra[0])
+			extra = extra[1:]
+		}
+		add(s)
+	}
+	for _, d := range extra {
+		add(d)
+	}
+	// Nodes of one id (the same node registered twice, briefly, or a foreign client's
+	// choice) keep the order of the list, whatever the base.
+	for i := 0; i < len(v.service.Nodes); {
+		j := i + 1
+		for j < len(v.service.Nodes) && v.service.Nodes[j].Id == v.service.Nodes[i].Id {
+			j++
+		}
+		if j-i > 1 {
+			sort.Sort(byHost{v, i, j})
+		}
+		i = j
+	}
+	switch {
+	case b.base != nil && b.base.packed == v.packed:
+		v.service.Metadata, v.service.Endpoints = b.base.service.Metadata, b.base.service.Endpoints
+	case v.packed != "":
+		if f, err := unpack(v.packed); err == nil {
+			v.service.Metadata, v.service.Endpoints = f.Metadata, f.Endpoints
+		}
+	}
+}
+
+// nodeIdentity returns the node id and the version of an instance. Instances registered
+// by other clients (no reserved keys) get their Nacos instance id (or address) as node id
+// and the original plugin's "version" key.
+func nodeIdentity(h *model.Instance) (id, ver string) {
+	if id, ours := h.Metadata[keyNodeID]; ours {
+		return id, h.Metadata[keyVersion]
+	}
+	id = h.InstanceId
+	if id == "" {
+		id = net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10))
+	}
+	return id, h.Metadata[legacyVersion]
+}
+
+// decodeInstance reads the node of one instance, whose id nodeIdentity found.
+func decodeInstance(h *model.Instance, id string) *registry.Node {
+	// Sized for what is left without the reserved keys: a map of up to 8 entries is one
+	// small table, which maps.Clone copies whole (copy.go).
+	node := &registry.Node{
+		Id:       id,
+		Address:  net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10)),
+		Metadata: make(map[string]string, max(len(h.Metadata)-4, 0)),
+	}
+	_, ours := h.Metadata[keyNodeID]
+	ver := h.Metadata[keyVersion]
+	for k, v := range h.Metadata {
+		if !strings.HasPrefix(k, reservedPrefix) {
+			// Under the legacy key this registry writes the version; the release before
+			// wrote a node's own key there.
+			if !ours || k != legacyVersion || v != ver || ver == "" {
+				node.Metadata[k] = v
+			}
+			continue
+		}
+		switch rest := k[len(reservedPrefix):]; {
+		case strings.HasPrefix(rest, reservedPrefix):
+			node.Metadata[rest] = v
+		case k == keyNodeVersion:
+			node.Metadata[legacyVersion] = v
+		}
+	}
+	return node
+}
+
+// byHost sorts nodes i to j of a version by their place in the instance list.
+type byHost struct {
+	v    *version
+	i, j int
+}
+
+func (s byHost) Len() int           { return s.j - s.i }
+func (s byHost) Less(a, b int) bool { return s.v.hostOf[s.i+a] < s.v.hostOf[s.i+b] }
+func (s byHost) Swap(a, b int) {
+	a, b = s.i+a, s.i+b
+	n, h, c := s.v.service.Nodes, s.v.hostOf, s.v.clusters
+	n[a], n[b] = n[b], n[a]
+	h[a], h[b] = h[b], h[a]
+	c[a], c[b] = c[b], c[a]
+}
