@@ -47,12 +47,13 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	}
 	took := time.Since(start)
 	subscribers := func() int {
+		checked := names
 		if env.srv == nil {
-			return 0
+			checked = names[len(names)-20:] // a real Nacos is asked over HTTP, name by name
 		}
 		n := 0
-		for _, name := range names {
-			n += env.srv.Subscribers(env.namespace, DefaultGroup, name)
+		for _, name := range checked {
+			n += env.subscribers(t, env.namespace, DefaultGroup, name)
 		}
 		return n
 	}

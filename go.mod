@@ -3,11 +3,13 @@ module github.com/micro-registry/nacos
 go 1.23
 
 require (
+	github.com/BurntSushi/toml v1.4.0
 	github.com/asim/go-micro/v3 v3.7.1
 	github.com/nacos-group/nacos-sdk-go/v2 v2.3.5
 	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.67.3
 	google.golang.org/protobuf v1.36.5
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/nacostest"
@@ -43,7 +44,7 @@ func hungServer(t *testing.T) (addr string, stop func()) {
 	}
 	http := listen("127.0.0.1:0")
 	port := http.Addr().(*net.TCPAddr).Port
-	grpc := listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port+grpcPortOffset)))
+	grpc := listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(port+constant.RpcPortOffset)))
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

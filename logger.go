@@ -1,119 +1,16 @@
 package nacos
 
 import (
-	"fmt"
-	"regexp"
-	"strings"
-	"sync"
-
 	"github.com/asim/go-micro/v3/logger"
-	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
-	sdklog "github.com/nacos-group/nacos-sdk-go/v2/common/logger"
 )
 
-// logf logs what the plugin itself has to say.
+// logf logs what the plugin itself has to say. The SDK's own lines go through the
+// process-wide SDK logger the registry shares with the config source (see
+// sdkclient.InstallLogger).
 func (c *config) logf(level logger.Level, format string, args ...interface{}) {
 	l := c.log
 	if l == nil {
 		l = logger.DefaultLogger
 	}
 	l.Logf(level, "nacos: "+format, args...)
-}
-
-// The SDK's logger is process-wide, shared by every nacos-sdk-go client of the process
-// (a config client too). By default it writes files beside the executable; the plugin
-// sends its lines to go-micro's logger instead (or, with WithLogDir, to the SDK's own
-// files), once per process, when the first registry builds a client, unless the
-// program installed a logger of its own in the SDK (logger.SetLogger), which is then
-// left alone. What the plugin's logger does to SDK lines, it does to every client's:
-// credentials are blanked out, and routine lines are demoted (routineSDKLines).
-var sdkLoggerOnce sync.Once
-
-// installSDKLogger is called before an SDK client is built.
-func installSDKLogger(cc constant.ClientConfig, log logger.Logger) {
-	sdkLoggerOnce.Do(func() {
-		if _, isSDKs := sdklog.GetLogger().(*sdklog.NacosLogger); !isSDKs {
-			return // the program installed its own
-		}
-		l := sdkLogger{micro: log}
-		if cc.LogDir != "" {
-			file, err := sdklog.InitNacosLogger(sdklog.BuildLoggerConfig(cc))
-			if err != nil {
-				return
-			}
-			l.file = file
-		}
-		sdklog.SetLogger(l)
-	})
-}
-
-// credential finds the value of a credential where it appears as one: a password, a
-// secret key or an access token given as key=value, "key":"value", key:value, or, in
-// the request dumps the SDK logs at debug level, key:"accessToken" value:"…". The
-// value is blanked wherever it appears so, and nowhere else: a password that is a
-// common word (the default is "nacos", which is in every URL path) must not garble
-// lines.
-var credential = regexp.MustCompile(`(?i)((?:password|secret_?key|access_?token)(?:"?\s*[:=]\s*"?|"\s+value:\s*"))[^\s"'&,;}\]]+`)
-
-func redact(s string) string { return credential.ReplaceAllString(s, "${1}******") }
-
-// sdkLogger receives the SDK's log lines. It writes them to the SDK's own log file when
-// the user asked for one (WithLogDir), otherwise to a go-micro logger (DefaultLogger when
-// micro is nil, looked up at each line so that a later change of the default is
-// followed). The SDK reports routine work at info level, so that becomes debug; its
-// warnings and errors keep their level.
-type sdkLogger struct {
-	file  sdklog.Logger
-	micro logger.Logger
-}
-
-func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
-	for _, p := range routineSDKLines {
-		if strings.HasPrefix(format, p) {
-			level = logger.DebugLevel
-		}
-	}
-	l := s.micro
-	if l == nil {
-		l = logger.DefaultLogger
-	}
-	if s.file == nil && !logger.V(level, l) {
-		return // skip formatting: the SDK logs whole service lists on every push
-	}
-	var msg string
-	if format == "" {
-		msg = redact(fmt.Sprint(args...))
-	} else {
-		msg = redact(fmt.Sprintf(format, args...))
-	}
-	switch {
-	case s.file == nil && strings.Contains(msg, noDiskCache):
-		// the disk cache is off on purpose: see diskCacheDir
-	case s.file == nil:
-		l.Log(level, "nacos-sdk: "+msg)
-	case level >= logger.ErrorLevel:
-		s.file.Error(msg)
-	case level >= logger.WarnLevel:
-		s.file.Warn(msg)
-	case level >= logger.DebugLevel:
-		s.file.Info(msg)
-	default:
-		s.file.Debug(msg)
-	}
-}
-
-func (s sdkLogger) Debug(args ...interface{})            { s.emit(logger.TraceLevel, "", args) }
-func (s sdkLogger) Info(args ...interface{})             { s.emit(logger.DebugLevel, "", args) }
-func (s sdkLogger) Warn(args ...interface{})             { s.emit(logger.WarnLevel, "", args) }
-func (s sdkLogger) Error(args ...interface{})            { s.emit(logger.ErrorLevel, "", args) }
-func (s sdkLogger) Debugf(f string, args ...interface{}) { s.emit(logger.TraceLevel, f, args) }
-func (s sdkLogger) Infof(f string, args ...interface{})  { s.emit(logger.DebugLevel, f, args) }
-func (s sdkLogger) Warnf(f string, args ...interface{})  { s.emit(logger.WarnLevel, f, args) }
-func (s sdkLogger) Errorf(f string, args ...interface{}) { s.emit(logger.ErrorLevel, f, args) }
-
-func (s sdkLogger) Close() error {
-	if s.file != nil {
-		return s.file.Close()
-	}
-	return nil
 }

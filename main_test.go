@@ -2,11 +2,9 @@ package nacos
 
 import (
 	"fmt"
-	"math/rand"
-	"os"
+	"math/rand/v2"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,14 +13,14 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"go.uber.org/goleak"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// The suite runs against the embedded server (nacostest) by default, and against a real
-// Nacos when NACOS_ADDR is set (for example after `docker compose up -d`:
-// NACOS_ADDR=127.0.0.1:8848). Tests that need fault injection or server introspection
-// skip against a real server.
-var realNacos = os.Getenv("NACOS_ADDR")
+// The tests run against the embedded server (nacostest) by default, and against a real
+// Nacos when NACOS_ADDR is set (see testkit.RealNacos). Tests that need fault injection
+// or server introspection skip against a real server.
+var realNacos = testkit.RealNacos
 
 func TestMain(m *testing.M) {
 	// Keep test output readable: the SDK reconnects loudly while tests break things.
@@ -32,12 +30,7 @@ func TestMain(m *testing.M) {
 
 // notOurs are goroutines that go-micro starts when its packages load (a config loader
 // and caches), whatever the registry does, and the one an SDK client leaves behind.
-var notOurs = []goleak.Option{
-	goleak.IgnoreCurrent(),
-	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
-	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
-	sdkLeftovers,
-}
+var notOurs = append([]goleak.Option{goleak.IgnoreCurrent(), sdkLeftovers}, testkit.GoMicroGoroutines...)
 
 // sdkLeftovers is the goroutine every SDK client leaves behind: nacos-sdk-go v2.3.5
 // starts a UDP push receiver (for Nacos 1.x) with every naming client and never ends
@@ -56,23 +49,26 @@ type testEnv struct {
 func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
 	if realNacos != "" {
-		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int63())}
+		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
+		// child process would draw the same namespaces as its parent.
+		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
-	srv, err := nacostest.NewServer(opts...)
-	if err != nil {
-		t.Fatalf("start nacostest: %v", err)
-	}
-	t.Cleanup(srv.Close)
+	return embeddedEnv(t, opts...)
+}
+
+// embeddedEnv is a testEnv on an embedded server of its own, even when NACOS_ADDR is
+// set (for a second server).
+func embeddedEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
+	t.Helper()
+	srv := testkit.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
-// embedded returns the embedded server, or skips the test against a real Nacos.
-func (e *testEnv) embedded(t testing.TB) *nacostest.Server {
+// embedded returns the embedded server, or skips the test against a real Nacos,
+// saying what of nacostest it needs (its fault injection, mostly).
+func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
 	t.Helper()
-	if e.srv == nil {
-		t.Skip("needs the embedded server's fault injection or introspection; NACOS_ADDR is set")
-	}
-	return e.srv
+	return testkit.Embedded(t, e.srv, needs)
 }
 
 // registry returns a new registry on this env, closed when the test ends.
@@ -87,24 +83,8 @@ func (e *testEnv) registry(t testing.TB, opts ...registry.Option) *nacosRegistry
 	return r
 }
 
-// eventually polls cond until it holds or the deadline passes. Arguments of type
-// func() string are called when the message is written, so that it shows the state at
-// the deadline rather than when eventually was called.
-func eventually(t testing.TB, within time.Duration, cond func() bool, format string, args ...interface{}) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			for i, a := range args {
-				if f, ok := a.(func() string); ok {
-					args[i] = f()
-				}
-			}
-			t.Fatalf("after %v: "+format, append([]interface{}{within}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// eventually polls cond until it holds or the deadline passes (testkit.Eventually).
+var eventually = testkit.Eventually
 
 // settled builds r's client and waits until its start-up republish is over, for tests
 // whose timing the republish would disturb.
@@ -164,31 +144,4 @@ func seen(r registry.Registry, name string) string {
 		return ""
 	}
 	return nodeIDs(services)
-}
-
-// logRecorder is a go-micro logger that keeps what it is given.
-type logRecorder struct {
-	logger.Logger
-	mu    sync.Mutex
-	lines []string
-}
-
-func newLogRecorder() *logRecorder {
-	return &logRecorder{Logger: logger.NewLogger(logger.WithLevel(logger.TraceLevel))}
-}
-
-func (l *logRecorder) Log(level logger.Level, v ...interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level.String()+" "+fmt.Sprint(v...))
-}
-
-func (l *logRecorder) Logf(level logger.Level, format string, v ...interface{}) {
-	l.Log(level, fmt.Sprintf(format, v...))
-}
-
-func (l *logRecorder) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+
+	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
 // Per-call parameters, for callers of the original community plugin: the SDK's own
@@ -76,7 +78,7 @@ func group(cfg *config, g string) (string, error) {
 	if g == "" {
 		return cfg.group, nil
 	}
-	return g, checkGroup(g)
+	return g, sdkclient.CheckGroup(g)
 }
 
 func registerTarget(cfg *config, ctx context.Context) (serviceKey, instanceFields, error) {
@@ -139,7 +141,7 @@ func listTarget(cfg *config, ctx context.Context) (vo.GetAllServiceInfoParam, er
 	if p.PageNo > 0 && p.PageSize == 0 {
 		return p, fmt.Errorf("nacos: %s names page %d but a page size of 0", listParamKey, p.PageNo)
 	}
-	return p, checkNamespace(p.NameSpace)
+	return p, sdkclient.CheckNamespace(p.NameSpace)
 }
 
 func watchTarget(cfg *config, o registry.WatchOptions) (serviceKey, []string, error) {

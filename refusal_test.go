@@ -7,6 +7,7 @@ import (
 
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -53,12 +54,12 @@ func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
 // service are refused once, with the version they need; nothing is retried, the SDK's
 // reconnect cache does not keep the batch, and what was registered stays.
 func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
-	relRunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
+	testkit.RunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
 }
 
 func batchOnAServerWithoutIt(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailNoHandler, to answer as a Nacos without batch support")
 	r := relClean(t, env)
 	single := service("old-server", "v1", "n1")
 	relMust(t, r.Register(single), "register one node")
@@ -96,7 +97,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 // checks) is reported and not retried; a refused Deregister leaves the nodes registered.
 func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "FailRequests, to refuse without a reason")
 	r := relClean(t, env)
 	kept := relService("refused-kept", "v1", "k1")
 	relMust(t, r.Register(kept), "register")

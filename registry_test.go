@@ -18,9 +18,8 @@ import (
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/selector"
 	"github.com/asim/go-micro/v3/server"
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
-
-	"github.com/micro-registry/nacos/nacostest"
 )
 
 const within = 5 * time.Second
@@ -106,7 +105,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 
 func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 	env := newEnv(t)
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	in := greeterService(3)
 	in.Endpoints[0].Metadata["doc"] = randomText(3000)
@@ -120,8 +119,8 @@ func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 	if got[0].Endpoints != nil || !reflect.DeepEqual(got[0].Nodes[0].Metadata, in.Nodes[0].Metadata) {
 		t.Fatalf("want the node with its metadata and no endpoints, got %+v", got[0])
 	}
-	if !strings.Contains(log.text(), `warn nacos: service "greeter" version "1.0.0": endpoints left out`) {
-		t.Fatalf("no warning naming what was dropped:\n%s", log.text())
+	if !strings.Contains(log.Text(), `warn nacos: service "greeter" version "1.0.0": endpoints left out`) {
+		t.Fatalf("no warning naming what was dropped:\n%s", log.Text())
 	}
 	in.Nodes[0].Metadata["blob"] = strings.Repeat("x", 1024)
 	if err := r.Register(in); err == nil || !strings.Contains(err.Error(), "budget") {
@@ -154,7 +153,7 @@ func TestCallerServiceIsNotModified(t *testing.T) {
 
 func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
 	s := greeterService(20)
 	if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
@@ -244,7 +243,7 @@ func TestPushEmptyProtectionKeepsLastNodes(t *testing.T) {
 
 func TestGetServiceIsServedFromThePushedState(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
+	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
 	if err := r.Register(service("svc", "v1", "n1", "n2")); err != nil {
 		t.Fatal(err)
@@ -335,10 +334,10 @@ func TestPerCallParams(t *testing.T) {
 }
 
 func TestInitMovesEverythingToTheNewServer(t *testing.T) {
-	if realNacos != "" {
-		t.Skip("needs two servers")
-	}
-	one, two := newEnv(t), newEnv(t)
+	// From the Nacos under test to a second, embedded one, in the same namespace.
+	one := newEnv(t)
+	two := embeddedEnv(t)
+	two.namespace = one.namespace
 	r := one.registry(t)
 	if err := r.Register(service("svc", "v1", "n1", "n2")); err != nil {
 		t.Fatal(err)
@@ -348,23 +347,20 @@ func TestInitMovesEverythingToTheNewServer(t *testing.T) {
 	}
 	observer := two.registry(t)
 	eventually(t, within, func() bool { return seen(observer, "svc") == "v1/n1,v1/n2" }, "the nodes did not move")
-	eventually(t, within, func() bool { return len(one.srv.Instances("", "", "svc")) == 0 }, "the old client was not closed")
+	eventually(t, within, func() bool { return one.count(t, one.namespace, "", "svc") == 0 }, "the old client was not closed")
 	if got := r.Options().Addrs; len(got) != 1 || got[0] != two.addr {
 		t.Fatalf("Options().Addrs = %v", got)
 	}
 }
 
 func TestAuth(t *testing.T) {
-	if realNacos != "" {
-		t.Skip("the embedded server's credentials")
-	}
-	env := newEnv(t, nacostest.WithAuth("nacos", "s3cret-pw"))
-	good := env.registry(t, WithAuth("nacos", "s3cret-pw"))
+	env, user, password := authEnv(t, "nacos", "s3cret-pw")
+	good := env.registry(t, WithAuth(user, password))
 	if err := good.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatalf("right credentials: %v", err)
 	}
-	log := newLogRecorder()
-	bad := env.registry(t, WithAuth("nacos", "wrong-password"), WithLogger(log))
+	log := testkit.NewLogRecorder()
+	bad := env.registry(t, WithAuth(user, "wrong-password"), WithLogger(log))
 	err := bad.Register(service("svc", "v1", "n2"))
 	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
 		t.Fatalf("wrong credentials: want a clear error, got %v", err)
@@ -375,7 +371,7 @@ func TestAuth(t *testing.T) {
 	if got := seen(good, "svc"); got != "v1/n1" {
 		t.Fatalf("a refused registration changed what is registered: %q", got)
 	}
-	if strings.Contains(err.Error(), "wrong-password") || strings.Contains(log.text(), "wrong-password") {
+	if strings.Contains(err.Error(), "wrong-password") || strings.Contains(log.Text(), "wrong-password") {
 		t.Fatal("the password appears in an error or a log line")
 	}
 }
@@ -517,7 +513,7 @@ func TestBadOptionsNeverPanic(t *testing.T) {
 // says so at debug level.
 func TestDeregisterOfNothingSaysSo(t *testing.T) {
 	env := newEnv(t)
-	log := newLogRecorder()
+	log := testkit.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	if err := r.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
@@ -525,8 +521,8 @@ func TestDeregisterOfNothingSaysSo(t *testing.T) {
 	if err := r.Deregister(service("svc", "v1", "n1"), DeregisterParam(vo.DeregisterInstanceParam{GroupName: "elsewhere"})); err != nil {
 		t.Fatalf("Deregister in another group: %v", err)
 	}
-	if !strings.Contains(log.text(), `debug nacos: deregister service "svc": this registry registered nothing under that name in group "elsewhere"`) {
-		t.Fatalf("no debug line says that nothing was deregistered:\n%s", log.text())
+	if !strings.Contains(log.Text(), `debug nacos: deregister service "svc": this registry registered nothing under that name in group "elsewhere"`) {
+		t.Fatalf("no debug line says that nothing was deregistered:\n%s", log.Text())
 	}
 	if got := seen(env.registry(t), "svc"); got != "v1/n1" {
 		t.Fatalf("after Deregister in another group the registered node is %q", got)

@@ -3,23 +3,18 @@ package nacos
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_cache"
-	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
-	"github.com/nacos-group/nacos-sdk-go/v2/common/http_agent"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc"
-	"github.com/nacos-group/nacos-sdk-go/v2/common/security"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
@@ -90,11 +85,11 @@ func (c *sdkClient) settle(now time.Time, republish func()) time.Time {
 // nacos.remote.client.grpc.timeout), whatever registry.Timeout says, and cannot be cut
 // short. The registry builds clients in the background (see clientBuild).
 func newNamingClient(cfg *config) (*sdkClient, error) {
-	installSDKLogger(cfg.client, cfg.log)
+	sdkclient.InstallLogger(cfg.client, cfg.log)
 	cc := cfg.client
 	servers := append(cfg.servers[:0:0], cfg.servers...)
-	if err := checkLogin(cc, servers); err != nil {
-		return nil, fmt.Errorf("nacos: create client: %w", err)
+	if err := sdkclient.CheckLogin(cc, servers); err != nil {
+		return nil, fmt.Errorf("nacos: create client: %w", &refusedError{err.Error()})
 	}
 	beginBuild()
 	nc, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
@@ -288,8 +283,8 @@ func (c *sdkClient) newestOnly(key serviceKey, push func([]model.Instance, uint6
 // unexported fields (cachePath, callbacksPath; TestSDKLayoutCanary checks them).
 func (c *sdkClient) forget(key serviceKey) {
 	name := util.GetGroupName(key.name, key.group)
-	holder, ok := sdkField(c.sdk, cachePath...).(*naming_cache.ServiceInfoHolder)
-	callbacks, ok2 := sdkField(c.sdk, callbacksPath...).(cache.ConcurrentMap)
+	holder, ok := sdkclient.Field(c.sdk, cachePath...).(*naming_cache.ServiceInfoHolder)
+	callbacks, ok2 := sdkclient.Field(c.sdk, callbacksPath...).(cache.ConcurrentMap)
 	if !ok || !ok2 {
 		cacheUnforgotten.Do(func() {
 			c.warn("cannot drop what nacos-sdk-go keeps of the services the registry no longer subscribes to (its internals changed; see sdkClient.forget): each service name looked up keeps about 400 bytes for the life of the client")
@@ -338,7 +333,7 @@ func (c *sdkClient) serviceNames(param vo.GetAllServiceInfoParam) ([]string, int
 // a timer instead would not do: Nacos pushes the full instance list to every
 // subscriber on every registration, changed or not.
 func afterRedo(c *sdkClient, f func()) {
-	rc, ok := sdkField(c.sdk, redoPath...).(interface{ GetRpcClient() *rpc.RpcClient })
+	rc, ok := sdkclient.Field(c.sdk, redoPath...).(interface{ GetRpcClient() *rpc.RpcClient })
 	if !ok || rc.GetRpcClient() == nil {
 		redoUnheard.Do(func() {
 			c.warn("cannot hear of nacos-sdk-go's reconnects (its internals changed; see afterRedo): after a reconnect, a stale registration the SDK sends again stands until the next change")
@@ -348,54 +343,11 @@ func afterRedo(c *sdkClient, f func()) {
 	rc.GetRpcClient().RegisterConnectionListener(connectedFunc(f))
 }
 
-// sdkField follows a path of (unexported) struct fields from v, through pointers and
-// interfaces, and returns the last one's value, or nil if the path does not exist.
-func sdkField(v interface{}, path ...string) interface{} {
-	rv := reflect.ValueOf(v)
-	for _, name := range path {
-		for rv.Kind() == reflect.Interface || rv.Kind() == reflect.Pointer {
-			if rv.IsNil() {
-				return nil
-			}
-			rv = rv.Elem()
-		}
-		if rv.Kind() != reflect.Struct || !rv.CanAddr() {
-			return nil
-		}
-		field := rv.FieldByName(name)
-		if !field.IsValid() {
-			return nil
-		}
-		rv = reflect.NewAt(field.Type(), unsafe.Pointer(field.UnsafeAddr())).Elem()
-	}
-	if (rv.Kind() == reflect.Interface || rv.Kind() == reflect.Pointer) && rv.IsNil() {
-		return nil
-	}
-	return rv.Interface()
-}
-
 // connectedFunc is an SDK connection listener.
 type connectedFunc func()
 
 func (f connectedFunc) OnConnected()  { f() }
 func (f connectedFunc) OnDisConnect() {}
-
-// checkLogin tells refused credentials from an unreachable server. nacos-sdk-go v2.3.5
-// logs in when a client starts, but builds the client even when the login is refused,
-// after which Nacos refuses every request and the SDK reports that without a reason
-// (or not at all: a refused subscription looks like an empty service). An unreachable
-// server is not an error here: the SDK keeps trying to log in.
-func checkLogin(cc constant.ClientConfig, servers []constant.ServerConfig) error {
-	if cc.Username == "" {
-		return nil
-	}
-	ok, err := security.NewNacosAuthClient(cc, servers, &http_agent.HttpAgent{}).Login()
-	var unreachable *url.Error
-	if ok || err == nil || errors.As(err, &unreachable) {
-		return nil
-	}
-	return &refusedError{fmt.Sprintf("login as %q refused: %s", cc.Username, redact(strings.TrimSpace(err.Error())))}
-}
 
 // refusedError is a request Nacos refused for a reason that asking again will not
 // change: a parameter it does not accept, a request type it does not know, a missing
@@ -453,13 +405,3 @@ func sdkResult(ok bool, err error) error {
 	}
 	return err
 }
-
-// routineSDKLines begin the formats of nacos-sdk-go v2.3.5's warnings and errors about
-// nothing wrong, which the plugin's SDK logger demotes to debug, for every client of
-// the process:
-//   - "connectionId %s received error event": a stream ending because its client closed
-//     or left it;
-//   - "out of date data received": a pushed list the SDK already had;
-//   - "%s Unsupported payload type": the SetupAckRequest that Nacos 2.3 and later send
-//     every new connection, which this SDK has no handler for (and needs none).
-var routineSDKLines = []string{"connectionId %s received error event", "out of date data received", "%s Unsupported payload type"}

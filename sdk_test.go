@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_cache"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc"
@@ -42,7 +43,7 @@ func TestSDKLayoutCanary(t *testing.T) {
 			return ok
 		}},
 	} {
-		if v := sdkField(c.sdk, f.path...); !f.ok(v) {
+		if v := sdkclient.Field(c.sdk, f.path...); !f.ok(v) {
 			t.Errorf("nacos-sdk-go's naming client changed: field %s is %T, sdk.go needs %s", strings.Join(f.path, "."), v, f.want)
 		}
 	}
@@ -68,7 +69,7 @@ func TestSDKLayoutCanary(t *testing.T) {
 	eventually(t, within, func() bool { mu.Lock(); defer mu.Unlock(); return len(pushed) == 2 },
 		"nacos-sdk-go changed: its subscriber callback no longer gets the list its cache holds (newestOnly drops every push)")
 	unsubscribe()
-	holder := sdkField(c.sdk, cachePath...).(*naming_cache.ServiceInfoHolder)
+	holder := sdkclient.Field(c.sdk, cachePath...).(*naming_cache.ServiceInfoHolder)
 	if _, ok := holder.ServiceInfoMap.Load(util.GetServiceCacheKey(util.GetGroupName(key.name, key.group), "")); ok {
 		t.Errorf("nacos-sdk-go changed: its cache keys are not util.GetServiceCacheKey(util.GetGroupName(service, group), \"\") (sdkClient.forget)")
 	}

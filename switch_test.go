@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/micro-registry/nacos/internal/testkit"
 )
 
 // Registers racing Init's switch to another server all end up on the new server: what
 // Nacos holds is tied to the client that carried it, so a Register sent through the
 // old client just before the switch is published again through the new one.
 func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
-	relRunChecked(t, false, func(t *testing.T) {
+	testkit.RunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
-		srvA, srvB := a.embedded(t), b.embedded(t)
+		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
 		r := relClean(t, a)
 		var (
 			wg       sync.WaitGroup
@@ -73,7 +74,7 @@ func TestCloseWhileAnotherBuildsItsClient(t *testing.T) {
 // caches: a publisher switches between instance lists of the same length (the SDK sorts
 // the older one when a newer one arrives) while a reader subscribes again and again.
 func TestCachedListsAreCopiedWithoutARace(t *testing.T) {
-	relRunChecked(t, false, func(t *testing.T) {
+	testkit.RunChecked(t, false, func(t *testing.T) {
 		env := newEnv(t)
 		regs := relCleanAll(t, env, 2)
 		pub, r := regs[0], regs[1]

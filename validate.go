@@ -23,20 +23,17 @@ import (
 //     order.
 //
 // Lengths are counted as Java counts them, in UTF-16 units; "white space" is Java's
-// regular-expression \s, [ \t\n\x0B\f\r].
+// regular-expression \s, [ \t\n\x0B\f\r]. Groups and namespaces, which the config
+// source shares, are checked by sdkclient (CheckGroup, CheckNamespace).
 const (
 	maxServiceNameLen = 512
-	maxGroupLen       = 128
 	maxClusterLen     = 64
-	maxNamespaceLen   = 64
 	maxIPLen          = 128
 )
 
 var (
-	groupPattern         = regexp.MustCompile(`^[a-zA-Z0-9\-_:.]*$`)
 	clusterPattern       = regexp.MustCompile(`^[0-9a-zA-Z\-]+$`)  // NamingUtils: registered instances
 	clusterFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z\-_]+$`) // parameter checker: lookups
-	namespacePattern     = regexp.MustCompile(`^[\w-]+$`)
 	digitsPattern        = regexp.MustCompile(`^[0-9]+$`)
 )
 
@@ -89,13 +86,6 @@ func checkServiceName(name string) error {
 	return nil
 }
 
-func checkGroup(group string) error {
-	if len(group) > maxGroupLen || !groupPattern.MatchString(group) {
-		return fmt.Errorf("nacos: group %q is invalid: Nacos accepts up to %d of a-z A-Z 0-9 - _ : .", group, maxGroupLen)
-	}
-	return nil
-}
-
 // checkCluster checks the cluster of registered instances; it accepts "" (Nacos then
 // uses its "DEFAULT" cluster).
 func checkCluster(cluster string) error {
@@ -109,14 +99,6 @@ func checkCluster(cluster string) error {
 func checkClusterFilter(cluster string) error {
 	if len(cluster) > maxClusterLen || !clusterFilterPattern.MatchString(cluster) {
 		return fmt.Errorf("nacos: cluster %q in a cluster filter is invalid: Nacos accepts up to %d of a-z A-Z 0-9 - _", cluster, maxClusterLen)
-	}
-	return nil
-}
-
-// checkNamespace accepts "" (the "public" namespace).
-func checkNamespace(ns string) error {
-	if ns != "" && (len(ns) > maxNamespaceLen || !namespacePattern.MatchString(ns)) {
-		return fmt.Errorf("nacos: namespace %q is invalid: Nacos accepts up to %d of a-z A-Z 0-9 _ -", ns, maxNamespaceLen)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -16,7 +17,7 @@ import (
 // 2.3 has no parameter checker and accepts more; against it the registry only has to
 // accept nothing that Nacos refuses, as it keeps 2.3's rules on every server.
 func TestValidationMatchesNacos(t *testing.T) {
-	relRunChecked(t, false, validationMatchesNacos) // the SDK reconnects after some refusals
+	testkit.RunChecked(t, false, validationMatchesNacos) // the SDK reconnects after some refusals
 }
 
 func validationMatchesNacos(t *testing.T) {

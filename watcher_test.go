@@ -20,6 +20,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"go.uber.org/goleak"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -887,10 +888,9 @@ func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 
 func TestWatchStopUnsubscribes(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	a, r := settledRegistry(t, env), settledRegistry(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
-	subscribers := func() int { return srv.Subscribers(env.namespace, DefaultGroup, "svc") }
+	subscribers := func() int { return env.subscribers(t, env.namespace, DefaultGroup, "svc") }
 
 	w1 := watch(t, r, registry.WatchService("svc"))
 	w2 := watch(t, r, registry.WatchService("svc"))
@@ -970,7 +970,6 @@ func TestWatchersAreIndependent(t *testing.T) {
 // receiving the service's pushes and Stop must release its subscription.
 func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
 	a := settledRegistry(t, env)
 	w := watch(t, r)
@@ -1003,8 +1002,8 @@ func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 	w.Stop()
 	for i := 0; i < services; i++ {
 		name := fmt.Sprintf("burst%d", i)
-		eventually(t, watchDeadline, func() bool { return srv.Subscribers(env.namespace, DefaultGroup, name) == 0 },
-			"%s: %s subscribers after the only watcher stopped", name, func() string { return fmt.Sprint(srv.Subscribers(env.namespace, DefaultGroup, name)) })
+		eventually(t, watchDeadline, func() bool { return env.subscribers(t, env.namespace, DefaultGroup, name) == 0 },
+			"%s: %s subscribers after the only watcher stopped", name, func() string { return fmt.Sprint(env.subscribers(t, env.namespace, DefaultGroup, name)) })
 	}
 }
 
@@ -1071,18 +1070,18 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 // end up reported (possibly as delete then create), a node that does not is deleted.
 func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
 	for _, fault := range []string{"Restart", "DropConnections"} {
-		t.Run(fault, func(t *testing.T) { relRunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
+		t.Run(fault, func(t *testing.T) { testkit.RunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
 	}
 }
 
 // watchSurvives is TestWatchSurvivesRestartAndDroppedConnections for one fault. It runs in
-// a child process under the race detector (see relRunChecked): nacos-sdk-go v2.3.5 races
+// a child process under the race detector (see testkit.RunChecked): nacos-sdk-go v2.3.5 races
 // on every reconnect.
 func watchSurvives(t *testing.T, fault string) {
 	{
 		{
 			env := newEnv(t)
-			srv := env.embedded(t)
+			srv := env.embedded(t, "Restart, DropConnections and FailRequests")
 			a, b, r := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
 			mustRegister(t, a, watchService("svc", "v1", "n1", "n2")) // a batch
 			mustRegister(t, b, watchService("svc", "v1", "gone"))     // a single instance
@@ -1147,7 +1146,6 @@ func watchSurvives(t *testing.T, fault string) {
 // settled (registry.go settle), so the newer registration wins in the end.
 func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 	env := newEnv(t)
-	srv := env.embedded(t)
 	const clients = 40
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
@@ -1169,7 +1167,7 @@ func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 		var lost []string
 		for i := 0; i < clients; i++ {
 			name := fmt.Sprintf("svc%d", i)
-			if n := len(srv.Instances(env.namespace, DefaultGroup, name)); n != 2 {
+			if n := env.count(t, env.namespace, DefaultGroup, name); n != 2 {
 				lost = append(lost, fmt.Sprintf("%s has %d nodes", name, n))
 			}
 		}

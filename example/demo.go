@@ -29,13 +29,22 @@ const patience = 10 * time.Second
 // pace is the time between two calls of the client.
 const pace = 100 * time.Millisecond
 
+var quietOnce sync.Once
+
+// quietLogs makes go-micro log only warnings and errors unless MICRO_LOG_LEVEL says
+// otherwise: it logs every step at info level, and the demos tell their own story. The
+// logger is process-wide and read by every client's goroutines, so it is set once.
+func quietLogs() {
+	quietOnce.Do(func() {
+		if os.Getenv("MICRO_LOG_LEVEL") == "" {
+			logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.WarnLevel))
+		}
+	})
+}
+
 // demo runs two greeter nodes and a client in this process.
 func demo(out io.Writer) error {
-	// go-micro logs every step at info level; the demo tells its own story, so go-micro
-	// only logs warnings and errors unless MICRO_LOG_LEVEL says otherwise.
-	if os.Getenv("MICRO_LOG_LEVEL") == "" {
-		logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.WarnLevel))
-	}
+	quietLogs()
 
 	// The client is a go-micro service like any other: its registry is given in code
 	// (micro.Registry) and the command line can still set its address
@@ -51,24 +60,34 @@ func demo(out io.Writer) error {
 	svc.Init()
 	reg = svc.Options().Registry
 
-	addrs := reg.Options().Addrs
-	if len(addrs) == 0 {
-		srv, err := nacostest.NewServer()
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		addrs = []string{srv.Addr()}
-		if err := reg.Init(registry.Addrs(addrs...)); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "nacos: no --registry_address, so an embedded Nacos (nacostest) serves on %s\n", srv.Addr())
-	} else {
-		fmt.Fprintf(out, "nacos: using %s\n", strings.Join(addrs, ","))
+	addrs, stop, err := nacosFor(out, reg)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	defer reg.(io.Closer).Close()                 // before the embedded server closes
 	defer svc.Client().Options().Selector.Close() // ends the selector's watch of the registry
 	return demoCalls(out, svc.Client(), reg, addrs)
+}
+
+// nacosFor returns the Nacos addresses the command line gave reg, or starts an embedded
+// Nacos and points reg at it; stop closes what it started.
+func nacosFor(out io.Writer, reg registry.Registry) (addrs []string, stop func(), err error) {
+	if addrs = reg.Options().Addrs; len(addrs) > 0 {
+		fmt.Fprintf(out, "nacos: using %s\n", strings.Join(addrs, ","))
+		return addrs, func() {}, nil
+	}
+	srv, err := nacostest.NewServer()
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs = []string{srv.Addr()}
+	if err := reg.Init(registry.Addrs(addrs...)); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	fmt.Fprintf(out, "nacos: no --registry_address, so an embedded Nacos (nacostest) serves on %s\n", srv.Addr())
+	return addrs, srv.Close, nil
 }
 
 func demoCalls(out io.Writer, c client.Client, reg registry.Registry, addrs []string) error {

@@ -5,6 +5,7 @@
 //	go run ./example --registry_address 127.0.0.1:8848    # the same against a real Nacos
 //	go run ./example service [go-micro flags]             # one greeter node, until Ctrl-C
 //	go run ./example client  [go-micro flags]             # calls the greeter every second, until Ctrl-C
+//	go run ./example config  [--registry_address ...]     # a greeting taken live from Nacos config
 //
 // With no mode, it starts two greeter nodes and a client, spreads calls over both
 // nodes, stops one, shows the client noticing, and exits. Without --registry_address
@@ -49,8 +50,10 @@ func main() {
 		err = runService()
 	case "client":
 		err = runClient(os.Stdout)
+	case "config":
+		err = configDemo(os.Stdout)
 	default:
-		err = fmt.Errorf("unknown mode %q: want service, client, or none for the demo", mode)
+		err = fmt.Errorf("unknown mode %q: want service, client, config, or none for the demo", mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
@@ -71,12 +74,19 @@ type (
 )
 
 // Greeter is the service's handler: its method becomes the endpoint "Greeter.Hello".
-type Greeter struct{ srv server.Server }
+type Greeter struct {
+	srv  server.Server
+	word func() string // the greeting word; nil: "Hello"
+}
 
 // Hello greets req.Name and says which node answered.
 func (g *Greeter) Hello(ctx context.Context, req *Request, rsp *Response) error {
 	o := g.srv.Options()
-	rsp.Greeting = "Hello, " + req.Name
+	word := "Hello"
+	if g.word != nil {
+		word = g.word()
+	}
+	rsp.Greeting = word + ", " + req.Name
 	rsp.Node = o.Name + "-" + o.Id // how go-micro's server names its registry node
 	return nil
 }
@@ -85,7 +95,7 @@ func (g *Greeter) Hello(ctx context.Context, req *Request, rsp *Response) error 
 // given with micro.Server is the one named.
 func newGreeter(opts ...micro.Option) (micro.Service, error) {
 	svc := micro.NewService(append(opts, micro.Name("greeter"))...)
-	return svc, micro.RegisterHandler(svc.Server(), &Greeter{svc.Server()})
+	return svc, micro.RegisterHandler(svc.Server(), &Greeter{srv: svc.Server()})
 }
 
 // hello calls Greeter.Hello on whichever greeter node the client's selector picks.

@@ -35,7 +35,35 @@ func TestDemo(t *testing.T) {
 		`(?m)^client: call \d+: "Hello, call \d+" from greeter-2-\w+$`,
 		`(?m)^done: the last 4 calls, after greeter-1-\w+ left, all reached greeter-2-\w+$`,
 	}
-	rest := out.Bytes()
+	tells(t, out.Bytes(), story)
+}
+
+// TestConfigDemo runs the config mode and checks that the greeting changes live.
+func TestConfigDemo(t *testing.T) {
+	os.Args = []string{"example"}
+	if addr := os.Getenv("NACOS_ADDR"); addr != "" {
+		os.Args = append(os.Args, "--registry_address", addr)
+	}
+	var out bytes.Buffer
+	err := configDemo(&out)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("config demo: %v", err)
+	}
+	story := []string{
+		`(?m)^nacos: greeter.yaml is now "greeting: Hello"$`,
+		`(?m)^client: "Hello, config"$`,
+		`(?m)^nacos: greeter.yaml is now "greeting: Bonjour"$`,
+		`(?m)^greeter: config changed live, greeting word now "Bonjour"$`,
+		`(?m)^client: "Bonjour, config"$`,
+	}
+	tells(t, out.Bytes(), story)
+}
+
+// tells checks that the output has a line matching each pattern of the story, in order.
+func tells(t *testing.T, output []byte, story []string) {
+	t.Helper()
+	rest := output
 	for _, pattern := range story {
 		loc := regexp.MustCompile(pattern).FindIndex(rest)
 		if loc == nil {

@@ -1,12 +1,16 @@
 package nacostest
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"sync"
+	"strings"
+	"time"
 )
 
 // loginPath is where SDK v2.3.5 logs in: {contextPath}/v1/auth/users/login
@@ -17,51 +21,83 @@ const loginPath = "/nacos/v1/auth/users/login"
 // after 80% of it, i.e. never during a test.
 const tokenTTLSeconds = 18000
 
-// Messages of Nacos's default auth plugin (2.3/2.4: AbstractAuthenticationManager,
-// NacosSignatureAlgorithm). A bad login is answered HTTP 403 with the
-// message as body; a naming request without a valid token gets its own
-// response type with errorCode 403 and the message.
+// Messages of Nacos's default auth plugin (2.3 to 2.5: NacosAuthManager,
+// NacosSignatureAlgorithm, NacosUserDetailsServiceImpl). A wrong password is
+// answered HTTP 403 with the message as body, an unknown user HTTP 500; a
+// naming request without a valid token gets its own response type with
+// errorCode 403 and the message.
 const (
-	userNotFound = "user not found!" // no token, or wrong username or password
-	tokenInvalid = "token invalid!"  // a token this server did not issue
+	userNotFound     = "user not found!" // no token, or a wrong password
+	unknownUser      = "caused: User %s not found;"
+	tokenInvalid     = "token invalid!" // not three dot-separated parts
+	unsupportedToken = "unsupported signature algorithm"
+	badSignature     = "Invalid signature"
+	tokenExpired     = "token expired!"
 )
 
-// authority checks credentials and the tokens it issued. Cluster members
-// share one, as Nacos members share the token secret.
+// authority checks credentials and issues and verifies tokens: JWTs signed
+// with HS256, as Nacos's, under a key of its own. Cluster members share one,
+// as Nacos members share the token secret.
 type authority struct {
 	enabled  bool
 	username string
 	password string
-
-	mu     sync.Mutex
-	tokens map[string]bool
+	key      []byte
 }
 
 func newAuthority(o options) *authority {
-	return &authority{enabled: o.auth, username: o.username, password: o.password, tokens: make(map[string]bool)}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return &authority{enabled: o.auth, username: o.username, password: o.password, key: key}
 }
 
-// login returns a new token for good credentials. With auth off anyone gets
-// one, as the SDK logs in whenever it has a username.
-func (a *authority) login(username, password string) (token string, ok bool) {
-	if a.enabled {
-		userOK := subtle.ConstantTimeCompare([]byte(username), []byte(a.username)) == 1
-		passwordOK := subtle.ConstantTimeCompare([]byte(password), []byte(a.password)) == 1
-		if !userOK || !passwordOK || username == "" {
-			return "", false
-		}
+// loginProblem says why a login fails: HTTP status and body. With auth off
+// anyone logs in (Java checks the credentials even then; the SDK just logs
+// the failure).
+func (a *authority) loginProblem(username, password string) (status int, body string) {
+	if !a.enabled {
+		return 0, ""
 	}
-	random := make([]byte, 16)
-	_, _ = rand.Read(random) // never fails (crypto/rand)
-	token = hex.EncodeToString(random)
-	a.mu.Lock()
-	a.tokens[token] = true
-	a.mu.Unlock()
-	return token, true
+	if username == "" || subtle.ConstantTimeCompare([]byte(username), []byte(a.username)) != 1 {
+		return http.StatusInternalServerError, fmt.Sprintf(unknownUser, username)
+	}
+	if subtle.ConstantTimeCompare([]byte(password), []byte(a.password)) != 1 {
+		return http.StatusForbidden, userNotFound
+	}
+	return 0, ""
+}
+
+// jwtHeader is the JWT header of HS256, as Nacos encodes it.
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+
+// jwtHeaders are the headers Nacos knows: HS256, HS384 and HS512.
+var jwtHeaders = map[string]bool{
+	jwtHeader: true,
+	base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS384"}`)): true,
+	base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS512"}`)): true,
+}
+
+// token issues a token for the user, valid for tokenTTLSeconds.
+func (a *authority) token(username string) string {
+	payload, err := json.Marshal(struct {
+		Sub string `json:"sub"`
+		Exp int64  `json:"exp"`
+	}{username, time.Now().Unix() + tokenTTLSeconds})
+	if err != nil {
+		panic(err) // strings and numbers always encode
+	}
+	signed := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(payload)
+	return signed + "." + a.signature(signed)
+}
+
+func (a *authority) signature(signed string) string {
+	mac := hmac.New(sha256.New, a.key)
+	mac.Write([]byte(signed))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // tokenProblem returns why a naming request with this token is refused, or
-// "" if it may proceed.
+// "" if it may proceed, checking as NacosSignatureAlgorithm.verify does.
 func (a *authority) tokenProblem(token string) string {
 	if !a.enabled {
 		return ""
@@ -69,10 +105,21 @@ func (a *authority) tokenProblem(token string) string {
 	if isBlank(token) {
 		return userNotFound
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.tokens[token] {
+	parts := strings.Split(token, ".")
+	switch {
+	case len(parts) != 3:
 		return tokenInvalid
+	case !jwtHeaders[parts[0]]:
+		return unsupportedToken
+	case parts[0] != jwtHeader || !hmac.Equal([]byte(parts[2]), []byte(a.signature(parts[0]+"."+parts[1]))):
+		return badSignature
+	}
+	var payload struct {
+		Exp int64 `json:"exp"`
+	}
+	decoded, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(decoded, &payload) != nil || payload.Exp < time.Now().Unix() {
+		return tokenExpired
 	}
 	return ""
 }
@@ -91,12 +138,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := r.FormValue("username")
-	token, ok := s.backend.auth.login(username, r.FormValue("password"))
-	s.logf("nacostest: login of user %q: ok=%v", username, ok)
-	if !ok {
+	status, problem := s.backend.auth.loginProblem(username, r.FormValue("password"))
+	s.logf("nacostest: login of user %q: %d %s", username, status, problem)
+	if problem != "" {
 		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(userNotFound))
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(problem))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -105,5 +152,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		TokenTTL    int    `json:"tokenTtl"` // must be a JSON number: the SDK asserts float64
 		GlobalAdmin bool   `json:"globalAdmin"`
 		Username    string `json:"username"`
-	}{token, tokenTTLSeconds, true, username})
+	}{s.backend.auth.token(username), tokenTTLSeconds, username == nacosAdmin, username})
 }
+
+// nacosAdmin is the user that Nacos makes its admin.
+const nacosAdmin = "nacos"

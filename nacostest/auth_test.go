@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -88,5 +89,40 @@ func TestLoginAnswersLikeNacos(t *testing.T) {
 		}
 		resp := dialRaw(t, srv).call(t, "InstanceRequest", registerRequest("svc", "10.0.0.1", 80), map[string]string{"accessToken": token})
 		mustSucceed(t, resp, "InstanceResponse")
+	}
+}
+
+// Logins and tokens are refused with Nacos 2.3+'s statuses and messages: an
+// unknown user is a server error, a token is a JWT checked part by part.
+func TestLoginAndTokenRefusalsAsNacos(t *testing.T) {
+	srv := newServer(t, WithAuth("micro", "s3cret"))
+	status, body := login(t, srv, "nobody", "s3cret")
+	if status != http.StatusInternalServerError || string(body) != "caused: User nobody not found;" {
+		t.Fatalf("login of an unknown user = %d %q", status, body)
+	}
+	status, body = login(t, srv, "micro", "s3cret")
+	var reply struct {
+		AccessToken string `json:"accessToken"`
+		GlobalAdmin bool   `json:"globalAdmin"`
+	}
+	if err := json.Unmarshal(body, &reply); status != http.StatusOK || err != nil || reply.GlobalAdmin {
+		t.Fatalf("login = %d %s: only Nacos's admin, nacos, is a global admin", status, body)
+	}
+	parts := strings.Split(reply.AccessToken, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWT", reply.AccessToken)
+	}
+	raw := dialRaw(t, srv)
+	for token, want := range map[string]string{
+		reply.AccessToken:                        "",
+		parts[0] + "." + parts[1]:                "token invalid!",
+		"e30." + parts[1] + "." + parts[2]:       "unsupported signature algorithm",
+		parts[0] + "." + parts[1] + "." + "AAAA": "Invalid signature",
+		parts[0] + ".e30." + parts[2]:            "Invalid signature",
+	} {
+		resp := raw.call(t, "InstanceRequest", registerRequest("svc", "10.0.0.1", 80), map[string]string{"accessToken": token})
+		if resp.Message != want || resp.Success != (want == "") {
+			t.Errorf("token %.20s...: got %s, want %q", token, resp.Body, want)
+		}
 	}
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
-// Parameter checks, as Nacos 2.3 and 2.4 apply them to gRPC naming requests.
+// Parameter checks, as Nacos 2.3 to 2.5 apply them to gRPC naming and config
+// requests (TestConformance compares them with a real Nacos).
 //
-// Source: alibaba/nacos, tags 2.3.0 to 2.4.3 (identical rules and messages):
+// Source: alibaba/nacos, tags 2.3.0 to 2.5.1 (identical rules and messages):
 //   - common/.../paramcheck/ParamCheckRule.java: the limits and patterns;
 //   - common/.../paramcheck/DefaultParamChecker.java: the order of the checks
 //     and the messages;
@@ -29,6 +30,9 @@ import (
 //	namespaceId  ≤ 64,  ^[\w-]+$
 //	  "Param 'namespaceId/tenant' is illegal, the param length should not exceed 64."
 //	  "Param 'namespaceId/tenant' is illegal, illegal characters should not appear in the param."
+//	dataId       ≤ 256, ^[a-zA-Z0-9-_:\.]*$ (config requests)
+//	  "Param 'dataId' is illegal, the param length should not exceed 256."
+//	  "Param 'dataId' is illegal, illegal characters should not appear in the param."
 //	serviceName  ≤ 512, ^(?!@).((?!@@)[^\u4E00-\u9FA5\s])*$
 //	  "Param 'serviceName' is illegal, the param length should not exceed 512."
 //	  "Param 'serviceName' is illegal, illegal characters should not appear in the param."
@@ -53,6 +57,7 @@ import (
 // empty fields are not checked.
 type paramInfo struct {
 	namespaceID string
+	dataID      string
 	serviceName string
 	group       string
 	clusters    string // comma-separated
@@ -67,6 +72,7 @@ func paramProblem(infos []paramInfo) string {
 	for _, p := range infos {
 		problems := []string{
 			namespaceIDRule.check(p.namespaceID),
+			dataIDRule.check(p.dataID),
 			serviceNameRule.check(p.serviceName),
 			groupRule.check(p.group),
 			clustersProblem(p.clusters),
@@ -105,6 +111,7 @@ func (r textRule) check(value string) string {
 
 var (
 	namespaceIDRule = textRule{"namespaceId/tenant", 64, regexp.MustCompile(`^[\w-]+$`).MatchString}
+	dataIDRule      = textRule{"dataId", 256, regexp.MustCompile(`^[a-zA-Z0-9_:.-]*$`).MatchString}
 	serviceNameRule = textRule{"serviceName", 512, legalServiceName}
 	groupRule       = textRule{"group", 128, regexp.MustCompile(`^[a-zA-Z0-9_:.-]*$`).MatchString}
 	clusterRule     = textRule{"cluster", 64, regexp.MustCompile(`^[0-9a-zA-Z_-]+$`).MatchString}
@@ -186,6 +193,20 @@ func instanceProblem(in model.Instance) string {
 	}
 	if in.ClusterName != "" && !clusterNamePattern.MatchString(in.ClusterName) {
 		return fmt.Sprintf("Instance 'clusterName' should be characters with only 0-9a-zA-Z-. (current: %s)", in.ClusterName)
+	}
+	return ""
+}
+
+// blankNameProblem is NamingUtils.getGroupedName's refusal of a blank
+// service or group name. The parameter checker skips blank values; Java's
+// register, batch register and subscribe handlers then fail on them with an
+// IllegalArgumentException, an ErrorResponse with code 500.
+func blankNameProblem(k serviceKey) string {
+	switch {
+	case isBlank(k.name):
+		return "Param 'serviceName' is illegal, serviceName is blank"
+	case isBlank(k.group):
+		return "Param 'groupName' is illegal, groupName is blank"
 	}
 	return ""
 }

@@ -8,7 +8,9 @@ import (
 // Cluster is a set of servers sharing one store, like the members of a Nacos
 // cluster: an instance registered through any member is seen through every
 // member, and pushes reach subscribers on all of them. Give a client all of
-// Addrs to test failover.
+// Addrs to test failover. Unlike real members, which sync by Distro about a
+// second later (TestReliabilityRealClusterMemberLoss measures it), the
+// members see every change at once.
 type Cluster struct {
 	members []*Server
 }
@@ -23,7 +25,7 @@ func NewCluster(n int, opts ...Option) (*Cluster, error) {
 	if o.addr != "" {
 		return nil, errors.New("nacostest: WithAddr cannot be used with NewCluster: members need distinct ports")
 	}
-	shared := &backend{store: newStore(), auth: newAuthority(o)}
+	shared := &backend{store: newStore(o.pushDelay), auth: newAuthority(o), configs: newConfigStore(o)}
 	c := &Cluster{}
 	for range n {
 		s, err := startServer(o, shared, true)
@@ -54,5 +56,8 @@ func (c *Cluster) Member(i int) *Server {
 func (c *Cluster) Close() {
 	for _, s := range c.members {
 		s.Close()
+	}
+	if len(c.members) > 0 {
+		c.members[0].backend.store.stopPushes()
 	}
 }

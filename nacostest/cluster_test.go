@@ -15,6 +15,8 @@ func newCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
+// Every member holds a change at once: the deviation from Nacos's Distro sync
+// (a second or so) that the package doc lists.
 func TestClusterMembersShareOneStore(t *testing.T) {
 	c := newCluster(t, 3, WithAuth("nacos", "s3cret"))
 	addrs := c.Addrs()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,9 @@ const (
 	codeBadGateway   = 502 // BAD_GATEWAY: the payload did not parse
 )
 
+// deserializeFailed is Java's message for a body that does not decode.
+const deserializeFailed = "errCode: 101, errMsg: Nacos deserialize failed.  "
+
 const (
 	resultSuccess = 200 // ResponseCode.SUCCESS
 	resultFail    = 500 // ResponseCode.FAIL
@@ -47,15 +51,26 @@ type connection struct {
 	// Like Java, the server answers nothing but ServerCheckRequest before:
 	// a subscription on a transport without a stream could never be pushed to.
 	setUp atomic.Bool
+	// remote is the client's address, which names its transport.
+	remote string
+	// lastActive is when the client last sent a request or a response (unix
+	// nanoseconds), for client detection (detection.go).
+	lastActive atomic.Int64
+	// probe is the ClientDetectionRequest awaiting an answer, if any.
+	probe atomic.Pointer[probe]
 
 	mu    sync.Mutex
 	queue []queuedPush
 	wake  chan struct{} // signals the sender that queue grew
+	// serverRequests are requests to the client other than pushes
+	// (SetupAckRequest, ClientDetectionRequest): sent at once, never held.
+	serverRequests chan *auto.Payload
 }
 
 type queuedPush struct {
-	body []byte // JSON of a NotifySubscriberRequest
-	due  time.Time
+	messageType string // NotifySubscriberRequest or ConfigChangeNotifyRequest
+	body        []byte // its JSON
+	due         time.Time
 }
 
 type connectionKey struct{}
@@ -74,10 +89,12 @@ func (t connectionTracker) TagConn(ctx context.Context, info *stats.ConnTagInfo)
 	// Java's connection id format: <millis>_<remote ip>_<remote port>.
 	host, port, _ := net.SplitHostPort(info.RemoteAddr.String())
 	c := &connection{
-		id:     fmt.Sprintf("%d_%s_%s", time.Now().UnixMilli(), host, port),
-		server: t.server,
-		ended:  make(chan struct{}),
-		wake:   make(chan struct{}, 1),
+		id:             fmt.Sprintf("%d_%s_%s", time.Now().UnixMilli(), host, port),
+		server:         t.server,
+		remote:         info.RemoteAddr.String(),
+		ended:          make(chan struct{}),
+		wake:           make(chan struct{}, 1),
+		serverRequests: make(chan *auto.Payload, 4),
 	}
 	return context.WithValue(ctx, connectionKey{}, c)
 }
@@ -95,6 +112,7 @@ func (t connectionTracker) HandleConn(ctx context.Context, event stats.ConnStats
 		delete(s.conns, c)
 		s.mu.Unlock()
 		s.backend.store.removeConnection(c)
+		s.backend.configs.removeConnection(c)
 		close(c.ended)
 		s.logf("nacostest: connection %s closed", c.id)
 	}
@@ -105,9 +123,9 @@ func (connectionTracker) HandleRPC(context.Context, stats.RPCStats)             
 
 // enqueue queues a push for this connection's sender. It never blocks, so a
 // slow client cannot hold up the store.
-func (c *connection) enqueue(body []byte) {
+func (c *connection) enqueue(messageType string, body []byte) {
 	c.mu.Lock()
-	c.queue = append(c.queue, queuedPush{body: body, due: time.Now().Add(c.server.pushes.currentDelay())})
+	c.queue = append(c.queue, queuedPush{messageType: messageType, body: body, due: time.Now().Add(c.server.pushes.currentDelay())})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -132,38 +150,54 @@ func (c *connection) pop() {
 }
 
 // sendPushes sends the connection's queued pushes in order, each once it is
-// due and pushes are not held, until ctx ends. It is the only goroutine that
-// sends on the stream, which serialises Send. Acks are not awaited: they
-// arrive on the receive side and are only counted.
+// due and pushes are not held, and its other server requests at once, until
+// ctx ends. It is the only goroutine that sends on the stream, which
+// serialises Send. Acks are not awaited: they arrive on the receive side.
 func (c *connection) sendPushes(ctx context.Context, stream auto.BiRequestStream_RequestBiStreamServer) {
 	for {
-		next, ok := c.head()
-		var waitFor <-chan struct{} = c.wake // nothing queued: wait for a push
-		if ok {
-			waitFor = c.server.pushes.heldUntil() // nil unless held
-		}
-		if waitFor != nil {
-			select {
-			case <-waitFor:
+		var (
+			wake  <-chan struct{} = c.wake // nothing queued: wait for a push
+			due   <-chan time.Time
+			timer *time.Timer
+		)
+		if next, ok := c.head(); ok {
+			if held := c.server.pushes.heldUntil(); held != nil {
+				wake = held
+			} else if wait := time.Until(next.due); wait > 0 {
+				timer = time.NewTimer(wait)
+				due = timer.C
+			} else {
+				c.pop()
+				if stream.Send(payload(next.messageType, next.body)) != nil {
+					return
+				}
 				continue
-			case <-ctx.Done():
-				return
 			}
 		}
-		if wait := time.Until(next.due); wait > 0 {
-			timer := time.NewTimer(wait)
-			select {
-			case <-timer.C:
-				continue
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			}
+		var err error
+		select {
+		case <-wake:
+		case <-due:
+		case p := <-c.serverRequests:
+			err = stream.Send(p)
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
-		c.pop()
-		if err := stream.Send(payload(notifySubscriberRequest, next.body)); err != nil {
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil {
 			return
 		}
+	}
+}
+
+// sendServerRequest queues a request other than a push for the sender; it
+// is dropped if the client does not take what is queued already.
+func (c *connection) sendServerRequest(requestType string, body []byte) {
+	select {
+	case c.serverRequests <- payload(requestType, body):
+	default:
 	}
 }
 
@@ -181,8 +215,8 @@ type grpcService struct {
 }
 
 // RequestBiStream receives the client's stream messages (connection setup,
-// push acks) while a second goroutine sends the pushes. The server never
-// sends SetupAckRequest: SDK v2.3.5 does not know it.
+// responses to pushes and probes) while a second goroutine sends the
+// pushes.
 func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStreamServer) error {
 	s, c := g.server, connectionFrom(stream.Context())
 	ctx, cancel := context.WithCancel(stream.Context())
@@ -202,12 +236,18 @@ func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStrea
 		}
 		messageType := p.GetMetadata().GetType()
 		s.counters.add(messageType)
-		if messageType == "ConnectionSetupRequest" {
-			c.setUp.Store(true)
-			s.logf("nacostest: connection %s set up: %s", c.id, p.GetBody().GetValue())
+		switch messageType {
+		case "ConnectionSetupRequest":
+			c.setUpFrom(p.GetBody().GetValue())
+		case "ClientDetectionResponse":
+			c.answered(p.GetBody().GetValue())
+		default:
+			// Acks (NotifySubscriberResponse) need nothing beyond the count;
+			// anything else is ignored, as Java ignores what it has no handler for.
 		}
-		// Acks (NotifySubscriberResponse) need nothing beyond the count;
-		// anything else is ignored, as Java ignores what it has no handler for.
+		if c.setUp.Load() && strings.HasSuffix(messageType, "Response") {
+			c.active()
+		}
 	}
 }
 
@@ -231,9 +271,14 @@ func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Paylo
 		// The SDK reconnects and redoes everything when told so.
 		r = errorReply(resultFail, codeUnregistered, "Connection is unregistered.")
 	case !known:
+		c.active()
 		r = noHandler()
 	default:
+		c.active()
 		r = h.serve(s, c, p)
+		if err := s.faults.holdAnswer(ctx, s.quit, requestType); err != nil {
+			return nil, err
+		}
 	}
 	s.logf("nacostest: %s %s -> %s", c.id, requestType, r.responseType)
 	return r.payload(p)
@@ -340,6 +385,30 @@ var handlers = map[string]requestHandler{
 		params:   listParams,
 		handle:   handleServiceList,
 	},
+	"ConfigQueryRequest": &handler[rpc_request.ConfigQueryRequest]{
+		response: "ConfigQueryResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigQueryRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigQuery,
+	},
+	"ConfigPublishRequest": &handler[rpc_request.ConfigPublishRequest]{
+		response: "ConfigPublishResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigPublishRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigPublish,
+	},
+	"ConfigRemoveRequest": &handler[rpc_request.ConfigRemoveRequest]{
+		response: "ConfigRemoveResponse",
+		secured:  true,
+		params:   func(r *rpc_request.ConfigRemoveRequest) []paramInfo { return configParams(r.ConfigRequest) },
+		handle:   handleConfigRemove,
+	},
+	"ConfigBatchListenRequest": &handler[rpc_request.ConfigBatchListenRequest]{
+		response: "ConfigChangeBatchListenResponse",
+		secured:  true,
+		params:   batchListenParams,
+		handle:   handleConfigBatchListen,
+	},
 }
 
 // handler decodes a request of type R and passes it through what Java's
@@ -357,7 +426,7 @@ func (h *handler[R]) responseType() string { return h.response }
 func (h *handler[R]) serve(s *Server, c *connection, p *auto.Payload) reply {
 	req := new(R)
 	if err := json.Unmarshal(p.GetBody().GetValue(), req); err != nil {
-		return errorReply(resultFail, codeBadGateway, err.Error())
+		return errorReply(resultFail, codeBadGateway, deserializeFailed)
 	}
 	if h.secured {
 		if problem := s.backend.auth.tokenProblem(p.GetMetadata().GetHeaders()["accessToken"]); problem != "" {
@@ -381,13 +450,18 @@ func namingRequest(r *rpc_request.NamingRequest) rpc_request.NamingRequest {
 	return *r
 }
 
+// keyOf is the service a request names, as it names it: unlike the SDK,
+// Java gives a blank namespace no default, so "" is not "public" here.
 func keyOf(r *rpc_request.NamingRequest) serviceKey {
 	n := namingRequest(r)
-	return newServiceKey(n.Namespace, n.GroupName, n.ServiceName)
+	return serviceKey{namespace: n.Namespace, group: n.GroupName, name: n.ServiceName}
 }
 
 func handleInstance(s *Server, c *connection, req *rpc_request.InstanceRequest) reply {
 	k := keyOf(req.NamingRequest)
+	if problem := blankNameProblem(k); problem != "" {
+		return errorReply(resultFail, codeServerError, problem)
+	}
 	switch req.Type {
 	case "registerInstance":
 		if problem := instanceProblem(req.Instance); problem != "" {
@@ -405,6 +479,9 @@ func handleInstance(s *Server, c *connection, req *rpc_request.InstanceRequest) 
 }
 
 func handleBatchInstance(s *Server, c *connection, req *rpc_request.BatchInstanceRequest) reply {
+	if problem := blankNameProblem(keyOf(req.NamingRequest)); problem != "" {
+		return errorReply(resultFail, codeServerError, problem)
+	}
 	if req.Type != "batchRegisterInstance" {
 		return errorReply(codeInvalidParam, codeInvalidParam, "Unsupported request type "+req.Type)
 	}
@@ -414,6 +491,9 @@ func handleBatchInstance(s *Server, c *connection, req *rpc_request.BatchInstanc
 
 func handleSubscribe(s *Server, c *connection, req *rpc_request.SubscribeServiceRequest) reply {
 	k := keyOf(req.NamingRequest)
+	if problem := blankNameProblem(k); problem != "" {
+		return errorReply(resultFail, codeServerError, problem)
+	}
 	var info model.Service
 	if req.Subscribe {
 		info = s.backend.store.subscribe(c, k, req.Clusters)
@@ -432,7 +512,7 @@ func handleQuery(s *Server, _ *connection, req *rpc_request.ServiceQueryRequest)
 
 func handleServiceList(s *Server, _ *connection, req *rpc_request.ServiceListRequest) reply {
 	k := keyOf(req.NamingRequest)
-	names := s.Services(k.namespace, k.group)
+	names := s.backend.store.names(k.namespace, k.group)
 	return respond(&rpc_response.ServiceListResponse{
 		Response:     succeeded(),
 		Count:        len(names),
@@ -441,14 +521,10 @@ func handleServiceList(s *Server, _ *connection, req *rpc_request.ServiceListReq
 }
 
 // page returns page pageNo (1-based) of names like Java's
-// ServiceUtil.pageServiceName, except that pageSize 0 means all names rather
-// than none.
+// ServiceUtil.pageServiceName: pageSize 0 gives no names.
 func page(names []string, pageNo, pageSize int) []string {
-	if pageSize <= 0 {
-		return names
-	}
 	start := max((pageNo-1)*pageSize, 0)
-	if start >= len(names) {
+	if start >= len(names) || pageSize <= 0 {
 		return []string{}
 	}
 	return names[start:min(start+pageSize, len(names))]

@@ -29,6 +29,11 @@ const (
 	// Not Found". Nacos 2.0 and 2.1 answer BatchInstanceRequest so. The SDK
 	// treats it as FailWithError.
 	FailNoHandler
+	// FailLateAnswer serves the request at once, as usual, but holds its answer
+	// until undo, the call is cancelled or the server closes: a slow reply path.
+	// What the request did on the server stands; the SDK call times out
+	// (TimeoutMs) if undo comes too late. HeldAnswers counts the answers held.
+	FailLateAnswer
 )
 
 const injectedFailure = "nacostest: injected failure"
@@ -43,6 +48,14 @@ func (s *Server) FailRequests(requestType string, mode FailMode) (undo func()) {
 type faults struct {
 	mu     sync.Mutex
 	byType map[string]*fault
+	held   int // answers FailLateAnswer holds now
+}
+
+// HeldAnswers is how many answers FailLateAnswer holds now.
+func (s *Server) HeldAnswers() int {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return s.faults.held
 }
 
 type fault struct {
@@ -83,6 +96,8 @@ func (f *faults) apply(ctx context.Context, quit <-chan struct{}, requestType, r
 		return reply{}, false, nil
 	}
 	switch current.mode {
+	case FailLateAnswer:
+		return reply{}, false, nil // served first; see holdAnswer
 	case FailRefused:
 		return refusal(responseType, codeServerError, injectedFailure), true, nil
 	case FailNoHandler:
@@ -98,6 +113,33 @@ func (f *faults) apply(ctx context.Context, quit <-chan struct{}, requestType, r
 		}
 	default:
 		return errorReply(resultFail, codeServerError, injectedFailure), true, nil
+	}
+}
+
+// holdAnswer holds the answer to a served request of requestType while a
+// FailLateAnswer fault is installed for it. It returns an error to end the
+// call instead of answering, or nil.
+func (f *faults) holdAnswer(ctx context.Context, quit <-chan struct{}, requestType string) error {
+	f.mu.Lock()
+	current := f.byType[requestType]
+	if current == nil || current.mode != FailLateAnswer {
+		f.mu.Unlock()
+		return nil
+	}
+	f.held++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.held--
+		f.mu.Unlock()
+	}()
+	select {
+	case <-current.undone:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	case <-quit:
+		return status.Error(codes.Unavailable, "nacostest: server closed")
 	}
 }
 

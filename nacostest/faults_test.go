@@ -190,6 +190,30 @@ func TestFailRequests(t *testing.T) {
 		undo() // idempotent
 		eventually(t, 5*time.Second, func() bool { return holds(srv, "svc", "10.0.0.1:80") })
 	})
+	t.Run("FailLateAnswer", func(t *testing.T) {
+		srv := newServer(t)
+		client := newClient(t, []string{srv.Addr()})
+		undo := srv.FailRequests("InstanceRequest", FailLateAnswer)
+		done := make(chan error, 1)
+		go func() {
+			_, err := client.RegisterInstance(versioned("1"))
+			done <- err
+		}()
+		// Served at once, answered only after undo.
+		eventually(t, 5*time.Second, func() bool { return srv.HeldAnswers() == 1 && holds(srv, "svc", "10.0.0.1:80") })
+		select {
+		case err := <-done:
+			t.Fatalf("answered before undo: %v", err)
+		default:
+		}
+		undo()
+		if err := <-done; err != nil {
+			t.Fatalf("RegisterInstance after undo: %v", err)
+		}
+		if n := srv.HeldAnswers(); n != 0 {
+			t.Fatalf("%d answers still held", n)
+		}
+	})
 }
 
 func TestPushRaw(t *testing.T) {

@@ -91,15 +91,26 @@ const sdkEventLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1
 // before they write.
 func waitForSDKEventsIdle(t testing.TB) {
 	t.Helper()
+	waitForSDKLoopIdle(t, sdkEventLoop)
+}
+
+// sdkConfigListenLoop is the goroutine of an SDK config client that sends its
+// listen requests and queries what changed.
+const sdkConfigListenLoop = "nacos-sdk-go/v2/clients/config_client.(*ConfigClient).startInternal.func1("
+
+// waitForSDKLoopIdle waits until every goroutine running loop is blocked in
+// its select, i.e. has handled everything sent to it so far.
+func waitForSDKLoopIdle(t testing.TB, loop string) {
+	t.Helper()
 	eventually(t, 5*time.Second, func() bool {
 		for _, g := range goroutines() {
-			if !strings.Contains(g, sdkEventLoop) {
+			if !strings.Contains(g, loop) {
 				continue
 			}
 			// "goroutine N [select...]:\n<first frame>\n..." with the loop itself
 			// as first frame means idle; anything else means busy or about to run.
 			lines := strings.SplitN(g, "\n", 3)
-			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], sdkEventLoop) {
+			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], loop) {
 				return false
 			}
 		}
@@ -177,6 +188,7 @@ func never(t testing.TB, period time.Duration, cond func() bool) {
 type watcher struct {
 	mu      sync.Mutex
 	updates [][]model.Instance
+	configs []string // "tenant/group/dataId" of each config push
 }
 
 // watch subscribes client to the service (DEFAULT_GROUP) and records every

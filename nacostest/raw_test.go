@@ -3,6 +3,7 @@ package nacostest
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +22,32 @@ import (
 type rawClient struct {
 	conn   *grpc.ClientConn
 	stream *watcher // the pushes received on the connection's stream
+
+	mu       sync.Mutex
+	messages []streamMessage // everything received on the stream, in order
+	// ignoreDetection leaves ClientDetectionRequest unanswered, as a client
+	// that hangs would.
+	ignoreDetection bool
+}
+
+// streamMessage is one payload the server sent on the stream.
+type streamMessage struct {
+	Type string
+	Body []byte
+	At   time.Time
 }
 
 // dialRaw connects to a server's gRPC port and sets the connection up as the SDK
 // does; one rawClient is one connection.
 func dialRaw(t testing.TB, srv *Server) *rawClient {
 	t.Helper()
-	r := dialUnregistered(t, srv)
+	return dialRawAddr(t, srv.GRPCAddr())
+}
+
+// dialRawAddr is dialRaw for the gRPC port at addr, of any Nacos.
+func dialRawAddr(t testing.TB, grpcAddr string) *rawClient {
+	t.Helper()
+	r := dialUnregisteredAddr(t, grpcAddr)
 	r.openStream(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for r.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil).ErrorCode == codeUnregistered {
@@ -42,7 +62,12 @@ func dialRaw(t testing.TB, srv *Server) *rawClient {
 // dialUnregistered connects without setting the connection up.
 func dialUnregistered(t testing.TB, srv *Server) *rawClient {
 	t.Helper()
-	r, err := newRawClient(srv)
+	return dialUnregisteredAddr(t, srv.GRPCAddr())
+}
+
+func dialUnregisteredAddr(t testing.TB, grpcAddr string) *rawClient {
+	t.Helper()
+	r, err := newRawClient(grpcAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +75,8 @@ func dialUnregistered(t testing.TB, srv *Server) *rawClient {
 	return r
 }
 
-func newRawClient(srv *Server) (*rawClient, error) {
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+func newRawClient(grpcAddr string) (*rawClient, error) {
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return &rawClient{conn: conn}, err
 }
 
@@ -95,9 +120,26 @@ func (r *rawClient) call(t testing.TB, requestType string, body any, headers map
 }
 
 // openStream opens the bidi stream as the SDK does (ConnectionSetupRequest,
-// no reply expected) and records the hosts of every push, acknowledging
-// each one.
+// no reply expected), records every message the server sends on it and
+// answers as the SDK does: it acknowledges each push, whose hosts it also
+// records, and answers ClientDetectionRequest (unless ignoreDetection).
 func (r *rawClient) openStream(t testing.TB) *watcher {
+	t.Helper()
+	setup, _ := json.Marshal(sdkConnectionSetup())
+	return r.openStreamWith(t, setup)
+}
+
+// sdkConnectionSetup is the ConnectionSetupRequest of SDK v2.3.5's naming
+// client. Java needs the labels: without them it drops the request.
+func sdkConnectionSetup() *rpc_request.ConnectionSetupRequest {
+	setup := rpc_request.NewConnectionSetupRequest()
+	setup.ClientVersion = "Nacos-Go-Client:v2.3.5"
+	setup.Labels = map[string]string{"source": "sdk", "module": "naming"}
+	return setup
+}
+
+// openStreamWith is openStream with this ConnectionSetupRequest body.
+func (r *rawClient) openStreamWith(t testing.TB, setup []byte) *watcher {
 	t.Helper()
 	if r.stream != nil {
 		return r.stream
@@ -107,7 +149,6 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup, _ := json.Marshal(rpc_request.NewConnectionSetupRequest())
 	if err := stream.Send(payload("ConnectionSetupRequest", setup)); err != nil {
 		t.Fatal(err)
 	}
@@ -121,15 +162,32 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 			if err != nil {
 				return
 			}
-			var push rpc_request.NotifySubscriberRequest
-			if err := json.Unmarshal(p.GetBody().GetValue(), &push); err != nil {
+			messageType, body := p.GetMetadata().GetType(), p.GetBody().GetValue()
+			r.mu.Lock()
+			r.messages = append(r.messages, streamMessage{Type: messageType, Body: body, At: time.Now()})
+			ignore := r.ignoreDetection
+			r.mu.Unlock()
+			var answer rpc_response.IResponse
+			var request rpc_request.NotifySubscriberRequest
+			if err := json.Unmarshal(body, &request); err != nil {
 				continue
 			}
-			w.record(push.ServiceInfo.Hosts)
-			ack, _ := json.Marshal(&rpc_response.NotifySubscriberResponse{Response: &rpc_response.Response{
-				ResultCode: resultSuccess, Success: true, RequestId: push.RequestId,
-			}})
-			if stream.Send(payload("NotifySubscriberResponse", ack)) != nil {
+			switch {
+			case messageType == notifySubscriberRequest:
+				w.record(request.ServiceInfo.Hosts)
+				answer = &rpc_response.NotifySubscriberResponse{Response: &rpc_response.Response{ResultCode: resultSuccess, Success: true}}
+			case messageType == configChangeNotifyRequest:
+				w.recordConfig(body)
+				// The SDK's config client answers a config push so too.
+				answer = &rpc_response.NotifySubscriberResponse{Response: &rpc_response.Response{ResultCode: resultSuccess, Success: true}}
+			case messageType == "ClientDetectionRequest" && !ignore:
+				answer = &rpc_response.ClientDetectionResponse{Response: &rpc_response.Response{ResultCode: resultSuccess}}
+			default:
+				continue
+			}
+			answer.SetRequestId(request.RequestId)
+			reply, _ := json.Marshal(answer)
+			if stream.Send(payload(answer.GetResponseType(), reply)) != nil {
 				return
 			}
 		}
@@ -139,6 +197,20 @@ func (r *rawClient) openStream(t testing.TB) *watcher {
 		<-done
 	})
 	return w
+}
+
+// received returns the messages of this type the server has sent on the
+// stream so far.
+func (r *rawClient) received(messageType string) []streamMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []streamMessage
+	for _, m := range r.messages {
+		if m.Type == messageType {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func registerRequest(service, ip string, port uint64) *rpc_request.InstanceRequest {
@@ -186,7 +258,7 @@ func TestBadRequestsGetErrorResponses(t *testing.T) {
 		errorCode         int
 		message           string
 	}{
-		{"unknown type", "ConfigQueryRequest", map[string]string{}, 302, "RequestHandler Not Found"},
+		{"unknown type", "PersistentInstanceRequest", map[string]string{}, 302, "RequestHandler Not Found"},
 		{"malformed body", "InstanceRequest", []byte("{not json"), 502, ""},
 		{"unknown instance operation", "InstanceRequest", rpc_request.NewInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", instanceOf(instance("svc", "10.0.0.1", 1, nil))), 400, "Unsupported request type bogus"},
 		{"unknown batch operation", "BatchInstanceRequest", rpc_request.NewBatchInstanceRequest("public", "svc", "DEFAULT_GROUP", "bogus", nil), 400, "Unsupported request type bogus"},

@@ -1,31 +1,79 @@
-// Package nacostest runs an in-process Nacos 2.x naming server for tests, in
-// the spirit of net/http/httptest: NewServer starts one on free loopback
-// ports, Addr says where it is, Close stops it. The unmodified nacos-sdk-go
-// v2 naming client talks to it as to a real Nacos (see the example).
+// Package nacostest runs an in-process Nacos 2.x server, naming and config,
+// for tests, in the spirit of net/http/httptest: NewServer starts one on free
+// loopback ports, Addr says where it is, Close stops it. The unmodified
+// nacos-sdk-go v2 naming and config clients talk to it as to a real Nacos (see
+// the example).
 //
-// The server speaks the Nacos 2.x gRPC protocol as that client uses it
+// The server speaks the Nacos 2.x gRPC protocol as those clients use it
 // (server check, connection setup, health checks, register, deregister,
-// batch register, subscribe with pushes, service query, service list) and
-// answers the HTTP login. It keeps the naming rules of the Java server, 2.3
-// and 2.4: a connection holds one publication per service, ephemeral
-// instances die with their connection, every change pushes the full instance
-// list to every subscriber, subscribers never see disabled instances, and
-// bad requests are refused with the parameter-check and auth messages of
-// Java.
+// batch register, subscribe with pushes, service query, service list; config
+// query, publish with compare-and-swap by md5, remove, batch listen, and
+// ConfigChangeNotifyRequest pushes) and answers the HTTP login. It keeps the
+// rules of the Java server, 2.3 to 2.5: a connection holds one publication
+// per service, ephemeral instances die with their connection, every change
+// pushes the full instance list to every subscriber, subscribers never see
+// disabled instances; configs are persistent (they survive Restart), their
+// md5 is that of the UTF-8 content, a listener is told only when the md5
+// changes, a config that does not exist has md5 "" and answers errorCode 300,
+// namespace "public" is the default namespace (id "") to a publish, query or
+// remove but a tenant of its own to a listener, a type Nacos does not know is
+// stored as "text", and config content is limited to 10 MiB
+// (WithMaxConfigContent); bad requests are refused with the parameter-check,
+// ParamUtils and auth messages and codes of Java. Like Java it acknowledges a
+// connection setup that carries an ability table (SetupAckRequest; SDK v2.3.5
+// sends none, so gets none), refuses requests on a connection not set up, and
+// probes connections idle for 20 s with ClientDetectionRequest, closing those
+// that do not answer (WithClientDetection).
 //
-// For tests it adds introspection (Instances, Services, Subscribers,
-// Connections, Requests) and faults (Restart, DropConnections, HoldPushes,
-// SetPushDelay, FailRequests, PushRaw). NewCluster starts servers that share
-// one store, for failover tests.
+// For tests it adds helpers (PublishConfig, Config, RemoveConfig),
+// introspection (Instances, Services, Subscribers, ConfigListeners,
+// Connections, Requests, HeldAnswers) and faults (Restart, DropConnections,
+// HoldPushes, SetPushDelay, FailRequests, PushRaw). NewCluster starts servers
+// that share one store, for failover tests.
+//
+// TestConformance (conformance_test.go) runs the same SDK and raw gRPC
+// interactions against nacostest and against a real Nacos (NACOS_ADDR) and
+// compares what they show; TestConformanceAuth does so for logins and tokens
+// (NACOS_AUTH). Both pass against Nacos 2.5.1 and 2.2.3. The differences
+// they find on purpose:
+//
+//   - Pushes go out at once, where Java waits 500 ms and merges the changes
+//     of that time into one push, pushes an unchanged list again after every
+//     registration, and pushes to each new subscriber. WithPushDelay(
+//     NacosPushDelay) does all of that as Java does.
+//   - A port below 0, which only raw JSON can carry (the SDK's port is
+//     unsigned), does not decode: 502 instead of Java's parameter refusal.
+//   - The SetupAckRequest announces supportPersistentInstanceByGrpc false:
+//     there are no persistent instances here.
+//   - With auth off anyone logs in; Java checks the credentials even then
+//     (the SDK only logs the failure and goes on).
+//   - nacostest follows 2.3+ where 2.2 differs: 2.2 leaves instanceId blank,
+//     has no parameter checker, answers a handler's refusal with resultCode
+//     500 rather than the error code, sends neither SetupAckRequest nor
+//     ClientDetectionRequest, and words the refusal of an unknown user's
+//     login differently.
+//
+// Its config scenario compares the config service by raw gRPC (queries,
+// publishes with types and compare-and-swap, parameter checks, remove,
+// listening by md5, pushes, the public namespace). The difference on purpose:
+// a publish is served to queries at once, where Nacos acknowledges it before
+// the cache its queries read has it (a query a few milliseconds later can
+// still answer the old content). Where Nacos 2.2 differs, nacostest follows
+// 2.5: 2.2 has no parameter checker, keeps a config type it does not know,
+// ignores casMd5 over gRPC, and takes "public" for a tenant of its own
+// everywhere.
+//
+// It does not compare, and nacostest does differently: service lists come in
+// name order, where Java's order is that of a hash set (the pages partition
+// the same names); and cluster members share one store, so what one member
+// holds all hold at once, where real members sync ephemeral data by Distro
+// about a second later and keep a lost member's clients for up to 3 minutes
+// unless they register again elsewhere.
 //
 // Left out: persistent (non-ephemeral) instances, which the SDK registers
-// over HTTP; config requests; Java's ≈500 ms push delay (pushes are
-// immediate unless SetPushDelay), push retries and its extra push to each
-// new subscriber; health-protection thresholds, selectors and the expiry of
-// empty services; ClientDetectionRequest probes; SetupAckRequest and the
-// refusal of requests on a connection not yet set up (SDK v2.3.5 needs
-// neither). Pushes go out only when the instance list changes, where Java
-// also pushes an unchanged list.
+// over HTTP; config over HTTP, history, search, tag and beta (gray) configs,
+// aggregate dataIds and encrypted configs; push retries; health-protection
+// thresholds, selectors and the expiry of empty services.
 package nacostest
 
 import (
@@ -53,7 +101,7 @@ const (
 	maxMessageSize = 10 << 20
 )
 
-// Server is an in-process Nacos 2.x naming server. Its methods are safe for
+// Server is an in-process Nacos 2.x naming and config server. Its methods are safe for
 // concurrent use.
 type Server struct {
 	opts    options
@@ -81,6 +129,8 @@ type Server struct {
 	// quit is closed by Close; requests held by FailTimeout give up on it.
 	quit      chan struct{}
 	closeOnce sync.Once
+	// detectDone is closed when client detection has stopped.
+	detectDone chan struct{}
 
 	counters counters
 	faults   faults
@@ -89,19 +139,26 @@ type Server struct {
 
 // backend is the state that the members of a Cluster share.
 type backend struct {
-	store *store
-	auth  *authority
+	store   *store
+	auth    *authority
+	configs *configStore
 }
 
 // Option configures a Server or a Cluster.
 type Option func(*options)
 
 type options struct {
-	addr     string // fixed HTTP address; "" picks free ports on 127.0.0.1
-	auth     bool
-	username string
-	password string
-	logf     func(format string, args ...any)
+	addr      string // fixed HTTP address; "" picks free ports on 127.0.0.1
+	auth      bool
+	username  string
+	password  string
+	logf      func(format string, args ...any)
+	pushDelay time.Duration // 0: push every change at once
+	// clientIdle is how long a connection may be silent before it is
+	// probed (WithClientDetection); 0: never.
+	clientIdle time.Duration
+	// maxConfigContent is Java's nacos.config.max.content (PropertyUtil.maxContent).
+	maxConfigContent int
 }
 
 // WithAuth turns authentication on: the SDK must log in with these
@@ -120,6 +177,22 @@ func WithLogf(f func(format string, args ...any)) Option {
 	return func(o *options) { o.logf = f }
 }
 
+// NacosPushDelay is how long Nacos 2.x waits after a change before it
+// pushes (nacos.naming.push.pushTaskDelay, 500 ms by default).
+const NacosPushDelay = 500 * time.Millisecond
+
+// WithPushDelay makes the server push as Nacos does: d after a change
+// (NacosPushDelay is Nacos's default), one push of the latest list for all
+// the changes to a service in that time; also d after a client subscribes,
+// to that client, and after every registration, deregistration or lost
+// connection of a publisher even when the list stays the same. Without it
+// (the default) every change that alters the list is pushed at once, which
+// keeps tests fast. SetPushDelay is another thing: a fault that holds back
+// each push, merging nothing.
+func WithPushDelay(d time.Duration) Option {
+	return func(o *options) { o.pushDelay = max(d, 0) }
+}
+
 // WithAddr serves HTTP on this fixed "host:port" and gRPC on port+1000
 // instead of picking free ports, like a standalone Nacos on
 // "127.0.0.1:8848". Port 0 still picks a free pair on that host. It cannot be
@@ -128,8 +201,19 @@ func WithAddr(addr string) Option {
 	return func(o *options) { o.addr = addr }
 }
 
+// WithMaxConfigContent sets the longest config content the server accepts, in
+// characters as Java counts them (UTF-16 units), like Nacos's property
+// nacos.config.max.content (default 10 MiB, DefaultMaxConfigContent). Longer
+// content is refused with Java's message "invalid content, over n".
+func WithMaxConfigContent(n int) Option {
+	return func(o *options) { o.maxConfigContent = n }
+}
+
+// DefaultMaxConfigContent is Java's default limit of a config's content.
+const DefaultMaxConfigContent = 10 << 20
+
 func buildOptions(opts []Option) options {
-	var o options
+	o := options{clientIdle: NacosClientIdle, maxConfigContent: DefaultMaxConfigContent}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -140,7 +224,7 @@ func buildOptions(opts []Option) options {
 // a port P, gRPC on P+1000.
 func NewServer(opts ...Option) (*Server, error) {
 	o := buildOptions(opts)
-	return startServer(o, &backend{store: newStore(), auth: newAuthority(o)}, false)
+	return startServer(o, &backend{store: newStore(o.pushDelay), auth: newAuthority(o), configs: newConfigStore(o)}, false)
 }
 
 func startServer(o options, b *backend, shared bool) (*Server, error) {
@@ -150,14 +234,15 @@ func startServer(o options, b *backend, shared bool) (*Server, error) {
 	}
 	tcp := httpLis.Addr().(*net.TCPAddr)
 	s := &Server{
-		opts:     o,
-		backend:  b,
-		shared:   shared,
-		host:     tcp.IP.String(),
-		httpPort: tcp.Port,
-		httpDone: make(chan struct{}),
-		conns:    make(map[*connection]struct{}),
-		quit:     make(chan struct{}),
+		opts:       o,
+		backend:    b,
+		shared:     shared,
+		host:       tcp.IP.String(),
+		httpPort:   tcp.Port,
+		httpDone:   make(chan struct{}),
+		conns:      make(map[*connection]struct{}),
+		quit:       make(chan struct{}),
+		detectDone: make(chan struct{}),
 	}
 	s.httpServer = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -165,6 +250,12 @@ func startServer(o options, b *backend, shared bool) (*Server, error) {
 		_ = s.httpServer.Serve(httpLis) // returns http.ErrServerClosed on Close
 	}()
 	s.serveGRPC(grpcLis)
+	go func() {
+		defer close(s.detectDone)
+		if o.clientIdle > 0 {
+			s.detectClients(o.clientIdle)
+		}
+	}()
 	s.logf("nacostest: serving HTTP on %s, gRPC on %s", s.Addr(), s.GRPCAddr())
 	return s, nil
 }
@@ -266,12 +357,16 @@ func (s *Server) GRPCAddr() string {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		<-s.detectDone
 		s.life.Lock()
 		s.closed = true
 		s.stopGRPC()
 		s.life.Unlock()
 		_ = s.httpServer.Close()
 		<-s.httpDone
+		if !s.shared {
+			s.backend.store.stopPushes()
+		}
 		s.logf("nacostest: %s closed", s.Addr())
 	})
 }
@@ -424,6 +519,21 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	l.conns[tracked] = struct{}{}
 	l.mu.Unlock()
 	return tracked, nil
+}
+
+// closeRemote closes the connection from this client address, if open.
+func (l *trackingListener) closeRemote(remote string) {
+	l.mu.Lock()
+	var found net.Conn
+	for c := range l.conns {
+		if c.RemoteAddr().String() == remote {
+			found = c
+		}
+	}
+	l.mu.Unlock()
+	if found != nil {
+		found.Close()
+	}
 }
 
 func (l *trackingListener) closeConnections() {

@@ -25,7 +25,7 @@ func TestCloseLeavesNoGoroutineOfThisPackage(t *testing.T) {
 	held := make(chan struct{})
 	go func() {
 		defer close(held)
-		raw, err := newRawClient(srv)
+		raw, err := newRawClient(srv.GRPCAddr())
 		if err != nil {
 			return
 		}

@@ -48,6 +48,9 @@ type store struct {
 	services    map[serviceKey]*service
 	lastRefTime int64 // the latest version stamp handed out
 	pushCount   int64 // numbers the pushes (their requestId)
+	// pushDelay > 0 pushes as Java does (WithPushDelay): through pending.
+	pushDelay time.Duration
+	pending   map[serviceKey]*pushTask
 }
 
 type service struct {
@@ -75,8 +78,8 @@ type entry struct {
 	identity string
 }
 
-func newStore() *store {
-	return &store{services: make(map[serviceKey]*service)}
+func newStore(pushDelay time.Duration) *store {
+	return &store{services: make(map[serviceKey]*service), pushDelay: pushDelay, pending: make(map[serviceKey]*pushTask)}
 }
 
 // tick returns a version stamp for lastRefTime, later than every one before.
@@ -146,6 +149,9 @@ func (st *store) subscribe(c *connection, k serviceKey, clusters string) model.S
 	svc := st.serviceFor(k)
 	if !c.removed {
 		svc.subscribers[c] = clusters
+		if st.pushDelay > 0 {
+			st.schedulePush(k, c) // Java pushes to every new subscriber
+		}
 	}
 	info := serviceInfo(k, svc.hosts, svc.lastRefTime, clusters, false)
 	st.forgetIfUnused(k, svc)
@@ -195,31 +201,44 @@ func (st *store) reset() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.services = make(map[serviceKey]*service)
+	st.cancelPushes()
 }
 
 // refresh recomputes the instance list after the publications changed and,
 // if it differs, stamps a new version and pushes the full list to every
-// subscriber. An update that changes nothing pushes nothing.
+// subscriber. An update that changes nothing pushes nothing, unless pushes
+// follow Java (WithPushDelay): then every update is pushed, after the delay.
 func (st *store) refresh(k serviceKey, svc *service) {
 	hosts := union(svc.publications)
-	if sameEntries(hosts, svc.hosts) {
+	changed := !sameEntries(hosts, svc.hosts)
+	if changed {
+		svc.hosts = hosts
+		svc.lastRefTime = st.tick()
+	}
+	if st.pushDelay > 0 {
+		st.schedulePush(k, nil)
 		return
 	}
-	svc.hosts = hosts
-	svc.lastRefTime = st.tick()
+	if changed {
+		st.push(k, svc.hosts, svc.lastRefTime, svc.subscribers)
+	}
+}
+
+// push queues the list to these subscribers (connection -> clusters).
+func (st *store) push(k serviceKey, hosts []entry, lastRefTime int64, subscribers map[*connection]string) {
 	// Subscribers that asked for the same clusters get the same bytes.
 	bodies := make(map[string][]byte)
-	for c, clusters := range svc.subscribers {
+	for c, clusters := range subscribers {
 		body, ok := bodies[clusters]
 		if !ok {
-			info, err := json.Marshal(serviceInfo(k, svc.hosts, svc.lastRefTime, clusters, false))
+			info, err := json.Marshal(serviceInfo(k, hosts, lastRefTime, clusters, false))
 			if err != nil {
 				panic(err) // a model.Service always encodes
 			}
 			body = st.notification(k, info)
 			bodies[clusters] = body
 		}
-		c.enqueue(body)
+		c.enqueue(notifySubscriberRequest, body)
 	}
 }
 
@@ -233,7 +252,7 @@ func (st *store) pushRaw(k serviceKey, serviceInfo []byte) {
 	}
 	body := st.notification(k, serviceInfo)
 	for c := range svc.subscribers {
-		c.enqueue(body)
+		c.enqueue(notifySubscriberRequest, body)
 	}
 }
 
@@ -414,13 +433,18 @@ func (s *Server) Instances(namespace, group, service string) []model.Instance {
 // Services returns the sorted names of the services registered in the
 // namespace and group, including those whose instances have all gone.
 func (s *Server) Services(namespace, group string) []string {
-	st := s.backend.store
+	k := newServiceKey(namespace, group, "")
+	return s.backend.store.names(k.namespace, k.group)
+}
+
+// names returns the sorted names of the services registered in exactly this
+// namespace and group.
+func (st *store) names(namespace, group string) []string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	want := newServiceKey(namespace, group, "")
 	names := []string{}
 	for k, svc := range st.services {
-		if svc.listed && k.namespace == want.namespace && k.group == want.group {
+		if svc.listed && k.namespace == namespace && k.group == group {
 			names = append(names, k.name)
 		}
 	}

@@ -8,6 +8,7 @@
 #   scripts/real-nacos.sh stop    [HTTP_PORT]  stop it and remove its folder (every server
 #                                              of this script when no port is given)
 #   scripts/real-nacos.sh restart HTTP_PORT    stop and start it again on the same ports
+#                                              (a cluster member as a member)
 #   scripts/real-nacos.sh cluster [HTTP_PORT]  start 3 members in cluster mode (embedded
 #                                              storage) on HTTP_PORT, +10 and +20, and print
 #                                              NACOS_ADDR with all three addresses
@@ -49,11 +50,13 @@ port_free() {
 }
 
 # free_port prints a port P such that P and P+1000 (gRPC), and P+1001 and P-1000 (a
-# cluster member's other ports), are all free.
+# cluster member's other ports), are all free. It picks from 11000-31000, below
+# Linux's ephemeral ports (32768 and up), which outgoing connections may take at any
+# time; a cluster's members use P, P+10 and P+20.
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 24000))
+		p=$((11000 + RANDOM % 20000))
 		if port_free "$p" && port_free $((p + 1000)) && port_free $((p + 1001)) && port_free $((p - 1000)); then
 			echo "$p"
 			return
@@ -62,22 +65,32 @@ free_port() {
 	die "found no free pair of ports (P, P+1000)"
 }
 
-# classpath prints the server's class path, resolving it through Maven on first use.
+# classpath prints the server's class path, resolving it through Maven on first use
+# (and again whenever this script asks Maven for something else).
 classpath() {
 	local dir=$cache/$version
-	if [ -s "$dir/classpath" ]; then
-		cat "$dir/classpath"
-		return
-	fi
-	need mvn "Maven resolves the Nacos server from Maven Central (or set NACOS_SERVER_JAR)"
 	mkdir -p "$dir"
-	cat >"$dir/pom.xml" <<EOF
+	# nacos-all's dependency management gives every library the version the official
+	# distribution has; without it Maven's nearest-wins picks some that do not fit
+	# (2.2.3 got Spring 4 beans and failed to start).
+	cat >"$dir/pom.xml.new" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.real-nacos</groupId>
   <artifactId>nacos-server-classpath</artifactId>
   <version>1</version>
   <packaging>pom</packaging>
+  <dependencyManagement>
+    <dependencies>
+      <dependency>
+        <groupId>com.alibaba.nacos</groupId>
+        <artifactId>nacos-all</artifactId>
+        <version>$version</version>
+        <type>pom</type>
+        <scope>import</scope>
+      </dependency>
+    </dependencies>
+  </dependencyManagement>
   <dependencies>
     <dependency>
       <groupId>com.alibaba.nacos</groupId>
@@ -87,6 +100,14 @@ classpath() {
   </dependencies>
 </project>
 EOF
+	if [ -s "$dir/classpath" ] && cmp -s "$dir/pom.xml" "$dir/pom.xml.new"; then
+		rm -f "$dir/pom.xml.new"
+		cat "$dir/classpath"
+		return
+	fi
+	need mvn "Maven resolves the Nacos server from Maven Central (or set NACOS_SERVER_JAR)"
+	mv "$dir/pom.xml.new" "$dir/pom.xml"
+	rm -f "$dir/classpath"
 	echo "real-nacos: resolving Nacos $version through Maven (first use only)..." >&2
 	if ! mvn -B -q -U -f "$dir/pom.xml" dependency:build-classpath -Dmdep.outputFile="$dir/classpath.tmp" >"$dir/mvn.log" 2>&1; then
 		tail -n 15 "$dir/mvn.log" >&2
@@ -135,7 +156,7 @@ launch() {
 	local main
 	if [ -n "${NACOS_SERVER_JAR:-}" ]; then
 		[ -f "$NACOS_SERVER_JAR" ] || die "NACOS_SERVER_JAR=$NACOS_SERVER_JAR does not exist"
-		main=(-jar "$NACOS_SERVER_JAR")
+		main=(-jar "$(realpath "$NACOS_SERVER_JAR")")
 	else
 		local cp
 		cp=$(classpath)
@@ -155,9 +176,13 @@ launch() {
 		echo "$members" | tr ',' '\n' >"$dir/conf/cluster.conf"
 	fi
 	echo "$version" >"$dir/version"
+	echo "$members" >"$dir/members"
+	echo "${NACOS_SERVER_JAR:+$(realpath "$NACOS_SERVER_JAR")}" >"$dir/jar"
 	# setsid: the server outlives this script, and stop can end its whole process group.
-	setsid java "${opts[@]}" "${main[@]}" --spring.config.additional-location="file:$dir/conf/" \
-		>"$dir/logs/start.out" 2>&1 </dev/null &
+	# It runs in its folder: the server writes files (derby.log, Tomcat's work/) into its
+	# working directory.
+	(cd "$dir" && exec setsid java "${opts[@]}" "${main[@]}" --spring.config.additional-location="file:$dir/conf/" \
+		>"$dir/logs/start.out" 2>&1 </dev/null) &
 	echo $! >"$dir/pid"
 }
 
@@ -282,9 +307,24 @@ stop)
 	;;
 restart)
 	[ -n "${2:-}" ] || die "restart needs the HTTP port"
-	[ -d "$state_root/$2" ] && version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
+	members=""
+	if [ -d "$state_root/$2" ]; then
+		# The same release, from the same place (the server jar or Maven), in the same mode.
+		version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
+		members=$(cat "$state_root/$2/members" 2>/dev/null || true)
+		jar=$(cat "$state_root/$2/jar" 2>/dev/null || true)
+		[ -z "$jar" ] || NACOS_SERVER_JAR=$jar
+	fi
 	stop_one "$2"
-	start_standalone "$2"
+	if [ -z "$members" ]; then
+		start_standalone "$2"
+	else
+		# A cluster member comes back as a member.
+		launch "$2" cluster "$members"
+		wait_ready "$2"
+		echo "real-nacos: cluster member 127.0.0.1:$2 back" >&2
+		echo "NACOS_ADDR=127.0.0.1:$2"
+	fi
 	;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2

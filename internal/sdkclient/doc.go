@@ -1,0 +1,6 @@
+// Package sdkclient is what the registry (package nacos) and the config source
+// (package nacosconfig) share to build and run nacos-sdk-go clients: the option keys
+// both read, the parsing of Nacos addresses, the building of the SDK's client
+// configuration, the checks of names Nacos refuses, the login check, the process-wide
+// SDK logger and the access to the SDK's unexported fields.
+package sdkclient

@@ -1,0 +1,45 @@
+package sdkclient
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/asim/go-micro/v3/logger"
+
+	"github.com/micro-registry/nacos/internal/testkit"
+)
+
+// Credentials are blanked where they appear as credentials, and nowhere else: the
+// default password "nacos" is also in every URL path.
+func TestRedactBlanksCredentialsOnly(t *testing.T) {
+	for line, want := range map[string]string{
+		`request path[/nacos/v1/auth/users/login],params:[{"password":"nacos","username":"nacos"}]`:    `request path[/nacos/v1/auth/users/login],params:[{"password":"******","username":"nacos"}]`,
+		`POST /nacos/v1/auth/login?username=nacos&password=nacos&x=1`:                                  `POST /nacos/v1/auth/login?username=nacos&password=******&x=1`,
+		`{Username:nacos Password:nacos SecretKey:s3cr3t AccessKey:ak}`:                                `{Username:nacos Password:****** SecretKey:****** AccessKey:ak}`,
+		`headers:{key:"accessToken" value:"eyJhbGciOiJIUzI1NiJ9.abc"} body:"..."`:                      `headers:{key:"accessToken" value:"******"} body:"..."`,
+		`{"accessToken":"eyJhbGciOiJIUzI1NiJ9.abc","tokenTtl":18000}`:                                  `{"accessToken":"******","tokenTtl":18000}`,
+		`register instance namespaceId:<public>,serviceName:<nacos> with instance:<{"ip":"10.0.0.1"}>`: `register instance namespaceId:<public>,serviceName:<nacos> with instance:<{"ip":"10.0.0.1"}>`,
+		`wrong username or password`: `wrong username or password`,
+	} {
+		if got := Redact(line); got != want {
+			t.Errorf("Redact(%s)\n = %s\nwant %s", line, got, want)
+		}
+	}
+}
+
+// The SDK's routine complaints are demoted to debug; its other lines keep their level.
+func TestRoutineSDKLinesAreDemoted(t *testing.T) {
+	rec := testkit.NewLogRecorder()
+	l := sdkLogger{micro: rec}
+	l.Errorf("%s Unsupported payload type", "1700000000000_127.0.0.1_50000") // SetupAckRequest of Nacos 2.3+
+	l.Errorf("connectionId %s received error event, isRunning:%v, isAbandon=%v, error=%v", "c", false, true, "EOF")
+	l.Errorf("Send request fail, request=%s", "InstanceRequest")
+	want := []string{
+		logger.DebugLevel.String() + " nacos-sdk: 1700000000000_127.0.0.1_50000 Unsupported payload type",
+		logger.DebugLevel.String() + " nacos-sdk: connectionId c received error event, isRunning:false, isAbandon=true, error=EOF",
+		logger.ErrorLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest",
+	}
+	if got := rec.Text(); got != strings.Join(want, "\n") {
+		t.Fatalf("logged\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}

@@ -1,0 +1,200 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RaceDetector says whether this test binary was built with -race.
+var RaceDetector = func() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}()
+
+const (
+	childEnv     = "NACOS_TEST_CHILD" // the test the child process runs
+	childDone    = "NACOS-TEST-CHILD-COMPLETED"
+	childSkipped = "NACOS-TEST-CHILD-SKIPPED"
+)
+
+// InChild reports whether t runs in a child process that RunChecked started for it.
+func InChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
+
+// sdkRPC is where nacos-sdk-go's known races live: its connection layer, where
+// RpcClient reads and writes currentConnection (and the connection it points to, its
+// abandon flag among others) and rpcClientStatus without synchronisation, from its own
+// goroutines and its callers', on every reconnect (upstream nacos-group/nacos-sdk-go#833,
+// #887, #905, #908). RpcClient.Request is inlined into NamingGrpcProxy.requestToServer,
+// at the line that calls it (sdkInlined).
+const (
+	sdkRPC     = "github.com/nacos-group/nacos-sdk-go/v2/common/remote/rpc."
+	sdkInlined = "github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_grpc.(*NamingGrpcProxy).requestToServer() at naming_grpc_proxy.go:88"
+)
+
+// RunChecked runs body as test t. Without the race detector it runs here. With it, it
+// runs in a child process of this test binary, and the child's race reports are
+// checked: the known races inside nacos-sdk-go's connection layer are logged and
+// tolerated, any other race fails the test. With alwaysChild it runs in a child process
+// either way (for a body that changes process-wide state or may crash the process).
+// Bodies must fail with t.Fatal, not t.Error: the child reports success by completing.
+func RunChecked(t *testing.T, alwaysChild bool, body func(t *testing.T)) {
+	t.Helper()
+	if InChild(t) {
+		defer func() {
+			if t.Skipped() {
+				fmt.Printf("\n%s %s\n", childSkipped, t.Name())
+			}
+		}()
+		body(t)
+		fmt.Printf("\n%s %s\n", childDone, t.Name())
+		return
+	}
+	if !RaceDetector && !alwaysChild {
+		body(t)
+		return
+	}
+	start := time.Now()
+	text, err := runChild(t.Name())
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); testLogLine.MatchString(line) {
+			t.Log("child: " + line)
+		}
+	}
+	if err := checkChild(t.Name(), text, err); err != nil {
+		if err == errChildSkipped {
+			t.Skipf("skipped in the child process:\n%s", text)
+		}
+		t.Fatal(err)
+	}
+	tolerated, _ := sortRaces(text)
+	t.Logf("ran in a child process (%s); race detector on: %d report(s) of nacos-sdk-go's known connection-layer races tolerated%s",
+		time.Since(start).Round(time.Millisecond), len(tolerated), bullets(tolerated))
+}
+
+// runChild runs test name again in a child process of this test binary, and returns
+// its output and how it exited.
+func runChild(name string) (string, error) {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run="+strings.Join(parts, "/"), "-test.count=1", "-test.v", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), childEnv+"="+name)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// testLogLine is a line a test logged (t.Log), which the child's output shows as
+// file_test.go:line: text.
+var testLogLine = regexp.MustCompile(`^\w+_test\.go:\d+: `)
+
+var errChildSkipped = fmt.Errorf("skipped")
+
+// checkChild judges the output of the child process that ran test name, and how it
+// exited (exitErr).
+func checkChild(name, text string, exitErr error) error {
+	tolerated, unknown := sortRaces(text)
+	switch {
+	case strings.Contains(text, childSkipped+" "+name):
+		return errChildSkipped
+	case len(unknown) > 0:
+		return fmt.Errorf("the race detector found %d race(s) outside nacos-sdk-go's connection layer:\n%s", len(unknown), strings.Join(unknown, "\n\n"))
+	case strings.Contains(text, "\npanic: ") || strings.HasPrefix(text, "panic: "):
+		return fmt.Errorf("the child process panicked (%v):\n%s", exitErr, text)
+	case !strings.Contains(text, childDone+" "+name):
+		return fmt.Errorf("the child process failed (%v):\n%s", exitErr, text)
+	case exitErr != nil && len(tolerated) == 0:
+		return fmt.Errorf("the child process exited with %v without a race report:\n%s", exitErr, text)
+	}
+	return nil
+}
+
+// sortRaces cuts the race detector's reports out of a test's output and sorts them into
+// nacos-sdk-go's known races (summarised) and the others (whole).
+func sortRaces(text string) (tolerated, unknown []string) {
+	for _, chunk := range strings.Split(text, "WARNING: DATA RACE")[1:] {
+		if end := strings.Index(chunk, "=================="); end >= 0 {
+			chunk = chunk[:end]
+		}
+		report := strings.TrimSpace(chunk)
+		if summary, ok := sdkRace(report); ok {
+			tolerated = append(tolerated, summary)
+		} else {
+			unknown = append(unknown, report)
+		}
+	}
+	return tolerated, unknown
+}
+
+func bullets(lines []string) string {
+	seen := map[string]bool{}
+	var b strings.Builder
+	for _, l := range lines {
+		if !seen[l] {
+			seen[l] = true
+			b.WriteString("\n  - " + l)
+		}
+	}
+	return b.String()
+}
+
+var access = regexp.MustCompile(`^(Previous )?(Atomic )?(read|write|Read|Write) at `)
+
+// sdkRace says whether both accesses of a race report happen in nacos-sdk-go's
+// connection layer, its rpc package (RpcClient, GrpcClient and their connections): the
+// first frame of each access stack, past the runtime, sync and grpc, must be there (or
+// at the line where RpcClient.Request is inlined). It also summarises the report.
+func sdkRace(report string) (string, bool) {
+	var where []string
+	blank := regexp.MustCompile(`(?m)^[ \t]+$`)
+	for _, section := range strings.Split(blank.ReplaceAllString(report, ""), "\n\n") {
+		lines := strings.Split(strings.TrimSpace(section), "\n")
+		if !access.MatchString(lines[0]) {
+			continue
+		}
+		in := ""
+		for i := 1; i+1 < len(lines) && in == ""; i += 2 {
+			fn := strings.TrimSpace(lines[i])
+			loc := strings.TrimSpace(lines[i+1])
+			if j := strings.LastIndex(loc, "/"); j >= 0 {
+				loc = loc[j+1:]
+			}
+			if j := strings.Index(loc, " "); j >= 0 {
+				loc = loc[:j]
+			}
+			switch {
+			case strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync/atomic.") || strings.HasPrefix(fn, "sync.") ||
+				strings.HasPrefix(fn, "google.golang.org/grpc"):
+				continue
+			case strings.HasPrefix(fn, sdkRPC):
+				in = strings.TrimPrefix(fn, sdkRPC) + " (" + loc + ")"
+			case fn+" at "+loc == sdkInlined:
+				in = "(*RpcClient).Request() (inlined at " + loc + ")"
+			default:
+				return "", false
+			}
+		}
+		if in == "" {
+			return "", false
+		}
+		where = append(where, in)
+	}
+	if len(where) < 2 {
+		return "", false
+	}
+	return strings.Join(where, " vs "), true
+}

@@ -1,0 +1,26 @@
+package testkit
+
+import (
+	"testing"
+	"time"
+)
+
+// Eventually polls cond every 10 ms until it holds, and fails the test if it does not
+// within the given time. Arguments of type func() string are called when the message
+// is written, so that it shows the state at the deadline rather than when Eventually
+// was called.
+func Eventually(t testing.TB, within time.Duration, cond func() bool, format string, args ...interface{}) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			for i, a := range args {
+				if f, ok := a.(func() string); ok {
+					args[i] = f()
+				}
+			}
+			t.Fatalf("after %v: "+format, append([]interface{}{within}, args...)...)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
