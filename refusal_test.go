@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,23 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 		t.Fatalf("the server holds %s, want only the node whose deregistration was refused: %s", got, relWant(kept))
 	}
 	relMust(t, r.Register(relService("refused-new", "v1", "n1")), "register once the server accepts")
+}
+
+// A listing the server refuses must fail clearly, not look like a namespace without
+// services (a user without read permission on a namespace gets such refusals). The SDK's
+// GetServiceList ignores the response's success flag.
+func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
+	env := newEnv(t)
+	srv := env.embedded(t, "FailRequests")
+	r := relClean(t, env)
+	relMust(t, r.Register(relService("rel-list", "v1", "n1")), "register")
+	undo := srv.FailRequests("ServiceListRequest", nacostest.FailRefused)
+	defer undo()
+	list, err := r.ListServices()
+	relNacosError(t, fmt.Sprintf("ListServices refused by the server (answered %q)", relNames(list)), err)
+	w, err := r.Watch()
+	if w != nil {
+		w.Stop()
+	}
+	relNacosError(t, "Watch of all services refused by the server", err)
 }
