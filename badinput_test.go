@@ -21,16 +21,6 @@ import (
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// relTry calls f and turns a panic into an error that no check accepts.
-func relTry(f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("PANIC: %v", p)
-		}
-	}()
-	return f()
-}
-
 // Bad input of every kind is refused with a clear "nacos: " error and changes nothing
 // that was registered; a registry after Close and a watcher after Stop say so; a server
 // that answers with errors, or pushes strange data, is survived, and the registry and
@@ -38,20 +28,21 @@ func relTry(f func() error) (err error) {
 // (registry_test.go's TestBadInputIsRefusedAndLosesNothing and TestBadOptionsNeverPanic
 // cover other cases; none is repeated here.)
 func TestReliabilityBadInput(t *testing.T) {
-	testkit.RunChecked(t, false, relBadInput)
+	testkit.RunChecked(t, false, badInput)
 }
 
-func relBadInput(t *testing.T) {
+func badInput(t *testing.T) {
 	env := newEnv(t)
 	r := env.registry(t, registry.Timeout(time.Second))
 	observer := env.registry(t, WithDiscoveryInterval(100*time.Millisecond))
 	other := env.registry(t) // another process, for the server faults and pushes
-	relSettle(t, r, observer, other)
-	good := relService("rel-bad", "v1", "keep1", "keep2")
-	relMust(t, r.Register(good), "register")
-	want := relWant(good)
-	watched := relWatch(t, observer, registry.WatchService("rel-bad"))
-	own := relWatch(t, r, registry.WatchService("rel-bad"))
+	settled(t, r, observer, other)
+	sdkIdle(t)
+	good := service("rel-bad", "v1", "keep1", "keep2")
+	mustRegister(t, r, good)
+	want := stateOf(good)
+	watched := watchAndRead(t, observer, registry.WatchService("rel-bad"))
+	own := watchAndRead(t, r, registry.WatchService("rel-bad"))
 	eventually(t, within, func() bool { return watched.state() == want && own.state() == want }, "watchers: %s / %s", watched.state, own.state)
 	resultsBefore := watched.count() + own.count()
 	counts := map[string]int{}
@@ -69,9 +60,9 @@ func relBadInput(t *testing.T) {
 	node := func(addr string) *registry.Service {
 		return &registry.Service{Name: "rel-bad", Version: "v1", Nodes: []*registry.Node{{Id: "bad", Address: addr}}}
 	}
-	named := func(name string) *registry.Service { return relService(name, "v1", "bad") }
+	named := func(name string) *registry.Service { return service(name, "v1", "bad") }
 	withMetadata := func(md map[string]string) *registry.Service {
-		s := relService("rel-bad", "v1", "bad")
+		s := service("rel-bad", "v1", "bad")
 		s.Nodes[0].Metadata = md
 		return s
 	}
@@ -112,7 +103,7 @@ func relBadInput(t *testing.T) {
 		}},
 		{"Deregister of an empty name", func() error { return r.Deregister(&registry.Service{Nodes: []*registry.Node{{Id: "x"}}}) }},
 		{"node without id", register(&registry.Service{Name: "rel-bad", Nodes: []*registry.Node{{Address: "10.0.0.1:1"}}})},
-		{"the same node id twice", register(relService("rel-bad", "v1", "dup", "dup"))},
+		{"the same node id twice", register(service("rel-bad", "v1", "dup", "dup"))},
 		{"Deregister of a nil node", func() error { return r.Deregister(&registry.Service{Name: "rel-bad", Nodes: []*registry.Node{nil}}) }},
 		{"empty address", register(node(""))},
 		{"empty host", register(node(":8080"))},
@@ -149,10 +140,10 @@ func relBadInput(t *testing.T) {
 		{"node metadata of 1 MB", register(withMetadata(map[string]string{"blob": strings.Repeat("x", 1<<20)}))},
 		{"200 metadata keys over the budget", register(withMetadata(manyKeys))},
 		{"RegisterParam metadata over the budget", register(good, RegisterParam(vo.RegisterInstanceParam{Metadata: map[string]string{"big": strings.Repeat("x", 1100)}}))},
-		{"Init with a bad option", func() error { return relRejectedInit(t, env) }},
+		{"Init with a bad option", func() error { return rejectedInit(t, env) }},
 	}
 	for _, c := range inputs {
-		check("input", c.name, relTry(c.call), clear)
+		check("input", c.name, noPanic(c.call), clear)
 	}
 
 	// Option values: NewRegistry never panics, and every method says what is wrong.
@@ -179,13 +170,13 @@ func relBadInput(t *testing.T) {
 		{"WithAuth without a username", []registry.Option{WithAuth("", "pw")}},
 	}
 	for _, c := range options {
-		err := relTry(func() error {
+		err := noPanic(func() error {
 			reg := NewRegistry(c.opts...)
 			defer reg.(io.Closer).Close()
 			calls := []func() error{
 				func() error { return reg.Init() },
-				func() error { return reg.Register(relService("rel-bad", "v1", "n")) },
-				func() error { return reg.Deregister(relService("rel-bad", "v1", "n")) },
+				func() error { return reg.Register(service("rel-bad", "v1", "n")) },
+				func() error { return reg.Deregister(service("rel-bad", "v1", "n")) },
 				func() error { _, err := reg.GetService("rel-bad"); return err },
 				func() error { _, err := reg.ListServices(); return err },
 				func() error { _, err := reg.Watch(); return err },
@@ -210,13 +201,13 @@ func relBadInput(t *testing.T) {
 
 	// A registry after Close, a watcher after Stop.
 	closed := env.registry(t)
-	relMust(t, closed.Register(relService("rel-bad-closed", "v1", "n1")), "register")
+	mustRegister(t, closed, service("rel-bad-closed", "v1", "n1"))
 	cw, err := closed.Watch(registry.WatchService("rel-bad-closed"))
-	relMust(t, err, "watch")
-	relMust(t, closed.Close(), "Close")
+	must(t, err, "watch")
+	must(t, closed.Close(), "Close")
 	isClosed := func(err error) bool { return clear(err) && err.Error() == errClosed.Error() }
-	check("closed", "Register after Close", closed.Register(relService("rel-bad-closed", "v1", "n2")), isClosed)
-	check("closed", "Deregister after Close", closed.Deregister(relService("rel-bad-closed", "v1", "n1")), isClosed)
+	check("closed", "Register after Close", closed.Register(service("rel-bad-closed", "v1", "n2")), isClosed)
+	check("closed", "Deregister after Close", closed.Deregister(service("rel-bad-closed", "v1", "n1")), isClosed)
 	_, err = closed.GetService("rel-bad-closed")
 	check("closed", "GetService after Close", err, isClosed)
 	_, err = closed.ListServices()
@@ -229,23 +220,23 @@ func relBadInput(t *testing.T) {
 	stopped := func(err error) bool { return err == registry.ErrWatcherStopped }
 	check("stopped", "Next of a watcher whose registry closed", err, stopped)
 	sw, err := r.Watch(registry.WatchService("rel-bad"))
-	relMust(t, err, "watch")
+	must(t, err, "watch")
 	sw.Stop()
 	_, err = sw.Next()
 	check("stopped", "Next after Stop", err, stopped)
-	check("stopped", "Stop twice, then Next", relTry(func() error { sw.Stop(); _, err := sw.Next(); return err }), stopped)
+	check("stopped", "Stop twice, then Next", noPanic(func() error { sw.Stop(); _, err := sw.Next(); return err }), stopped)
 
 	if len(failures) > 0 {
 		t.Fatalf("%d bad inputs were not refused clearly:\n%s", len(failures), strings.Join(failures, "\n"))
 	}
 	// Nothing registered changed, and nothing was delivered.
 	if srv := env.srv; srv != nil {
-		if got := relServerState(srv, "", "", "rel-bad"); got != want {
+		if got := serverState(srv, "", "", "rel-bad"); got != want {
 			t.Fatalf("after the bad input the server holds %s, want %s", got, want)
 		}
-		eventually(t, within, func() bool { return relServerState(srv, "", "", "rel-bad-closed") == "" }, "the closed registry's node is still registered")
+		eventually(t, within, func() bool { return serverState(srv, "", "", "rel-bad-closed") == "" }, "the closed registry's node is still registered")
 	}
-	if got := relSeenState(observer, []string{"rel-bad"}); got != want {
+	if got := seenState(observer, []string{"rel-bad"}); got != want {
 		t.Fatalf("after the bad input another registry sees %s, want %s", got, want)
 	}
 	if n := watched.count() + own.count(); n != resultsBefore || watched.state() != want || own.state() != want {
@@ -253,18 +244,18 @@ func relBadInput(t *testing.T) {
 	}
 
 	if env.srv != nil {
-		relServerFaults(t, env, r, observer, other, counts)
-		relStrangePushes(t, env, observer, other, counts)
+		serverFaults(t, env, r, observer, other, counts)
+		strangePushes(t, env, observer, other, counts)
 	}
 
 	// Still right, and still usable.
-	after := relService("rel-bad", "v1", "after")
-	relMust(t, r.Register(after), "register after the bad input")
-	want = relWant(good, after)
+	after := service("rel-bad", "v1", "after")
+	must(t, r.Register(after), "register after the bad input")
+	want = stateOf(good, after)
 	eventually(t, within, func() bool {
-		return watched.state() == want && own.state() == want && relSeenState(observer, []string{"rel-bad"}) == want
+		return watched.state() == want && own.state() == want && seenState(observer, []string{"rel-bad"}) == want
 	},
-		"after the bad input a new node is not delivered: %s / %s / %s", watched.state, own.state, func() string { return relSeenState(observer, []string{"rel-bad"}) })
+		"after the bad input a new node is not delivered: %s / %s / %s", watched.state, own.state, func() string { return seenState(observer, []string{"rel-bad"}) })
 	watched.check(t, "of rel-bad on another registry")
 	own.check(t, "of rel-bad on the same registry")
 
@@ -280,9 +271,9 @@ func relBadInput(t *testing.T) {
 	}
 }
 
-// relRejectedInit gives a working registry a bad option: Init must say what is wrong.
+// rejectedInit gives a working registry a bad option: Init must say what is wrong.
 // (What the registry does afterwards is TestReliabilityRejectedInitKeepsTheRegistryWorking.)
-func relRejectedInit(t *testing.T, env *testEnv) error {
+func rejectedInit(t *testing.T, env *testEnv) error {
 	reg := env.registry(t)
 	if _, err := reg.ListServices(); err != nil {
 		return fmt.Errorf("before Init: %v", err)
@@ -292,69 +283,69 @@ func relRejectedInit(t *testing.T, env *testEnv) error {
 	return err
 }
 
-// relServerFaults makes the server fail each kind of request the registry sends, in
+// serverFaults makes the server fail each kind of request the registry sends, in
 // each mode, and checks that the call fails clearly, that what was registered and
 // watched survives, and that the registry is right again after its next call.
-func relServerFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry, counts map[string]int) {
+func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry, counts map[string]int) {
 	srv := env.srv
-	live := relWatch(t, observer, registry.WatchService("rel-bad-live"))
-	discovering := relWatch(t, observer)
-	good := relWant(relService("rel-bad", "v1", "keep1", "keep2"))
-	for _, m := range relModes {
+	live := watchAndRead(t, observer, registry.WatchService("rel-bad-live"))
+	discovering := watchAndRead(t, observer)
+	good := stateOf(service("rel-bad", "v1", "keep1", "keep2"))
+	for _, m := range failModes {
 		for _, kind := range []string{"InstanceRequest", "BatchInstanceRequest", "SubscribeServiceRequest", "ServiceListRequest"} {
 			counts["server"]++
 			label := kind + "/" + m.name
 			start := time.Now()
 			switch kind {
 			case "InstanceRequest":
-				one := relService("rel-fail-one-"+m.name, "v1", "o1")
-				relMust(t, r.Register(one), "%s: register before the fault", label)
+				one := service("rel-fail-one-"+m.name, "v1", "o1")
+				must(t, r.Register(one), "%s: register before the fault", label)
 				undo := srv.FailRequests(kind, m.mode)
-				relNacosError(t, label+": Register of a new single-node service", r.Register(relService("rel-fail-new-"+m.name, "v1", "n1")))
-				relNacosError(t, label+": Deregister of the last node", r.Deregister(one))
+				mustFailClearly(t, label+": Register of a new single-node service", r.Register(service("rel-fail-new-"+m.name, "v1", "n1")))
+				mustFailClearly(t, label+": Deregister of the last node", r.Deregister(one))
 				undo()
-				relSDKIdle(t)
+				sdkIdle(t)
 				// The failed calls stand and are retried, the refused ones change
 				// nothing; the next calls add to them.
-				fresh := relService("rel-fail-new-"+m.name, "v1", "n2")
-				relMust(t, r.Register(fresh), "%s: Register after the fault", label)
-				relMust(t, r.Deregister(one), "%s: Deregister after the fault", label)
-				want := relWant(relService(fresh.Name, "v1", "n1", "n2"))
+				fresh := service("rel-fail-new-"+m.name, "v1", "n2")
+				must(t, r.Register(fresh), "%s: Register after the fault", label)
+				must(t, r.Deregister(one), "%s: Deregister after the fault", label)
+				want := stateOf(service(fresh.Name, "v1", "n1", "n2"))
 				if m.mode == nacostest.FailRefused {
-					want = relWant(fresh)
+					want = stateOf(fresh)
 				}
-				state := func() string { return relServerState(srv, "", "", fresh.Name, one.Name) }
+				state := func() string { return serverState(srv, "", "", fresh.Name, one.Name) }
 				eventually(t, within, func() bool { return state() == want }, "%s: after the next calls the server holds %s, want %s", label, state, want)
 			case "BatchInstanceRequest":
 				undo := srv.FailRequests(kind, m.mode)
-				extra := relService("rel-bad", "v1", "extra-"+m.name)
-				relNacosError(t, label+": Register of a third node", r.Register(extra))
+				extra := service("rel-bad", "v1", "extra-"+m.name)
+				mustFailClearly(t, label+": Register of a third node", r.Register(extra))
 				undo()
-				relSDKIdle(t)
+				sdkIdle(t)
 				// The failed Register stands and is retried until withdrawn (the
 				// refused one changed nothing).
-				relMust(t, r.Deregister(extra), "%s: Deregister after the fault", label)
-				relMust(t, r.Register(relService("rel-bad", "v1", "keep1")), "%s: Register after the fault", label)
-				state := func() string { return relServerState(srv, "", "", "rel-bad") }
+				must(t, r.Deregister(extra), "%s: Deregister after the fault", label)
+				must(t, r.Register(service("rel-bad", "v1", "keep1")), "%s: Register after the fault", label)
+				state := func() string { return serverState(srv, "", "", "rel-bad") }
 				eventually(t, within, func() bool { return state() == good }, "%s: after the next call the server holds %s, want %s", label, state, good)
 			case "SubscribeServiceRequest":
-				liveNode := relService("rel-bad-live", "v1", m.name)
+				liveNode := service("rel-bad-live", "v1", m.name)
 				undo := srv.FailRequests(kind, m.mode)
 				_, err := r.GetService("rel-unseen-" + m.name)
-				relNacosError(t, label+": GetService of a service not looked up before", err)
+				mustFailClearly(t, label+": GetService of a service not looked up before", err)
 				_, err = r.Watch(registry.WatchService("rel-unwatched-" + m.name))
-				relNacosError(t, label+": Watch of a service not looked up before", err)
-				relMust(t, other.Register(liveNode), "%s: another registry registers during the fault", label)
-				eventually(t, within, func() bool { return strings.Contains(live.state(), relWant(liveNode)) }, "%s: a push during the fault was not delivered", label)
+				mustFailClearly(t, label+": Watch of a service not looked up before", err)
+				must(t, other.Register(liveNode), "%s: another registry registers during the fault", label)
+				eventually(t, within, func() bool { return strings.Contains(live.state(), stateOf(liveNode)) }, "%s: a push during the fault was not delivered", label)
 				undo()
-				relSDKIdle(t)
-				unseen, unwatched := relService("rel-unseen-"+m.name, "v1", "u1"), relService("rel-unwatched-"+m.name, "v1", "w1")
-				relMust(t, other.Register(unseen), "%s: register", label)
-				relMust(t, other.Register(unwatched), "%s: register", label)
-				seen := func() string { return relSeenState(r, []string{unseen.Name}) }
-				eventually(t, within, func() bool { return seen() == relWant(unseen) }, "%s: GetService after the fault: %s", label, seen)
-				w := relWatch(t, r, registry.WatchService(unwatched.Name))
-				eventually(t, within, func() bool { return w.state() == relWant(unwatched) }, "%s: Watch after the fault: %s", label, w.state)
+				sdkIdle(t)
+				unseen, unwatched := service("rel-unseen-"+m.name, "v1", "u1"), service("rel-unwatched-"+m.name, "v1", "w1")
+				must(t, other.Register(unseen), "%s: register", label)
+				must(t, other.Register(unwatched), "%s: register", label)
+				seen := func() string { return seenState(r, []string{unseen.Name}) }
+				eventually(t, within, func() bool { return seen() == stateOf(unseen) }, "%s: GetService after the fault: %s", label, seen)
+				w := watchAndRead(t, r, registry.WatchService(unwatched.Name))
+				eventually(t, within, func() bool { return w.state() == stateOf(unwatched) }, "%s: Watch after the fault: %s", label, w.state)
 				w.stop()
 			case "ServiceListRequest":
 				undo := srv.FailRequests(kind, m.mode)
@@ -364,48 +355,48 @@ func relServerFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegist
 					w.Stop()
 				}
 				if err == nil {
-					t.Fatalf("%s: ListServices answered %q", label, relNames(list))
+					t.Fatalf("%s: ListServices answered %q", label, nameList(list))
 				}
-				relNacosError(t, label+": ListServices", err)
-				relNacosError(t, label+": Watch of all services", werr)
-				found := relService("rel-discovered-"+m.name, "v1", "d1")
-				relMust(t, other.Register(found), "%s: another registry registers a new service during the fault", label)
+				mustFailClearly(t, label+": ListServices", err)
+				mustFailClearly(t, label+": Watch of all services", werr)
+				found := service("rel-discovered-"+m.name, "v1", "d1")
+				must(t, other.Register(found), "%s: another registry registers a new service during the fault", label)
 				undo()
-				relSDKIdle(t)
-				eventually(t, within, func() bool { return strings.Contains(discovering.state(), relWant(found)) },
+				sdkIdle(t)
+				eventually(t, within, func() bool { return strings.Contains(discovering.state(), stateOf(found)) },
 					"%s: the watcher of all services did not discover a new service after the fault", label)
 				list, err = r.ListServices()
-				if err != nil || !strings.Contains(" "+relNames(list)+" ", " "+found.Name+" ") {
-					t.Fatalf("%s: ListServices after the fault: %q, %v", label, relNames(list), err)
+				if err != nil || !strings.Contains(" "+nameList(list)+" ", " "+found.Name+" ") {
+					t.Fatalf("%s: ListServices after the fault: %q, %v", label, nameList(list), err)
 				}
-				reader := relWatch(t, r)
-				eventually(t, within, func() bool { return strings.Contains(reader.state(), relWant(found)) }, "%s: Watch after the fault: %s", label, reader.state)
+				reader := watchAndRead(t, r)
+				eventually(t, within, func() bool { return strings.Contains(reader.state(), stateOf(found)) }, "%s: Watch after the fault: %s", label, reader.state)
 				reader.stop()
 			}
-			if got := relServerState(srv, "", "", "rel-bad"); got != good {
+			if got := serverState(srv, "", "", "rel-bad"); got != good {
 				t.Fatalf("%s: the registered nodes changed: %s, want %s", label, got, good)
 			}
-			seenGood := func() string { return relSeenState(observer, []string{"rel-bad"}) }
+			seenGood := func() string { return seenState(observer, []string{"rel-bad"}) }
 			eventually(t, within, func() bool { return seenGood() == good }, "%s: another registry sees %s", label, seenGood)
-			t.Logf("%s: survived, right again after %s", label, relMs(time.Since(start)))
+			t.Logf("%s: survived, right again after %s", label, millis(time.Since(start)))
 		}
 	}
 	live.check(t, "of rel-bad-live")
 	discovering.check(t, "of all services")
 }
 
-// relStrangePushes sends the registry's subscribers pushes Nacos would never send: a
+// strangePushes sends the registry's subscribers pushes Nacos would never send: a
 // valid service whose hosts are strange (no ip, a port out of range, weight 0, metadata
 // null), and one whose fields have the wrong types. The registry and its watchers
 // survive and are right again with the next real push. (A push that is not JSON at all
 // is TestReliabilityMalformedPushJSONDoesNotCrash.)
-func relStrangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, counts map[string]int) {
+func strangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, counts map[string]int) {
 	srv := env.srv
-	first := relService("rel-raw", "v1", "n1")
-	relMust(t, pub.Register(first), "register")
-	w := relWatch(t, observer, registry.WatchService("rel-raw"))
-	seenRaw := func() string { return relSeenState(observer, []string{"rel-raw"}) }
-	eventually(t, within, func() bool { return w.state() == relWant(first) && seenRaw() == relWant(first) }, "not seen: %s", w.state)
+	first := service("rel-raw", "v1", "n1")
+	mustRegister(t, pub, first)
+	w := watchAndRead(t, observer, registry.WatchService("rel-raw"))
+	seenRaw := func() string { return seenState(observer, []string{"rel-raw"}) }
+	eventually(t, within, func() bool { return w.state() == stateOf(first) && seenRaw() == stateOf(first) }, "not seen: %s", w.state)
 
 	counts["push"]++
 	ref := time.Now().UnixMilli()
@@ -431,17 +422,17 @@ func relStrangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, 
 	for time.Now().UnixMilli() <= ref {
 		time.Sleep(time.Millisecond)
 	}
-	second := relService("rel-raw", "v1", "n2")
-	relMust(t, pub.Register(second), "register")
-	want := relWant(first, second)
+	second := service("rel-raw", "v1", "n2")
+	mustRegister(t, pub, second)
+	want := stateOf(first, second)
 	eventually(t, within, func() bool { return w.state() == want && seenRaw() == want },
 		"after a real push: watcher %s, GetService %s, want %s", w.state, seenRaw, want)
 
 	counts["push"]++
 	srv.PushRaw("", "", "rel-raw", []byte(`{"hosts":"none","lastRefTime":"soon"}`))
-	third := relService("rel-raw", "v1", "n3")
-	relMust(t, pub.Register(third), "register")
-	want = relWant(first, second, third)
+	third := service("rel-raw", "v1", "n3")
+	mustRegister(t, pub, third)
+	want = stateOf(first, second, third)
 	eventually(t, within, func() bool { return w.state() == want && seenRaw() == want },
 		"after a push of the wrong types: watcher %s, GetService %s, want %s", w.state, seenRaw, want)
 	w.check(t, "of rel-raw")
@@ -451,16 +442,16 @@ func relStrangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, 
 // its previous configuration.
 func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 	env := newEnv(t)
-	r := relClean(t, env)
-	relMust(t, r.Register(relService("rel-init", "v1", "n1")), "register")
-	relNacosError(t, "Init with a negative weight", r.Init(WithWeight(-1)))
+	r := settledRegistry(t, env)
+	mustRegister(t, r, service("rel-init", "v1", "n1"))
+	mustFailClearly(t, "Init with a negative weight", r.Init(WithWeight(-1)))
 	if _, err := r.GetService("rel-init"); err != nil {
 		t.Fatalf("GetService after a rejected Init: %v", err)
 	}
-	relMust(t, r.Register(relService("rel-init", "v1", "n2")), "Register after a rejected Init")
-	relMust(t, r.Init(), "Init without options after a rejected Init")
+	must(t, r.Register(service("rel-init", "v1", "n2")), "Register after a rejected Init")
+	must(t, r.Init(), "Init without options after a rejected Init")
 	w, err := r.Watch(registry.WatchService("rel-init"))
-	relMust(t, err, "Watch after a rejected Init")
+	must(t, err, "Watch after a rejected Init")
 	w.Stop()
 }
 
@@ -470,22 +461,21 @@ func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 func TestReliabilityUndialableInstancesAreNotServed(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "PushRaw")
-	regs := relCleanAll(t, env, 2)
-	pub, r := regs[0], regs[1]
-	relMust(t, pub.Register(relService("rel-undialable", "v1", "n1")), "register")
-	eventually(t, within, func() bool { return relSeenState(r, []string{"rel-undialable"}) != "" }, "not seen")
+	pub, r := settledPair(t, env)
+	mustRegister(t, pub, service("rel-undialable", "v1", "n1"))
+	eventually(t, within, func() bool { return seenState(r, []string{"rel-undialable"}) != "" }, "not seen")
 	srv.PushRaw("", "", "rel-undialable", []byte(fmt.Sprintf(`{"name":"rel-undialable","groupName":"DEFAULT_GROUP","clusters":"","lastRefTime":%d,"hosts":[
 		{"ip":"","port":8080,"weight":1,"healthy":true,"enabled":true,"metadata":{"micro.id":"empty-ip"}},
 		{"ip":"10.9.9.9","port":99999999999,"weight":1,"healthy":true,"enabled":true,"metadata":{"micro.id":"huge-port"}},
 		{"ip":"10.9.9.6","port":0,"weight":1,"healthy":true,"enabled":true,"metadata":{"micro.id":"port-zero"}},
 		{"ip":"10.9.9.7","port":81,"weight":1,"healthy":true,"enabled":true,"metadata":{"micro.id":"fine"}}]}`, time.Now().Add(time.Minute).UnixMilli()))) // newer than what the SDK holds
-	eventually(t, within, func() bool { return strings.Contains(relSeenState(r, []string{"rel-undialable"}), "/fine@") }, "the push was not taken")
+	eventually(t, within, func() bool { return strings.Contains(seenState(r, []string{"rel-undialable"}), "/fine@") }, "the push was not taken")
 	services, err := r.GetService("rel-undialable")
-	relMust(t, err, "GetService")
+	must(t, err, "GetService")
 	var bad []string
 	for _, s := range services {
 		for _, n := range s.Nodes {
-			host, port, err := relSplitHostPort(n.Address)
+			host, port, err := splitHostPort(n.Address)
 			if err != nil || host == "" || port < 1 || port > 65535 {
 				bad = append(bad, fmt.Sprintf("%s at %q", n.Id, n.Address))
 			}
@@ -496,7 +486,7 @@ func TestReliabilityUndialableInstancesAreNotServed(t *testing.T) {
 	}
 }
 
-func relSplitHostPort(addr string) (string, int, error) {
+func splitHostPort(addr string) (string, int, error) {
 	i := strings.LastIndex(addr, ":")
 	if i < 0 {
 		return "", 0, errors.New("no port")
@@ -515,16 +505,15 @@ func TestReliabilityMalformedPushJSONDoesNotCrash(t *testing.T) {
 	testkit.RunChecked(t, true, func(t *testing.T) {
 		env := newEnv(t)
 		srv := env.embedded(t, "PushRaw")
-		regs := relCleanAll(t, env, 2)
-		pub, r := regs[0], regs[1]
-		first := relService("rel-broken", "v1", "n1")
-		relMust(t, pub.Register(first), "register")
-		w := relWatch(t, r, registry.WatchService("rel-broken"))
-		eventually(t, within, func() bool { return w.state() == relWant(first) }, "not seen")
+		pub, r := settledPair(t, env)
+		first := service("rel-broken", "v1", "n1")
+		mustRegister(t, pub, first)
+		w := watchAndRead(t, r, registry.WatchService("rel-broken"))
+		eventually(t, within, func() bool { return w.state() == stateOf(first) }, "not seen")
 		srv.PushRaw("", "", "rel-broken", []byte(`{"hosts":[{"ip":`))
-		second := relService("rel-broken", "v1", "n2")
-		relMust(t, pub.Register(second), "register")
-		eventually(t, within, func() bool { return w.state() == relWant(first, second) }, "after a broken push: %s", w.state)
+		second := service("rel-broken", "v1", "n2")
+		mustRegister(t, pub, second)
+		eventually(t, within, func() bool { return w.state() == stateOf(first, second) }, "after a broken push: %s", w.state)
 	})
 }
 
@@ -533,7 +522,7 @@ func TestReliabilityNilOptionsDoNotPanic(t *testing.T) {
 	env := newEnv(t)
 	var panics []string
 	try := func(name string, f func() error) {
-		if err := relTry(f); err != nil && strings.HasPrefix(err.Error(), "PANIC") {
+		if err := noPanic(f); err != nil && strings.HasPrefix(err.Error(), "PANIC") {
 			panics = append(panics, name+": "+err.Error())
 		}
 	}
@@ -548,7 +537,7 @@ func TestReliabilityNilOptionsDoNotPanic(t *testing.T) {
 		panics = append(panics, "Close after Init(nil) blocks: Init panicked with the registry's lock held")
 	}
 	r := env.registry(t)
-	s := relService("rel-nil", "v1", "n1")
+	s := service("rel-nil", "v1", "n1")
 	try("Register(s, nil)", func() error { return r.Register(s, nil) })
 	try("Deregister(s, nil)", func() error { return r.Deregister(s, nil) })
 	try("GetService(name, nil)", func() error { _, err := r.GetService("rel-nil", nil); return err })
@@ -572,6 +561,6 @@ func TestReliabilityUnbalancedBracketAddressIsRefused(t *testing.T) {
 		r := NewRegistry(registry.Addrs(addr))
 		err := r.Init()
 		r.(io.Closer).Close()
-		relNacosError(t, fmt.Sprintf("address %q", addr), err)
+		mustFailClearly(t, fmt.Sprintf("address %q", addr), err)
 	}
 }

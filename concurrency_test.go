@@ -23,20 +23,20 @@ import (
 // another registry, the registry itself and a watcher of all services that ran
 // throughout hold exactly that. Under -race the detector must stay silent.
 func TestReliabilityConcurrentCallers(t *testing.T) {
-	relConcurrent(t, true)
+	concurrentCallers(t, true)
 }
 
 // The same, without looking every service up first: stopping watchers then drop
 // subscriptions while other goroutines look the same services up, which exposes the bug
 // of TestReliabilityWatchStopRacingALookupKeepsTheSubscription (in about one run in six).
 func TestReliabilityConcurrentCallersUnpinned(t *testing.T) {
-	relConcurrent(t, false)
+	concurrentCallers(t, false)
 }
 
-// relConcurrent runs the concurrency test. With pin, the registry looks every service
+// concurrentCallers runs the concurrency test. With pin, the registry looks every service
 // up before the goroutines start, so that its subscriptions are kept for its life and
 // a stopping watcher never unsubscribes.
-func relConcurrent(t *testing.T, pin bool) {
+func concurrentCallers(t *testing.T, pin bool) {
 	const (
 		workers  = 50
 		services = 200
@@ -44,12 +44,12 @@ func relConcurrent(t *testing.T, pin bool) {
 		run      = 3 * time.Second
 	)
 	env := newEnv(t)
-	r := relClean(t, env)
+	r := settledRegistry(t, env)
 	names := make([]string, services)
 	for i := range names {
 		names[i] = fmt.Sprintf("rel-conc-%03d", i)
 	}
-	all := relWatch(t, r)
+	all := watchAndRead(t, r)
 	if pin {
 		for _, name := range names {
 			if _, err := r.GetService(name); err != registry.ErrNotFound {
@@ -82,7 +82,7 @@ func relConcurrent(t *testing.T, pin bool) {
 		go func(g int, own []pair) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(int64(g) + 1))
-			var w *relReader
+			var w *watchReader
 			stopWatcher := func() {
 				if w == nil {
 					return
@@ -106,13 +106,13 @@ func relConcurrent(t *testing.T, pin bool) {
 				p := own[k]
 				switch op := rng.Intn(100); {
 				case op < 35:
-					if err := r.Register(relService(p.service, "v1", p.node)); err != nil {
+					if err := r.Register(service(p.service, "v1", p.node)); err != nil {
 						fail("worker %d: register %v: %v", g, p, err)
 						continue
 					}
 					registered[g][k] = true
 				case op < 60:
-					if err := r.Deregister(relService(p.service, "v1", p.node)); err != nil {
+					if err := r.Deregister(service(p.service, "v1", p.node)); err != nil {
 						fail("worker %d: deregister %v: %v", g, p, err)
 						continue
 					}
@@ -133,7 +133,7 @@ func relConcurrent(t *testing.T, pin bool) {
 						fail("worker %d: Watch: %v", g, err)
 						continue
 					}
-					w = newRelReader(ww)
+					w = newWatchReader(ww)
 				default:
 					if _, err := r.ListServices(); err != nil {
 						fail("worker %d: ListServices: %v", g, err)
@@ -150,34 +150,34 @@ func relConcurrent(t *testing.T, pin bool) {
 	for g := 0; g < workers; g++ {
 		for k := 0; k < pairs; k++ {
 			if registered[g][k] {
-				final = append(final, relService(names[(g*4+k)%services], "v1", fmt.Sprintf("w%02d-k%d", g, k)))
+				final = append(final, service(names[(g*4+k)%services], "v1", fmt.Sprintf("w%02d-k%d", g, k)))
 			}
 		}
 	}
-	want := relWant(final...)
+	want := stateOf(final...)
 	t.Logf("%d operations in %v by %d goroutines on %d services (%d lookups, %d watchers started); %d of %d nodes registered at the end",
 		ops.Load(), run, workers, services, lookups.Load(), watches.Load(), len(final), workers*pairs)
 	if srv := env.srv; srv != nil {
-		eventually(t, within, func() bool { return relServerState(srv, "", "", names...) == want },
-			"the server does not hold what the callers asked for: %s", func() string { return relDiff(relServerState(srv, "", "", names...), want) })
+		eventually(t, within, func() bool { return serverState(srv, "", "", names...) == want },
+			"the server does not hold what the callers asked for: %s", func() string { return stateDiff(serverState(srv, "", "", names...), want) })
 	}
 	other := env.registry(t)
-	eventually(t, within, func() bool { return relSeenState(other, names) == want },
-		"another registry's GetService: %s", func() string { return relDiff(relSeenState(other, names), want) })
+	eventually(t, within, func() bool { return seenState(other, names) == want },
+		"another registry's GetService: %s", func() string { return stateDiff(seenState(other, names), want) })
 	stale := func() string {
 		var out []string
 		if env.srv != nil {
 			for _, name := range names {
-				if relSeenState(r, []string{name}) != relWantOf(final, name) {
+				if seenState(r, []string{name}) != stateOfNamed(final, name) {
 					out = append(out, fmt.Sprintf("%s (server subscribers: %d)", name, env.srv.Subscribers("", "", name)))
 				}
 			}
 		}
 		return strings.Join(out, ", ")
 	}
-	eventually(t, within, func() bool { return relSeenState(r, names) == want }, "the registry's own GetService: %s; stale services: %s",
-		func() string { return relDiff(relSeenState(r, names), want) }, stale)
-	eventually(t, within, func() bool { return all.state() == want }, "the watcher of all services: %s", func() string { return relDiff(all.state(), want) })
+	eventually(t, within, func() bool { return seenState(r, names) == want }, "the registry's own GetService: %s; stale services: %s",
+		func() string { return stateDiff(seenState(r, names), want) }, stale)
+	eventually(t, within, func() bool { return all.state() == want }, "the watcher of all services: %s", func() string { return stateDiff(all.state(), want) })
 	all.check(t, "of all services")
 }
 
@@ -187,8 +187,7 @@ func relConcurrent(t *testing.T, pin bool) {
 // after letting go of its lock, so it can reach Nacos after the lookup's new Subscribe.
 func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 	env := newEnv(t)
-	regs := relCleanAll(t, env, 2)
-	r, pub := regs[0], regs[1]
+	r, pub := settledPair(t, env)
 	const rounds, parallel = 10, 25
 	var names []string
 	for i := 0; i < rounds; i++ {
@@ -198,7 +197,7 @@ func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 			name := fmt.Sprintf("rel-unsub-%02d-%02d", i, j)
 			names = append(names, name)
 			w, err := r.Watch(registry.WatchService(name))
-			relMust(t, err, "watch")
+			must(t, err, "watch")
 			wg.Add(2)
 			go func() { defer wg.Done(); <-begin; w.Stop() }()
 			go func() {
@@ -214,12 +213,12 @@ func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 	}
 	// Every service was looked up, so the registry must see what is registered next.
 	for _, name := range names {
-		relMust(t, pub.Register(relService(name, "v1", "n1")), "register")
+		mustRegister(t, pub, service(name, "v1", "n1"))
 	}
 	lost := func() []string {
 		var lost []string
 		for _, name := range names {
-			if relSeenState(r, []string{name}) != relWant(relService(name, "v1", "n1")) {
+			if seenState(r, []string{name}) != stateOf(service(name, "v1", "n1")) {
 				lost = append(lost, fmt.Sprintf("%s (server subscribers %d)", name, env.subscribers(t, env.namespace, "", name)))
 			}
 		}
@@ -239,12 +238,11 @@ func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 // the SDK does then; the SDK's cache, and Nacos, still hold the newer one.
 func TestReliabilityOlderListCalledBackLateDoesNotWin(t *testing.T) {
 	env := newEnv(t)
-	regs := relCleanAll(t, env, 2)
-	pub, r := regs[0], regs[1]
-	older := relService("rel-order", "v1", "n1")
-	relMust(t, pub.Register(older), "register")
-	seen := func() string { return relSeenState(r, []string{"rel-order"}) }
-	eventually(t, within, func() bool { return seen() == relWant(older) }, "GetService: %s", seen)
+	pub, r := settledPair(t, env)
+	older := service("rel-order", "v1", "n1")
+	mustRegister(t, pub, older)
+	seen := func() string { return seenState(r, []string{"rel-order"}) }
+	eventually(t, within, func() bool { return seen() == stateOf(older) }, "GetService: %s", seen)
 	key := serviceKey{DefaultGroup, "rel-order"}
 	r.subs.mu.Lock()
 	sub := r.subs.byKey[key]
@@ -253,13 +251,13 @@ func TestReliabilityOlderListCalledBackLateDoesNotWin(t *testing.T) {
 	olderHosts, c := append(sub.state.hosts[:0:0], sub.state.hosts...), sub.client.(*sdkClient)
 	sub.mu.Unlock()
 
-	newer := relService("rel-order", "v1", "n2")
-	relMust(t, pub.Register(newer), "register")
-	want := relWant(older, newer)
+	newer := service("rel-order", "v1", "n2")
+	mustRegister(t, pub, newer)
+	want := stateOf(older, newer)
 	eventually(t, within, func() bool { return seen() == want }, "GetService: %s", seen)
 	callback := c.newestOnly(key, func(hosts []model.Instance, stamp uint64) { r.subs.update(sub, c, hosts, stamp) })
 	callback(olderHosts, nil) // the SDK's late callback of the older list
 	if got := seen(); got != want {
-		t.Fatalf("after an older list was called back late, GetService answers %s, want %s (the SDK's cache: %s)", got, want, relSDKView(r, []string{"rel-order"}))
+		t.Fatalf("after an older list was called back late, GetService answers %s, want %s (the SDK's cache: %s)", got, want, sdkView(r, []string{"rel-order"}))
 	}
 }

@@ -22,40 +22,40 @@ import (
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// relHeal is the scenario of the fault tests: two publishing registries, and a reading
+// healScenario is the scenario of the fault tests: two publishing registries, and a reading
 // registry with a watcher of one service and a watcher of all services. The reader is
 // either one registry that lives through the faults, or a new one after each fault
 // (newReader): then the test is about the registrations healing, not about a reader
 // that lived through the fault staying current.
-type relHeal struct {
+type healScenario struct {
 	names       []string
 	pubA, pubB  *nacosRegistry
 	reader      *nacosRegistry
-	one, all    *relReader
+	one, all    *watchReader
 	newReader   func() *nacosRegistry // set: a new reader after each fault
 	registered  []*registry.Service   // what the publishers asked for
 	connections func() int            // the server's open connections, for failure messages
 }
 
-// relHealSetup registers, through pubA: a service with four nodes of one version in two
+// newHeal registers, through pubA: a service with four nodes of one version in two
 // Register calls (the second one makes a batch of four), a service with two versions,
 // and a service with a single node; through pubB, two more nodes of the first service.
 // The reader (reader, or newReader's) looks them up and watches.
-func relHealSetup(t *testing.T, pubA, pubB, reader *nacosRegistry, newReader func() *nacosRegistry) *relHeal {
+func newHeal(t *testing.T, pubA, pubB, reader *nacosRegistry, newReader func() *nacosRegistry) *healScenario {
 	t.Helper()
-	h := &relHeal{names: []string{"rel-heal-a", "rel-heal-b", "rel-heal-c"}, pubA: pubA, pubB: pubB, reader: reader, newReader: newReader}
+	h := &healScenario{names: []string{"rel-heal-a", "rel-heal-b", "rel-heal-c"}, pubA: pubA, pubB: pubB, reader: reader, newReader: newReader}
 	for _, step := range []struct {
 		r *nacosRegistry
 		s *registry.Service
 	}{
-		{pubA, relService("rel-heal-a", "v1", "a1", "a2", "a3")},
-		{pubA, relService("rel-heal-a", "v1", "a4")},
-		{pubA, relService("rel-heal-b", "v1", "b1")},
-		{pubA, relService("rel-heal-b", "v2", "b2")},
-		{pubA, relService("rel-heal-c", "v1", "c1")},
-		{pubB, relService("rel-heal-a", "v1", "x1", "x2")},
+		{pubA, service("rel-heal-a", "v1", "a1", "a2", "a3")},
+		{pubA, service("rel-heal-a", "v1", "a4")},
+		{pubA, service("rel-heal-b", "v1", "b1")},
+		{pubA, service("rel-heal-b", "v2", "b2")},
+		{pubA, service("rel-heal-c", "v1", "c1")},
+		{pubB, service("rel-heal-a", "v1", "x1", "x2")},
 	} {
-		relMust(t, step.r.Register(step.s), "register %s", step.s.Name)
+		must(t, step.r.Register(step.s), "register %s", step.s.Name)
 		h.registered = append(h.registered, step.s)
 	}
 	if reader != nil {
@@ -65,7 +65,7 @@ func relHealSetup(t *testing.T, pubA, pubB, reader *nacosRegistry, newReader fun
 }
 
 // read makes r the reader: it looks every service up and watches.
-func (h *relHeal) read(t *testing.T, r *nacosRegistry) {
+func (h *healScenario) read(t *testing.T, r *nacosRegistry) {
 	t.Helper()
 	if h.one != nil {
 		h.one.stop()
@@ -77,8 +77,8 @@ func (h *relHeal) read(t *testing.T, r *nacosRegistry) {
 			t.Fatalf("GetService(%s): %v", name, err)
 		}
 	}
-	h.one = relWatch(t, r, registry.WatchService("rel-heal-a"))
-	h.all = relWatch(t, r)
+	h.one = watchAndRead(t, r, registry.WatchService("rel-heal-a"))
+	h.all = watchAndRead(t, r)
 }
 
 // recovered waits until the server holds every node again, then until the reader is
@@ -86,15 +86,15 @@ func (h *relHeal) read(t *testing.T, r *nacosRegistry) {
 // GetService answers every node and both watchers have reported every node; it returns
 // how long each took from start. With newReader, the reader is a new registry created
 // once the server holds every node again.
-func (h *relHeal) recovered(t *testing.T, start time.Time, server func() string, subscribers func(name string) int) (back, subscribed, lookedUp, watched time.Duration) {
+func (h *healScenario) recovered(t *testing.T, start time.Time, server func() string, subscribers func(name string) int) (back, subscribed, lookedUp, watched time.Duration) {
 	t.Helper()
-	want := relWant(h.registered...)
-	eventually(t, relRecovery, func() bool { return server() == want }, "the server holds: %s", func() string { return relDiff(server(), want) })
+	want := stateOf(h.registered...)
+	eventually(t, recovery, func() bool { return server() == want }, "the server holds: %s", func() string { return stateDiff(server(), want) })
 	back = time.Since(start)
 	if h.newReader != nil {
 		h.read(t, h.newReader())
 	}
-	eventually(t, relRecovery, func() bool {
+	eventually(t, recovery, func() bool {
 		for _, name := range h.names {
 			if subscribers(name) < 1 {
 				return false
@@ -103,61 +103,61 @@ func (h *relHeal) recovered(t *testing.T, start time.Time, server func() string,
 		return true
 	}, "the reader did not subscribe again")
 	subscribed = time.Since(start)
-	eventually(t, relRecovery, func() bool { return relSeenState(h.reader, h.names) == want },
+	eventually(t, recovery, func() bool { return seenState(h.reader, h.names) == want },
 		"GetService answers: %s; the SDK's cache: %s; subscribers of rel-heal-a at the server: %s",
-		func() string { return relDiff(relSeenState(h.reader, h.names), want) },
-		func() string { return relSDKView(h.reader, h.names) }, func() string { return h.serverView(subscribers) })
+		func() string { return stateDiff(seenState(h.reader, h.names), want) },
+		func() string { return sdkView(h.reader, h.names) }, func() string { return h.serverView(subscribers) })
 	lookedUp = time.Since(start)
-	wantOne := relWantOf(h.registered, "rel-heal-a")
-	eventually(t, relRecovery, func() bool { return h.one.state() == wantOne && h.all.state() == want },
-		"the watchers report: %s / %s", func() string { return relDiff(h.one.state(), wantOne) }, func() string { return relDiff(h.all.state(), want) })
+	wantOne := stateOfNamed(h.registered, "rel-heal-a")
+	eventually(t, recovery, func() bool { return h.one.state() == wantOne && h.all.state() == want },
+		"the watchers report: %s / %s", func() string { return stateDiff(h.one.state(), wantOne) }, func() string { return stateDiff(h.all.state(), want) })
 	watched = time.Since(start)
 	h.one.check(t, "of rel-heal-a")
 	h.all.check(t, "of all services")
 	return back, subscribed, lookedUp, watched
 }
 
-func (h *relHeal) serverView(subscribers func(name string) int) string {
+func (h *healScenario) serverView(subscribers func(name string) int) string {
 	return fmt.Sprintf("%d (%d connections open)", subscribers("rel-heal-a"), h.connections())
 }
 
 // afterwards checks that, once healed, a node registered and one deregistered are
 // delivered.
-func (h *relHeal) afterwards(t *testing.T, server func() string, subscribers func(name string) int) {
+func (h *healScenario) afterwards(t *testing.T, server func() string, subscribers func(name string) int) {
 	t.Helper()
-	late := relService("rel-heal-a", "v1", "a5")
-	relMust(t, h.pubA.Register(late), "register a new node after the faults")
-	relMust(t, h.pubB.Deregister(relService("rel-heal-a", "v1", "x2")), "deregister a node after the faults")
+	late := service("rel-heal-a", "v1", "a5")
+	must(t, h.pubA.Register(late), "register a new node after the faults")
+	must(t, h.pubB.Deregister(service("rel-heal-a", "v1", "x2")), "deregister a node after the faults")
 	registered := append([]*registry.Service{late}, h.registered[:5]...)
-	registered = append(registered, relService("rel-heal-a", "v1", "x1"))
-	want, wantOne := relWant(registered...), relWantOf(registered, "rel-heal-a")
-	eventually(t, relRecovery, func() bool { return server() == want }, "the server holds: %s", func() string { return relDiff(server(), want) })
-	eventually(t, relRecovery, func() bool {
-		return h.one.state() == wantOne && h.all.state() == want && relSeenState(h.reader, h.names) == want
+	registered = append(registered, service("rel-heal-a", "v1", "x1"))
+	want, wantOne := stateOf(registered...), stateOfNamed(registered, "rel-heal-a")
+	eventually(t, recovery, func() bool { return server() == want }, "the server holds: %s", func() string { return stateDiff(server(), want) })
+	eventually(t, recovery, func() bool {
+		return h.one.state() == wantOne && h.all.state() == want && seenState(h.reader, h.names) == want
 	}, "after the faults a new node and a removed node are not delivered: one %s; all %s; GetService %s; the SDK's cache: %s; subscribers of rel-heal-a at the server: %s",
-		func() string { return relDiff(h.one.state(), wantOne) }, func() string { return relDiff(h.all.state(), want) },
-		func() string { return relDiff(relSeenState(h.reader, h.names), want) }, func() string { return relSDKView(h.reader, h.names) },
+		func() string { return stateDiff(h.one.state(), wantOne) }, func() string { return stateDiff(h.all.state(), want) },
+		func() string { return stateDiff(seenState(h.reader, h.names), want) }, func() string { return sdkView(h.reader, h.names) },
 		func() string { return h.serverView(subscribers) })
 	h.one.check(t, "of rel-heal-a")
 	h.all.check(t, "of all services")
 }
 
-// relFaultHeals injects a fault into a single server several times (three single
+// faultHeals injects a fault into a single server several times (three single
 // faults, then three back to back) and checks that everything heals without the
 // publishers registering again. With lived, the reader lives through the faults;
 // otherwise a new reader checks each recovery.
-func relFaultHeals(t *testing.T, fault string, lived bool, inject func(srv *nacostest.Server) error) {
+func faultHeals(t *testing.T, fault string, lived bool, inject func(srv *nacostest.Server) error) {
 	env := newEnv(t)
 	srv := env.embedded(t, "Restart and DropConnections (TestReliabilityRealRestartHealsByItself restarts a real Nacos)")
-	regs := relCleanAll(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
-	var h *relHeal
+	regs := settledRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
+	var h *healScenario
 	if lived {
-		h = relHealSetup(t, regs[0], regs[1], regs[2], nil)
+		h = newHeal(t, regs[0], regs[1], regs[2], nil)
 	} else {
-		h = relHealSetup(t, regs[0], regs[1], nil, func() *nacosRegistry { return env.registry(t, WithDiscoveryInterval(200*time.Millisecond)) })
+		h = newHeal(t, regs[0], regs[1], nil, func() *nacosRegistry { return env.registry(t, WithDiscoveryInterval(200*time.Millisecond)) })
 	}
 	h.connections = srv.Connections
-	server := func() string { return relServerState(srv, "", "", h.names...) }
+	server := func() string { return serverState(srv, "", "", h.names...) }
 	subscribers := func(name string) int { return srv.Subscribers("", "", name) }
 	h.recovered(t, time.Now(), server, subscribers)
 
@@ -173,14 +173,14 @@ func relFaultHeals(t *testing.T, fault string, lived bool, inject func(srv *naco
 		back, subscribed, lookedUp, watched := h.recovered(t, start, server, subscribers)
 		if lived {
 			t.Logf("%s round %d (%d in a row): nodes back in the server after %s, reader subscribed again after %s, its GetService right after %s, its watchers right after %s",
-				fault, i+1, n, relMs(back), relMs(subscribed), relMs(lookedUp), relMs(watched))
+				fault, i+1, n, millis(back), millis(subscribed), millis(lookedUp), millis(watched))
 		} else {
 			t.Logf("%s round %d (%d in a row): nodes back in the server after %s; a new registry's GetService and watchers right after %s",
-				fault, i+1, n, relMs(back), relMs(watched))
+				fault, i+1, n, millis(back), millis(watched))
 		}
 		worst = max(worst, back)
 	}
-	t.Logf("%s: every node back in the server within %s in each of %d rounds, without registering again", fault, relMs(worst), len(rounds))
+	t.Logf("%s: every node back in the server within %s in each of %d rounds, without registering again", fault, millis(worst), len(rounds))
 	h.afterwards(t, server, subscribers)
 }
 
@@ -188,14 +188,14 @@ func relFaultHeals(t *testing.T, fault string, lived bool, inject func(srv *naco
 // from the caller, and a registry sees them all and is told of later changes.
 func TestReliabilityRestartHealsByItself(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
-		relFaultHeals(t, "Restart", false, func(srv *nacostest.Server) error { return srv.Restart() })
+		faultHeals(t, "Restart", false, func(srv *nacostest.Server) error { return srv.Restart() })
 	})
 }
 
 // The same after the server drops every connection.
 func TestReliabilityDroppedConnectionsHealByThemselves(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
-		relFaultHeals(t, "DropConnections", false, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
+		faultHeals(t, "DropConnections", false, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
 	})
 }
 
@@ -203,25 +203,25 @@ func TestReliabilityDroppedConnectionsHealByThemselves(t *testing.T) {
 // watchers have every node again, and later changes.
 func TestReliabilityRestartKeepsAReaderCurrent(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
-		relFaultHeals(t, "Restart", true, func(srv *nacostest.Server) error { return srv.Restart() })
+		faultHeals(t, "Restart", true, func(srv *nacostest.Server) error { return srv.Restart() })
 	})
 }
 
 // The same through dropped connections.
 func TestReliabilityDroppedConnectionsKeepAReaderCurrent(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
-		relFaultHeals(t, "DropConnections", true, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
+		faultHeals(t, "DropConnections", true, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
 	})
 }
 
-// relPlacer tells which cluster member each new registry's connection goes to.
-type relPlacer struct {
+// memberPlacer tells which cluster member each new registry's connection goes to.
+type memberPlacer struct {
 	c       *nacostest.Cluster
 	members int
 	open    int // connections of the registries placed and not closed
 }
 
-func (p *relPlacer) connections() []int {
+func (p *memberPlacer) connections() []int {
 	n := make([]int, p.members)
 	for i := range n {
 		n[i] = p.c.Member(i).Connections()
@@ -229,7 +229,7 @@ func (p *relPlacer) connections() []int {
 	return n
 }
 
-func (p *relPlacer) total() int {
+func (p *memberPlacer) total() int {
 	total := 0
 	for _, n := range p.connections() {
 		total += n
@@ -238,7 +238,7 @@ func (p *relPlacer) total() int {
 }
 
 // place starts r's client and returns the member it connected to.
-func (p *relPlacer) place(t *testing.T, r *nacosRegistry) int {
+func (p *memberPlacer) place(t *testing.T, r *nacosRegistry) int {
 	t.Helper()
 	eventually(t, 5*time.Second, func() bool { return p.total() == p.open }, "%s connections, want %d", func() string { return fmt.Sprint(p.total()) }, p.open)
 	before := p.connections()
@@ -259,15 +259,15 @@ func (p *relPlacer) place(t *testing.T, r *nacosRegistry) int {
 	return member
 }
 
-func (p *relPlacer) close(r *nacosRegistry) {
+func (p *memberPlacer) close(r *nacosRegistry) {
 	r.Close()
 	p.open--
 }
 
-// relMemberLoss: one member of a three-member cluster goes away; the registries that
+// memberLoss: one member of a three-member cluster goes away; the registries that
 // were connected to it fail over to the others, and everything heals. With lived, the
 // reader lived on the lost member too; otherwise a new reader checks the recovery.
-func relMemberLoss(t *testing.T, lived bool) {
+func memberLoss(t *testing.T, lived bool) {
 	if realNacos != "" {
 		t.Skip("needs nacostest.NewCluster")
 	}
@@ -282,7 +282,7 @@ func relMemberLoss(t *testing.T, lived bool) {
 		t.Cleanup(func() { r.Close() })
 		return r
 	}
-	placer := &relPlacer{c: c, members: members}
+	placer := &memberPlacer{c: c, members: members}
 	pubA := newReg()
 	lost := placer.place(t, pubA)
 	var reader *nacosRegistry
@@ -304,16 +304,16 @@ func relMemberLoss(t *testing.T, lived bool) {
 			settled(t, r)
 		}
 	}
-	relSDKIdle(t)
-	var h *relHeal
+	sdkIdle(t)
+	var h *healScenario
 	if lived {
-		h = relHealSetup(t, pubA, pubB, reader, nil)
+		h = newHeal(t, pubA, pubB, reader, nil)
 	} else {
-		h = relHealSetup(t, pubA, pubB, nil, func() *nacosRegistry { return newReg(WithDiscoveryInterval(200 * time.Millisecond)) })
+		h = newHeal(t, pubA, pubB, nil, func() *nacosRegistry { return newReg(WithDiscoveryInterval(200 * time.Millisecond)) })
 	}
 	h.connections = placer.total
 	survivor := c.Member((lost + 1) % members)
-	server := func() string { return relServerState(survivor, "", "", h.names...) }
+	server := func() string { return serverState(survivor, "", "", h.names...) }
 	subscribers := func(name string) int { return survivor.Subscribers("", "", name) }
 	h.recovered(t, time.Now(), server, subscribers)
 
@@ -322,10 +322,10 @@ func relMemberLoss(t *testing.T, lived bool) {
 	back, subscribed, lookedUp, watched := h.recovered(t, start, server, subscribers)
 	if lived {
 		t.Logf("member %d of %d closed (it held the publisher's and the reader's connections): nodes back after %s, reader subscribed again after %s, its GetService right after %s, its watchers right after %s",
-			lost, members, relMs(back), relMs(subscribed), relMs(lookedUp), relMs(watched))
+			lost, members, millis(back), millis(subscribed), millis(lookedUp), millis(watched))
 	} else {
 		t.Logf("member %d of %d closed (it held the publisher's connection): nodes back in the cluster after %s; a new registry's GetService and watchers right after %s",
-			lost, members, relMs(back), relMs(watched))
+			lost, members, millis(back), millis(watched))
 	}
 	if n := c.Member(lost).Connections(); n != 0 {
 		t.Fatalf("the closed member still has %d connections", n)
@@ -336,17 +336,17 @@ func relMemberLoss(t *testing.T, lived bool) {
 // One member of a three-member cluster goes away; the publisher connected to it fails
 // over to the others and every node is back, with no help from the caller.
 func TestReliabilityClusterMemberLossHealsByItself(t *testing.T) {
-	testkit.RunChecked(t, false, func(t *testing.T) { relMemberLoss(t, false) })
+	testkit.RunChecked(t, false, func(t *testing.T) { memberLoss(t, false) })
 }
 
 // The same with a reader that was connected to the lost member: it stays current.
 func TestReliabilityClusterMemberLossKeepsAReaderCurrent(t *testing.T) {
-	testkit.RunChecked(t, false, func(t *testing.T) { relMemberLoss(t, true) })
+	testkit.RunChecked(t, false, func(t *testing.T) { memberLoss(t, true) })
 }
 
-// relFreeAddr returns an address where a nacostest server could listen and nothing
+// freeAddr returns an address where a nacostest server could listen and nothing
 // listens now: the port pair of a server that was started and closed.
-func relFreeAddr(t *testing.T) string {
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	probe, err := nacostest.NewServer()
 	if err != nil {
@@ -357,8 +357,8 @@ func relFreeAddr(t *testing.T) string {
 	return addr
 }
 
-// relOn is a registry on srv, closed at the end of the test.
-func relOn(t *testing.T, srv *nacostest.Server) *nacosRegistry {
+// registryOn is a registry on srv, closed at the end of the test.
+func registryOn(t *testing.T, srv *nacostest.Server) *nacosRegistry {
 	t.Helper()
 	return (&testEnv{srv: srv, addr: srv.Addr()}).registry(t)
 }
@@ -371,7 +371,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		if realNacos != "" {
 			t.Skip("starts its own server")
 		}
-		addr := relFreeAddr(t)
+		addr := freeAddr(t)
 		const timeout = time.Second
 		log := testkit.NewLogRecorder()
 		start := time.Now()
@@ -381,7 +381,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 			t.Fatalf("NewRegistry took %v with Nacos down", d)
 		}
 
-		early := relService("rel-down", "v1", "early")
+		early := service("rel-down", "v1", "early")
 		calls := []struct {
 			name string
 			call func() error
@@ -396,12 +396,12 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 			start := time.Now()
 			err := c.call()
 			d := time.Since(start)
-			relNacosError(t, c.name+" with Nacos down", err)
+			mustFailClearly(t, c.name+" with Nacos down", err)
 			// The first call also starts the client, which tries to connect three times.
 			if d > 2*timeout {
 				t.Fatalf("%s with Nacos down took %v, timeout %v", c.name, d, timeout)
 			}
-			t.Logf("%s with Nacos down: %s, after %s", c.name, err, relMs(d))
+			t.Logf("%s with Nacos down: %s, after %s", c.name, err, millis(d))
 		}
 
 		// Register failed, but the registry holds the node as registered and keeps
@@ -413,34 +413,34 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		}
 		t.Cleanup(srv.Close)
 		up := time.Now()
-		eventually(t, relRecovery, func() bool { return srv.Connections() == 1 }, "the registry did not connect")
-		t.Logf("server up: the SDK connected after %s", relMs(time.Since(up)))
-		relSDKIdle(t)
+		eventually(t, recovery, func() bool { return srv.Connections() == 1 }, "the registry did not connect")
+		t.Logf("server up: the SDK connected after %s", millis(time.Since(up)))
+		sdkIdle(t)
 		// A Register that failed stands and is retried: the node shows up by itself.
-		eventually(t, relRecovery, func() bool { return relServerState(srv, "", "", "rel-down") == relWant(early) },
-			"the node of the failed Register did not show up: the server holds %q", func() string { return relServerState(srv, "", "", "rel-down") })
+		eventually(t, recovery, func() bool { return serverState(srv, "", "", "rel-down") == stateOf(early) },
+			"the node of the failed Register did not show up: the server holds %q", func() string { return serverState(srv, "", "", "rel-down") })
 
 		// Registering again and watching work in the same process.
-		relMust(t, r.Register(early), "Register again once Nacos is up")
-		late := relService("rel-down", "v1", "late")
-		relMust(t, r.Register(late), "Register a second node")
-		want := relWant(early, late)
-		eventually(t, within, func() bool { return relServerState(srv, "", "", "rel-down") == want }, "the server holds %s", func() string { return relServerState(srv, "", "", "rel-down") })
-		one := relWatch(t, r, registry.WatchService("rel-down"))
-		all := relWatch(t, r)
+		must(t, r.Register(early), "Register again once Nacos is up")
+		late := service("rel-down", "v1", "late")
+		must(t, r.Register(late), "Register a second node")
+		want := stateOf(early, late)
+		eventually(t, within, func() bool { return serverState(srv, "", "", "rel-down") == want }, "the server holds %s", func() string { return serverState(srv, "", "", "rel-down") })
+		one := watchAndRead(t, r, registry.WatchService("rel-down"))
+		all := watchAndRead(t, r)
 		eventually(t, within, func() bool {
-			return one.state() == want && all.state() == want && relSeenState(r, []string{"rel-down"}) == want
+			return one.state() == want && all.state() == want && seenState(r, []string{"rel-down"}) == want
 		},
-			"after Nacos came up: watchers %s / %s, GetService %s, want %s", one.state, all.state, func() string { return relSeenState(r, []string{"rel-down"}) }, want)
-		other := relOn(t, srv)
-		third := relService("rel-down", "v2", "elsewhere")
-		relMust(t, other.Register(third), "register from another registry")
-		want = relWant(early, late, third)
+			"after Nacos came up: watchers %s / %s, GetService %s, want %s", one.state, all.state, func() string { return seenState(r, []string{"rel-down"}) }, want)
+		other := registryOn(t, srv)
+		third := service("rel-down", "v2", "elsewhere")
+		must(t, other.Register(third), "register from another registry")
+		want = stateOf(early, late, third)
 		eventually(t, within, func() bool { return one.state() == want && all.state() == want }, "watchers %s / %s, want %s", one.state, all.state, want)
 		one.check(t, "of rel-down")
 		all.check(t, "of all services")
-		if list, err := r.ListServices(); err != nil || relNames(list) != "rel-down" {
-			t.Fatalf("ListServices once Nacos is up: %q, %v", relNames(list), err)
+		if list, err := r.ListServices(); err != nil || nameList(list) != "rel-down" {
+			t.Fatalf("ListServices once Nacos is up: %q, %v", nameList(list), err)
 		}
 	})
 }
@@ -451,7 +451,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 // caches a registration for its reconnect redo before sending it, and forgets a
 // deregistered service even when the request failed.)
 func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
-	for _, m := range relModes {
+	for _, m := range failModes {
 		if m.mode == nacostest.FailRefused {
 			continue // not retried: TestRefusalWithoutAReasonIsNotRetried
 		}
@@ -459,27 +459,27 @@ func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 			testkit.RunChecked(t, false, func(t *testing.T) {
 				env := newEnv(t)
 				srv := env.embedded(t, "FailRequests and DropConnections")
-				r := relClean(t, env, registry.Timeout(time.Second))
-				keep := relService("rel-retry-keep", "v1", "k1")
-				relMust(t, r.Register(keep), "register")
-				gone := relService("rel-retry-gone", "v1", "g1")
-				relMust(t, r.Register(gone), "register")
+				r := settledRegistry(t, env, registry.Timeout(time.Second))
+				keep := service("rel-retry-keep", "v1", "k1")
+				mustRegister(t, r, keep)
+				gone := service("rel-retry-gone", "v1", "g1")
+				mustRegister(t, r, gone)
 
 				undo := srv.FailRequests("InstanceRequest", m.mode)
-				added := relService("rel-retry-new", "v1", "n1")
-				relNacosError(t, "Register while the server fails", r.Register(added))
-				relNacosError(t, "Deregister while the server fails", r.Deregister(gone))
+				added := service("rel-retry-new", "v1", "n1")
+				mustFailClearly(t, "Register while the server fails", r.Register(added))
+				mustFailClearly(t, "Deregister while the server fails", r.Deregister(gone))
 				undo()
 				state := func(name string) func() string {
-					return func() string { return relServerState(srv, "", "", name) }
+					return func() string { return serverState(srv, "", "", name) }
 				}
-				eventually(t, relRecovery, func() bool { return state("rel-retry-new")() == relWant(added) && state("rel-retry-gone")() == "" },
+				eventually(t, recovery, func() bool { return state("rel-retry-new")() == stateOf(added) && state("rel-retry-gone")() == "" },
 					"after the failures the server holds new=%q gone=%q", state("rel-retry-new"), state("rel-retry-gone"))
 
 				srv.DropConnections() // a network hiccup: the SDK reconnects and redoes
-				relSDKIdle(t)
-				eventually(t, relRecovery, func() bool {
-					return state("rel-retry-keep")() == relWant(keep) && state("rel-retry-new")() == relWant(added) && state("rel-retry-gone")() == ""
+				sdkIdle(t)
+				eventually(t, recovery, func() bool {
+					return state("rel-retry-keep")() == stateOf(keep) && state("rel-retry-new")() == stateOf(added) && state("rel-retry-gone")() == ""
 				}, "after a reconnect the server holds keep=%q new=%q gone=%q", state("rel-retry-keep"), state("rel-retry-new"), state("rel-retry-gone"))
 			})
 		})

@@ -1,5 +1,10 @@
 package nacos
 
+// The helpers the registry's tests share: how long they wait, the services they
+// register, the states they compare (what the server holds, what GetService answers,
+// what a watcher has reported), and registries ready for a test. main_test.go sets up
+// the Nacos a test runs against; internal/testkit holds what the plugin's packages share.
+
 import (
 	"fmt"
 	"hash/fnv"
@@ -11,113 +16,150 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// relRecovery is how long the tests give the registry to heal after a fault. The SDK
-// reconnects within a second or two; the rest is margin for slow machines and -race.
-const relRecovery = 20 * time.Second
-
-// ---------------------------------------------------------------------------------------
-// Race detector, child processes and the SDK's connection loops
-// ---------------------------------------------------------------------------------------
-
-// The goroutines of an SDK client that handle its connection: the event loop redoes all
-// registrations and subscriptions on every CONNECTED, the other loop reconnects.
+// How long the tests wait: for what must happen, and for the registry to heal after a
+// fault (the SDK reconnects within a second or two; the rest is margin for slow
+// machines and -race).
 const (
-	relSDKEventLoop     = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1("
-	relSDKReconnectLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func2("
+	within   = 5 * time.Second
+	recovery = 20 * time.Second
 )
 
-// relSDKIdle waits until every SDK client in the process has handled every connection
-// event so far (both loops parked in their select, three polls in a row). A redo that
-// runs late sends a cached registration after a newer one; tests that need a settled
-// state wait for this first.
-func relSDKIdle(t testing.TB) {
+// eventually polls cond until it holds or the deadline passes (testkit.Eventually).
+var eventually = testkit.Eventually
+
+// must fails the test if err is not nil, saying what failed.
+func must(t testing.TB, err error, format string, args ...interface{}) {
 	t.Helper()
-	calm := 0
-	eventually(t, relRecovery, func() bool {
-		if relSDKLoopsParked() {
-			calm++
-		} else {
-			calm = 0
-		}
-		return calm >= 3
-	}, "the SDK's connection loops are still busy")
+	if err != nil {
+		t.Fatalf(format+": %v", append(args, err)...)
+	}
 }
 
-func relSDKLoopsParked() bool {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
+func mustRegister(t testing.TB, r registry.Registry, s *registry.Service, opts ...registry.RegisterOption) {
+	t.Helper()
+	must(t, r.Register(s, opts...), "register %s", s.Name)
+}
+
+func mustDeregister(t testing.TB, r registry.Registry, s *registry.Service) {
+	t.Helper()
+	must(t, r.Deregister(s), "deregister %s", s.Name)
+}
+
+// mustFailClearly fails unless err is a clear error of this plugin.
+func mustFailClearly(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
+		t.Fatalf("%s: want an error starting with \"nacos: \", got %v", what, err)
 	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, loop := range []string{relSDKEventLoop, relSDKReconnectLoop} {
-			if !strings.Contains(g, loop) {
-				continue
-			}
-			lines := strings.SplitN(g, "\n", 3)
-			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], loop) {
-				return false
-			}
+}
+
+// noPanic calls f and turns a panic into an error that no check accepts.
+func noPanic(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("PANIC: %v", p)
 		}
-	}
-	return true
+	}()
+	return f()
+}
+
+// failModes are the ways nacostest can fail a request.
+var failModes = []struct {
+	name string
+	mode nacostest.FailMode
+}{{"error", nacostest.FailWithError}, {"refused", nacostest.FailRefused}, {"timeout", nacostest.FailTimeout}}
+
+func millis(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func megabytes(bytes int64) string { return fmt.Sprintf("%.2f MB", float64(bytes)/(1<<20)) }
+
+// heapAlloc is the live heap after two collections.
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 // ---------------------------------------------------------------------------------------
-// Services, states and watcher readers
+// Services
 // ---------------------------------------------------------------------------------------
 
-// relService builds a service whose nodes have addresses derived from name, version
-// and id: the same node always gets the same address, two nodes practically never share
-// one.
-func relService(name, version string, ids ...string) *registry.Service {
+// service builds a service whose nodes have addresses derived from name, version and
+// id: the same node always gets the same address, two nodes practically never share
+// one. Each node's metadata names it.
+func service(name, version string, ids ...string) *registry.Service {
 	s := &registry.Service{Name: name, Version: version}
 	for _, id := range ids {
-		s.Nodes = append(s.Nodes, &registry.Node{Id: id, Address: relAddress(name, version, id), Metadata: map[string]string{"protocol": "mucp"}})
+		s.Nodes = append(s.Nodes, &registry.Node{
+			Id: id, Address: nodeAddress(name, version, id),
+			Metadata: map[string]string{"protocol": "mucp", "node": id},
+		})
 	}
 	return s
 }
 
-func relAddress(name, version, id string) string {
+func nodeAddress(name, version, id string) string {
 	h := fnv.New32a()
 	h.Write([]byte(name + "\x00" + version + "\x00" + id))
 	v := h.Sum32()
 	return fmt.Sprintf("10.%d.%d.%d:%d", 64+v>>26, v>>18&255, v>>10&255, 1024+v%60000)
 }
 
-// A state is a sorted, comma-separated list of "service version/id@address": what the
-// server holds, what GetService answers, what a watcher has reported.
-func relKey(name, version, id, addr string) string {
+// watchService is service with service metadata and one endpoint, whose response
+// depends on the version.
+func watchService(name, version string, ids ...string) *registry.Service {
+	s := service(name, version, ids...)
+	s.Metadata = map[string]string{"team": "core", "version": version}
+	s.Endpoints = []*registry.Endpoint{{
+		Name: "Greeter.Hello",
+		Request: &registry.Value{Name: "Request", Type: "Request", Values: []*registry.Value{
+			{Name: "name", Type: "string"},
+		}},
+		Response: &registry.Value{Name: "Response", Type: "Response", Values: []*registry.Value{
+			{Name: "msg", Type: version},
+		}},
+		Metadata: map[string]string{"stream": "false"},
+	}}
+	return s
+}
+
+// ---------------------------------------------------------------------------------------
+// States: what the server holds, what GetService answers, what a watcher reported
+// ---------------------------------------------------------------------------------------
+
+// A state is a sorted, comma-separated list of "service version/id@address".
+func stateKey(name, version, id, addr string) string {
 	return name + " " + version + "/" + id + "@" + addr
 }
 
-func relJoin(keys []string) string {
+func joinKeys(keys []string) string {
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
 }
 
-// relWant is the state that registering these services should produce.
-func relWant(services ...*registry.Service) string {
+// stateOf is the state of these services: what registering them should produce.
+func stateOf(services ...*registry.Service) string {
 	var keys []string
 	for _, s := range services {
 		for _, n := range s.Nodes {
-			keys = append(keys, relKey(s.Name, s.Version, n.Id, n.Address))
+			keys = append(keys, stateKey(s.Name, s.Version, n.Id, n.Address))
 		}
 	}
-	return relJoin(keys)
+	return joinKeys(keys)
 }
 
-// relWantOf is relWant of the services named.
-func relWantOf(services []*registry.Service, names ...string) string {
+// stateOfNamed is stateOf the services named.
+func stateOfNamed(services []*registry.Service, names ...string) string {
 	var keep []*registry.Service
 	for _, s := range services {
 		for _, n := range names {
@@ -126,64 +168,85 @@ func relWantOf(services []*registry.Service, names ...string) string {
 			}
 		}
 	}
-	return relWant(keep...)
+	return stateOf(keep...)
 }
 
-// relServerState is what the server holds for these services (enabled, healthy instances).
-func relServerState(srv *nacostest.Server, namespace, group string, names ...string) string {
+// serverState is the state the server holds for these services (enabled, healthy
+// instances).
+func serverState(srv *nacostest.Server, namespace, group string, names ...string) string {
 	var keys []string
 	for _, name := range names {
-		for _, in := range srv.Instances(namespace, group, name) {
-			if !in.Enable || !in.Healthy {
-				continue
-			}
-			keys = append(keys, relKey(name, in.Metadata[keyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
-		}
+		keys = append(keys, instanceKeys(name, srv.Instances(namespace, group, name))...)
 	}
-	return relJoin(keys)
+	return joinKeys(keys)
 }
 
-// relSeenState is what r's GetService answers for these services.
-func relSeenState(r registry.Registry, names []string, opts ...registry.GetOption) string {
+// instanceKeys are the state's keys of a service's enabled, healthy instances.
+func instanceKeys(name string, instances []model.Instance) []string {
 	var keys []string
+	for _, in := range instances {
+		if in.Enable && in.Healthy {
+			keys = append(keys, stateKey(name, in.Metadata[keyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
+		}
+	}
+	return keys
+}
+
+// lookup returns what r's GetService answers for these services, every version; a
+// service not found adds nothing.
+func lookup(r registry.Registry, names []string, opts ...registry.GetOption) ([]*registry.Service, error) {
+	var all []*registry.Service
 	for _, name := range names {
 		services, err := r.GetService(name, opts...)
 		if err == registry.ErrNotFound {
 			continue
 		}
 		if err != nil {
-			return "GetService(" + name + "): " + err.Error()
+			return nil, fmt.Errorf("GetService(%s): %w", name, err)
 		}
-		for _, s := range services {
-			for _, n := range s.Nodes {
-				keys = append(keys, relKey(s.Name, s.Version, n.Id, n.Address))
-			}
-		}
+		all = append(all, services...)
 	}
-	return relJoin(keys)
+	return all, nil
 }
 
-// relSDKView is what r's SDK client has cached for these services: instances and the
-// version stamp (lastRefTime) of the list, for failure messages.
-func relSDKView(r *nacosRegistry, names []string) string {
-	c, err := r.namingClient()
+// seenState is the state r's GetService answers for these services.
+func seenState(r registry.Registry, names []string, opts ...registry.GetOption) string {
+	services, err := lookup(r, names, opts...)
 	if err != nil {
 		return err.Error()
 	}
-	var parts []string
-	for _, name := range names {
-		svc, err := c.(*sdkClient).sdk.GetService(vo.GetServiceParam{ServiceName: name})
-		if err != nil {
-			parts = append(parts, name+": "+err.Error())
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s: %d instances at lastRefTime %d", name, len(svc.Hosts), svc.LastRefTime))
-	}
-	return strings.Join(parts, "; ")
+	return stateOf(services...)
 }
 
-// relNames lists the names of services, space-separated.
-func relNames(services []*registry.Service) string {
+// seen returns the node ids r currently sees for a service, as nodeIDs lists them (""
+// for none).
+func seen(r registry.Registry, name string) string {
+	services, err := lookup(r, []string{name})
+	if err != nil {
+		return ""
+	}
+	return nodeIDs(services)
+}
+
+// seenBy is seen, evaluated late in eventually's message.
+func seenBy(r registry.Registry, name string) func() string {
+	return func() string { return seen(r, name) }
+}
+
+// nodeIDs lists the node ids of every version, sorted, as "version/id".
+func nodeIDs(services []*registry.Service) string {
+	var ids []string
+	for _, s := range services {
+		for _, n := range s.Nodes {
+			ids = append(ids, s.Version+"/"+n.Id)
+		}
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// nameList lists the names of services, space-separated.
+func nameList(services []*registry.Service) string {
 	names := make([]string, len(services))
 	for i, s := range services {
 		names[i] = s.Name
@@ -191,8 +254,8 @@ func relNames(services []*registry.Service) string {
 	return strings.Join(names, " ")
 }
 
-// relDiff says how state got differs from state want.
-func relDiff(got, want string) string {
+// stateDiff says how state got differs from state want.
+func stateDiff(got, want string) string {
 	set := func(s string) map[string]bool {
 		m := map[string]bool{}
 		for _, k := range strings.Split(s, ", ") {
@@ -219,24 +282,144 @@ func relDiff(got, want string) string {
 	return fmt.Sprintf("%d missing [%s], %d extra [%s]", len(missing), strings.Join(missing, ", "), len(extra), strings.Join(extra, ", "))
 }
 
-// relReader reads a watcher on its own goroutine and keeps the state its results
-// describe. A result that contradicts the earlier ones (a create of a node already
-// reported, an update of one never reported) is recorded as a problem. A delete of a
-// node this watcher never reported is allowed: a new watcher reports as deleted the
-// nodes GetService handed out that have left since (watcher.track).
-type relReader struct {
+// sdkOf returns r's nacos-sdk-go client, for tests that read Nacos as a plain SDK user
+// would.
+func sdkOf(t testing.TB, r *nacosRegistry) naming_client.INamingClient {
+	t.Helper()
+	c, err := r.namingClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*sdkClient).sdk
+}
+
+// sdkView is what r's SDK client has cached for these services: instances and the
+// version stamp (lastRefTime) of the list, for failure messages.
+func sdkView(r *nacosRegistry, names []string) string {
+	c, err := r.namingClient()
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, name := range names {
+		svc, err := c.(*sdkClient).sdk.GetService(vo.GetServiceParam{ServiceName: name})
+		if err != nil {
+			parts = append(parts, name+": "+err.Error())
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d instances at lastRefTime %d", name, len(svc.Hosts), svc.LastRefTime))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ---------------------------------------------------------------------------------------
+// Watchers
+// ---------------------------------------------------------------------------------------
+
+// watch starts a watcher that is stopped when the test ends.
+func watch(t testing.TB, r registry.Registry, opts ...registry.WatchOption) registry.Watcher {
+	t.Helper()
+	w, err := r.Watch(opts...)
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// watchState is what a consumer knows after applying a watcher's results: node by
+// "service version/id".
+type watchState map[string]*registry.Node
+
+// applyResult applies a result and says what was wrong with it ("" if nothing): a
+// result that is not of one node, a create of a node already reported, an update of
+// one never reported, or, unless unknownDelete, a delete of one never reported.
+func (s watchState) applyResult(res *registry.Result, unknownDelete bool) string {
+	if res == nil || res.Service == nil || len(res.Service.Nodes) != 1 {
+		return fmt.Sprintf("malformed result %+v, want one of exactly one node", res)
+	}
+	n := res.Service.Nodes[0]
+	key := res.Service.Name + " " + res.Service.Version + "/" + n.Id
+	_, known := s[key]
+	switch res.Action {
+	case "create":
+		s[key] = n
+		if known {
+			return "create of " + key + ", already reported"
+		}
+	case "update":
+		s[key] = n
+		if !known {
+			return "update of " + key + ", never reported"
+		}
+	case "delete":
+		delete(s, key)
+		if !known && !unknownDelete {
+			return "delete of " + key + ", never reported"
+		}
+	default:
+		return "unknown action " + res.Action + " for " + key
+	}
+	return ""
+}
+
+// apply applies a result, failing the test on anything applyResult finds wrong.
+func (s watchState) apply(t testing.TB, res *registry.Result) {
+	t.Helper()
+	if problem := s.applyResult(res, false); problem != "" {
+		t.Fatalf("%s: %s", describe(res), problem)
+	}
+}
+
+// String lists the nodes with their metadata, sorted.
+func (s watchState) String() string {
+	var lines []string
+	for k, n := range s {
+		lines = append(lines, fmt.Sprintf("%s@%s%v", k, n.Address, n.Metadata))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, " ")
+}
+
+// state is the state of the nodes, in the form of stateOf.
+func (s watchState) state() string {
+	keys := make([]string, 0, len(s))
+	for k, n := range s {
+		keys = append(keys, k+"@"+n.Address)
+	}
+	return joinKeys(keys)
+}
+
+// registryState is what r's GetService answers, in watchState form.
+func registryState(r registry.Registry, names ...string) watchState {
+	s := watchState{}
+	services, _ := lookup(r, names)
+	for _, svc := range services {
+		for _, n := range svc.Nodes {
+			s[svc.Name+" "+svc.Version+"/"+n.Id] = n
+		}
+	}
+	return s
+}
+
+// watchReader reads a watcher on its own goroutine and keeps the state its results
+// describe. A result that contradicts the earlier ones (watchState.applyResult) is
+// recorded as a problem. A delete of a node this watcher never reported is allowed: a
+// new watcher reports as deleted the nodes GetService handed out that have left since
+// (watcher.track).
+type watchReader struct {
 	w    registry.Watcher
 	done chan struct{}
 
 	mu       sync.Mutex
-	nodes    map[string]string // "service version/id" -> address
+	nodes    watchState
 	results  int
 	problems []string
 	err      error // what ended Next
 }
 
-func newRelReader(w registry.Watcher) *relReader {
-	r := &relReader{w: w, done: make(chan struct{}), nodes: map[string]string{}}
+func newWatchReader(w registry.Watcher) *watchReader {
+	r := &watchReader{w: w, done: make(chan struct{}), nodes: watchState{}}
 	go func() {
 		defer close(r.done)
 		for {
@@ -253,77 +436,49 @@ func newRelReader(w registry.Watcher) *relReader {
 	return r
 }
 
-// relRead starts reading w. The watcher is stopped and the reader waited for when the
-// test ends.
-func relRead(t testing.TB, w registry.Watcher) *relReader {
-	r := newRelReader(w)
+// readWatcher starts reading w. The watcher is stopped and the reader waited for when
+// the test ends.
+func readWatcher(t testing.TB, w registry.Watcher) *watchReader {
+	r := newWatchReader(w)
 	t.Cleanup(r.stop)
 	return r
 }
 
-// relWatch starts a watcher on r and reads it.
-func relWatch(t testing.TB, r registry.Registry, opts ...registry.WatchOption) *relReader {
+// watchAndRead starts a watcher on r and reads it.
+func watchAndRead(t testing.TB, r registry.Registry, opts ...registry.WatchOption) *watchReader {
 	t.Helper()
-	w, err := r.Watch(opts...)
-	if err != nil {
-		t.Fatalf("Watch: %v", err)
-	}
-	return relRead(t, w)
+	return readWatcher(t, watch(t, r, opts...))
 }
 
-func (r *relReader) stop() {
+func (r *watchReader) stop() {
 	r.w.Stop()
 	<-r.done
 }
 
-func (r *relReader) apply(res *registry.Result) {
+func (r *watchReader) apply(res *registry.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.results++
-	if res == nil || res.Service == nil || len(res.Service.Nodes) != 1 {
-		r.problems = append(r.problems, fmt.Sprintf("malformed result %+v", res))
-		return
-	}
-	n := res.Service.Nodes[0]
-	key := res.Service.Name + " " + res.Service.Version + "/" + n.Id
-	_, known := r.nodes[key]
-	switch res.Action {
-	case "create":
-		if known {
-			r.problems = append(r.problems, "create of "+key+", already reported")
-		}
-		r.nodes[key] = n.Address
-	case "update":
-		if !known {
-			r.problems = append(r.problems, "update of "+key+", never reported")
-		}
-		r.nodes[key] = n.Address
-	case "delete":
-		delete(r.nodes, key)
-	default:
-		r.problems = append(r.problems, "unknown action "+res.Action+" for "+key)
+	if problem := r.nodes.applyResult(res, true); problem != "" {
+		r.problems = append(r.problems, problem)
 	}
 }
 
-// state is the watcher's state, in the form of relWant.
-func (r *relReader) state() string {
+// state is the watcher's state, in the form of stateOf.
+func (r *watchReader) state() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	keys := make([]string, 0, len(r.nodes))
-	for k, addr := range r.nodes {
-		keys = append(keys, k+"@"+addr)
-	}
-	return relJoin(keys)
+	return r.nodes.state()
 }
 
-func (r *relReader) count() int {
+func (r *watchReader) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.results
 }
 
 // check fails the test if the watcher delivered contradictory results.
-func (r *relReader) check(t testing.TB, name string) {
+func (r *watchReader) check(t testing.TB, name string) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -332,59 +487,105 @@ func (r *relReader) check(t testing.TB, name string) {
 	}
 }
 
-// relClean is a registry whose SDK client is up and settled: the registry's start-up
-// republish (registry.go settle) is over and the SDK has handled its connection events,
-// so that neither reorders the test's first requests.
-func relClean(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
+// ---------------------------------------------------------------------------------------
+// Registries ready for a test
+// ---------------------------------------------------------------------------------------
+
+// settledRegistry is a registry whose SDK client is up and settled: the registry's
+// start-up republish (registry.go settle) is over and the SDK has handled its
+// connection events, so that neither reorders the test's first requests.
+func settledRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
 	t.Helper()
-	return relCleanAll(t, env, 1, opts...)[0]
+	return settledRegistries(t, env, 1, opts...)[0]
 }
 
-// relCleanAll returns n registries with the same options, as relClean does, in about
-// one settle delay: their clients start together.
-func relCleanAll(t testing.TB, env *testEnv, n int, opts ...registry.Option) []*nacosRegistry {
+// settledRegistries returns n registries with the same options, as settledRegistry
+// does, in about one settle delay: their clients start together.
+func settledRegistries(t testing.TB, env *testEnv, n int, opts ...registry.Option) []*nacosRegistry {
 	t.Helper()
 	regs := make([]*nacosRegistry, n)
 	for i := range regs {
 		regs[i] = env.registry(t, opts...)
 	}
-	relSettle(t, regs...)
+	settled(t, regs...)
+	sdkIdle(t)
 	return regs
 }
 
-// relSettle starts the clients of these registries and waits until they are settled
-// (see relClean).
-func relSettle(t testing.TB, regs ...*nacosRegistry) {
+// settledPair is two settled registries, started together: one to publish, one to
+// read.
+func settledPair(t testing.TB, env *testEnv, opts ...registry.Option) (*nacosRegistry, *nacosRegistry) {
 	t.Helper()
-	for _, r := range regs {
-		if _, err := r.ListServices(); err != nil {
-			t.Fatalf("ListServices: %v", err)
+	regs := settledRegistries(t, env, 2, opts...)
+	return regs[0], regs[1]
+}
+
+// settled starts the clients of these registries and waits until their start-up
+// republish is over (registry.go settle).
+func settled(t testing.TB, regs ...*nacosRegistry) {
+	t.Helper()
+	clients := make([]*sdkClient, len(regs))
+	for i, r := range regs {
+		c, err := r.namingClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c.(*sdkClient)
+	}
+	timeout := time.After(recovery)
+	for _, c := range clients {
+		select {
+		case <-c.settled:
+		case <-timeout:
+			t.Fatal("the client never settled")
 		}
 	}
-	for _, r := range regs {
-		settled(t, r)
-	}
-	relSDKIdle(t)
 }
 
-func relMust(t testing.TB, err error, format string, args ...interface{}) {
+// The goroutines of an SDK client that handle its connection: the event loop redoes all
+// registrations and subscriptions on every CONNECTED, the other loop reconnects.
+const (
+	sdkEventLoop     = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1("
+	sdkReconnectLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func2("
+)
+
+// sdkIdle waits until every SDK client in the process has handled every connection
+// event so far (both loops parked in their select, three polls in a row). A redo that
+// runs late sends a cached registration after a newer one; tests that need a settled
+// state wait for this first.
+func sdkIdle(t testing.TB) {
 	t.Helper()
-	if err != nil {
-		t.Fatalf(format+": %v", append(args, err)...)
-	}
+	calm := 0
+	eventually(t, recovery, func() bool {
+		if sdkLoopsParked() {
+			calm++
+		} else {
+			calm = 0
+		}
+		return calm >= 3
+	}, "the SDK's connection loops are still busy")
 }
 
-// relNacosError fails unless err is a clear error of this plugin.
-func relNacosError(t testing.TB, what string, err error) {
-	t.Helper()
-	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
-		t.Fatalf("%s: want an error starting with \"nacos: \", got %v", what, err)
+func sdkLoopsParked() bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
 	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, loop := range []string{sdkEventLoop, sdkReconnectLoop} {
+			if !strings.Contains(g, loop) {
+				continue
+			}
+			lines := strings.SplitN(g, "\n", 3)
+			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], loop) {
+				return false
+			}
+		}
+	}
+	return true
 }
-
-func relMs(d time.Duration) string { return d.Round(time.Millisecond).String() }
-
-var relModes = []struct {
-	name string
-	mode nacostest.FailMode
-}{{"error", nacostest.FailWithError}, {"refused", nacostest.FailRefused}, {"timeout", nacostest.FailTimeout}}

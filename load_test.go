@@ -14,10 +14,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-var relLoadTest = flag.Bool("load", false, "run the long load test of reliability_test.go (10,000 instances, 100 watchers)")
+var longLoad = flag.Bool("load", false, "run the long load test of reliability_test.go (10,000 instances, 100 watchers)")
 
-// relBits records which nodes a watcher has reported, one bit per node.
-type relBits struct {
+// nodeBits records which nodes a watcher has reported, one bit per node.
+type nodeBits struct {
 	w       registry.Watcher
 	done    chan struct{}
 	mu      sync.Mutex
@@ -26,7 +26,7 @@ type relBits struct {
 	problem string
 }
 
-func (b *relBits) run(perPublisher int) {
+func (b *nodeBits) run(perPublisher int) {
 	defer close(b.done)
 	for {
 		res, err := b.w.Next()
@@ -55,7 +55,7 @@ func (b *relBits) run(perPublisher int) {
 	}
 }
 
-func (b *relBits) fail(problem string) {
+func (b *nodeBits) fail(problem string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.problem == "" {
@@ -63,30 +63,20 @@ func (b *relBits) fail(problem string) {
 	}
 }
 
-func (b *relBits) count() (int, string) {
+func (b *nodeBits) count() (int, string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.have, b.problem
 }
 
-func relHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
+func goroutineCount() string { return fmt.Sprint(runtime.NumGoroutine()) }
 
-func relGoroutines() string { return fmt.Sprint(runtime.NumGoroutine()) }
-
-func relMB(bytes int64) string { return fmt.Sprintf("%.2f MB", float64(bytes)/(1<<20)) }
-
-// relLoad watches one service with watchers watchers spread over readers registries,
+// loadTest watches one service with watchers watchers spread over readers registries,
 // then registers publishers × perPublisher instances of it, each publisher in one batch,
 // all at once. Every watcher must end with every node (every push arrives and is
 // delivered); the memory of a cached service and of a watcher is measured, and the
 // goroutines must come back to their number at the start after Stop and Close.
-func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
+func loadTest(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	total := publishers * perPublisher
 	g0, leftAtStart := runtime.NumGoroutine(), goleak.IgnoreCurrent()
 	env := newEnv(t)
@@ -101,16 +91,17 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 		regs[i] = env.registry(t)
 	}
 	looker := regs[readers]
-	relSettle(t, append(append([]*nacosRegistry{}, pubs...), regs...)...)
+	settled(t, append(append([]*nacosRegistry{}, pubs...), regs...)...)
+	sdkIdle(t)
 	gIdle := runtime.NumGoroutine()
 
 	// The watchers, before any instance exists.
-	before := relHeap()
-	ws := make([]*relBits, watchers)
+	before := heapAlloc()
+	ws := make([]*nodeBits, watchers)
 	for i := range ws {
 		w, err := regs[i%readers].Watch(registry.WatchService("rel-load"))
-		relMust(t, err, "watcher %d", i)
-		ws[i] = &relBits{w: w, done: make(chan struct{}), bits: make([]uint64, (total+63)/64)}
+		must(t, err, "watcher %d", i)
+		ws[i] = &nodeBits{w: w, done: make(chan struct{}), bits: make([]uint64, (total+63)/64)}
 		go ws[i].run(perPublisher)
 	}
 	gWatching := runtime.NumGoroutine()
@@ -135,7 +126,7 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	}
 	wg.Wait()
 	for p, err := range errs {
-		relMust(t, err, "publisher %d", p)
+		must(t, err, "publisher %d", p)
 	}
 	registeredIn := time.Since(start)
 	held := func() int { return env.count(t, env.namespace, "", "rel-load") }
@@ -157,27 +148,27 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 		}
 	}
 	t.Logf("%d instances registered by %d registries (one batch each) in %s, all in the server after %s; all %d watchers on %d registries had every node after %s",
-		total, publishers, relMs(registeredIn), relMs(inServer), watchers, readers, relMs(delivered))
-	watching := int64(relHeap()) - int64(before)
+		total, publishers, millis(registeredIn), millis(inServer), watchers, readers, millis(delivered))
+	watching := int64(heapAlloc()) - int64(before)
 
 	// A cached service: the first GetService subscribes and decodes; the heap grows by
 	// the SDK's copy of the instance list, the registry's copy and the decoded nodes.
-	before = relHeap()
+	before = heapAlloc()
 	eventually(t, time.Minute, func() bool {
 		got, err := looker.GetService("rel-load")
 		return err == nil && len(got) == 1 && len(got[0].Nodes) == total
 	}, "GetService does not answer %d nodes", total)
-	perService := int64(relHeap()) - int64(before)
+	perService := int64(heapAlloc()) - int64(before)
 	// Each reading registry holds one such cached service for its watchers.
 	perWatcher := (watching - int64(readers)*perService) / int64(watchers)
 	t.Logf("memory: a cached service of %d instances %s (%d bytes per instance, the SDK's copy included); a watcher %s (%d bytes per node; the test's %d-byte bitmap included)",
-		total, relMB(perService), perService/int64(total), relMB(perWatcher), perWatcher/int64(total), (total+63)/64*8)
+		total, megabytes(perService), perService/int64(total), megabytes(perWatcher), perWatcher/int64(total), (total+63)/64*8)
 
 	for _, w := range ws {
 		w.w.Stop()
 		<-w.done
 	}
-	eventually(t, within, func() bool { return runtime.NumGoroutine() <= gIdle }, "after Stop: %s goroutines, %d before the watchers", relGoroutines, gIdle)
+	eventually(t, within, func() bool { return runtime.NumGoroutine() <= gIdle }, "after Stop: %s goroutines, %d before the watchers", goroutineCount, gIdle)
 	gStopped := runtime.NumGoroutine()
 	for _, r := range append(pubs, regs...) {
 		r.Close()
@@ -193,7 +184,7 @@ func relLoad(t *testing.T, publishers, perPublisher, readers, watchers int) {
 
 // The default suite's load: 1,000 instances and 10 watchers.
 func TestReliabilityLoad(t *testing.T) {
-	relLoad(t, 2, 500, 2, 10)
+	loadTest(t, 2, 500, 2, 10)
 }
 
 // The full load: 10,000 instances from 10 registries and 100 watchers on 4 registries.
@@ -201,8 +192,8 @@ func TestReliabilityLoad(t *testing.T) {
 //
 //	go test -race -run TestReliabilityLoad10000 -load -v .
 func TestReliabilityLoad10000(t *testing.T) {
-	if !*relLoadTest {
+	if !*longLoad {
 		t.Skip("the long load test; run with -load")
 	}
-	relLoad(t, 10, 1000, 4, 100)
+	loadTest(t, 10, 1000, 4, 100)
 }

@@ -32,30 +32,31 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 		return env.registry(t, WithNamespace(ns), WithDiscoveryInterval(100*time.Millisecond))
 	}
 	a, b, readerA, readerB := inNamespace(nsA), inNamespace(nsB), inNamespace(nsA), inNamespace(nsB)
-	relSettle(t, a, b, readerA, readerB)
+	settled(t, a, b, readerA, readerB)
+	sdkIdle(t)
 
 	// The same names and ids in both, with different addresses.
-	inA := []*registry.Service{relService("iso-svc", "v1", "shared", "a1"), relService("iso-only-a", "v1", "x")}
-	inB := []*registry.Service{relService("iso-svc", "v1", "shared", "b1"), relService("iso-only-b", "v1", "y")}
+	inA := []*registry.Service{service("iso-svc", "v1", "shared", "a1"), service("iso-only-a", "v1", "x")}
+	inB := []*registry.Service{service("iso-svc", "v1", "shared", "b1"), service("iso-only-b", "v1", "y")}
 	inB[0].Nodes[0].Address = "10.200.0.2:9000"
 	for _, s := range inA {
-		relMust(t, a.Register(s), "register in A")
+		must(t, a.Register(s), "register in A")
 	}
 	for _, s := range inB {
-		relMust(t, b.Register(s), "register in B")
+		must(t, b.Register(s), "register in B")
 	}
 	names := []string{"iso-svc", "iso-only-a", "iso-only-b", "iso-new-b"}
-	wantA, wantB := relWant(inA...), relWant(inB...)
-	seenA := func() string { return relSeenState(readerA, names) }
-	seenB := func() string { return relSeenState(readerB, names) }
+	wantA, wantB := stateOf(inA...), stateOf(inB...)
+	seenA := func() string { return seenState(readerA, names) }
+	seenB := func() string { return seenState(readerB, names) }
 	eventually(t, within, func() bool { return seenA() == wantA }, "A sees %s, want %s", seenA, wantA)
 	eventually(t, within, func() bool { return seenB() == wantB }, "B sees %s, want %s", seenB, wantB)
-	one := relWatch(t, readerA, registry.WatchService("iso-svc"))
-	all := relWatch(t, readerA)
-	wantOneA := relWantOf(inA, "iso-svc")
+	one := watchAndRead(t, readerA, registry.WatchService("iso-svc"))
+	all := watchAndRead(t, readerA)
+	wantOneA := stateOfNamed(inA, "iso-svc")
 	eventually(t, within, func() bool { return one.state() == wantOneA && all.state() == wantA }, "A's watchers: %s / %s", one.state, all.state)
 	list, err := readerA.ListServices()
-	if got := relNames(list); err != nil || got != "iso-only-a iso-svc" {
+	if got := nameList(list); err != nil || got != "iso-only-a iso-svc" {
 		t.Fatalf("ListServices in A: %q, %v", got, err)
 	}
 	if _, err := readerA.GetService("iso-only-b"); err != registry.ErrNotFound {
@@ -64,23 +65,23 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 
 	// Changes in B never reach A: B adds a node and a service, then A adds a node; once
 	// A's watchers have A's change, after many discovery rounds, they have none of B's.
-	relMust(t, b.Register(relService("iso-svc", "v1", "b2")), "register in B")
-	relMust(t, b.Register(relService("iso-new-b", "v1", "z")), "register in B")
-	inB = append(inB, relService("iso-svc", "v1", "b2"), relService("iso-new-b", "v1", "z"))
-	eventually(t, within, func() bool { return seenB() == relWant(inB...) }, "B sees %s", seenB)
+	must(t, b.Register(service("iso-svc", "v1", "b2")), "register in B")
+	must(t, b.Register(service("iso-new-b", "v1", "z")), "register in B")
+	inB = append(inB, service("iso-svc", "v1", "b2"), service("iso-new-b", "v1", "z"))
+	eventually(t, within, func() bool { return seenB() == stateOf(inB...) }, "B sees %s", seenB)
 	time.Sleep(500 * time.Millisecond) // five discovery rounds of A's watcher of all services; nothing to wait for
-	late := relService("iso-svc", "v1", "a2")
-	relMust(t, a.Register(late), "register in A")
+	late := service("iso-svc", "v1", "a2")
+	must(t, a.Register(late), "register in A")
 	inA = append(inA, late)
-	wantA, wantOneA = relWant(inA...), relWantOf(inA, "iso-svc")
+	wantA, wantOneA = stateOf(inA...), stateOfNamed(inA, "iso-svc")
 	eventually(t, within, func() bool { return one.state() == wantOneA && all.state() == wantA && seenA() == wantA },
 		"A sees B's changes or misses its own: watchers %s / %s, GetService %s, want %s", one.state, all.state, seenA, wantA)
 
 	// Deregister in A leaves B intact, whatever it names.
-	relMust(t, a.Deregister(relService("iso-svc", "v1", "shared", "b1", "b2")), "deregister in A")
-	relMust(t, a.Deregister(relService("iso-only-b", "v1", "y")), "deregister in A")
-	inA = []*registry.Service{relService("iso-svc", "v1", "a1"), relService("iso-only-a", "v1", "x"), late}
-	wantA, wantB = relWant(inA...), relWant(inB...)
+	must(t, a.Deregister(service("iso-svc", "v1", "shared", "b1", "b2")), "deregister in A")
+	must(t, a.Deregister(service("iso-only-b", "v1", "y")), "deregister in A")
+	inA = []*registry.Service{service("iso-svc", "v1", "a1"), service("iso-only-a", "v1", "x"), late}
+	wantA, wantB = stateOf(inA...), stateOf(inB...)
 	eventually(t, within, func() bool { return seenA() == wantA && all.state() == wantA }, "A after its deregister: %s / %s, want %s", seenA, all.state, wantA)
 	if got := seenB(); got != wantB {
 		t.Fatalf("a deregister in A changed B: %s, want %s", got, wantB)
@@ -95,16 +96,16 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 	all.check(t, "of all services in A")
 }
 
-// relCapture sends everything logged to a recorder at trace level: the plugin's lines
+// captureLogs sends everything logged to a recorder at trace level: the plugin's lines
 // through logger.DefaultLogger, and the SDK's, which the plugin sends to the
 // DefaultLogger of the moment when no registry named a logger first. Both loggers are
 // process-wide and read without synchronisation by every client's goroutines, so the
 // test runs in a child process of its own (testkit.RunChecked) and sets them before any
 // client exists, for good.
-func relCapture(t *testing.T) *testkit.LogRecorder {
+func captureLogs(t *testing.T) *testkit.LogRecorder {
 	t.Helper()
 	if !testkit.InChild(t) {
-		t.Fatal("relCapture changes process-wide loggers: run the test with testkit.RunChecked(t, true, ...)")
+		t.Fatal("captureLogs changes process-wide loggers: run the test with testkit.RunChecked(t, true, ...)")
 	}
 	sdkclient.InstallLogger(constant.ClientConfig{}, nil) // SDK lines go to logger.DefaultLogger
 	rec := testkit.NewLogRecorder()
@@ -115,23 +116,23 @@ func relCapture(t *testing.T) *testkit.LogRecorder {
 // With auth on, wrong credentials fail clearly at every call and register nothing; no
 // password and no secret key appears in a log line or an error.
 func TestReliabilityWrongCredentialsFailClearlyAndLeakNothing(t *testing.T) {
-	testkit.RunChecked(t, true, relWrongCredentials)
+	testkit.RunChecked(t, true, wrongCredentials)
 }
 
-func relWrongCredentials(t *testing.T) {
+func wrongCredentials(t *testing.T) {
 	const (
 		badPassword = "rel-wrong-pa55word"
 		secretKey   = "rel-secret-key-0123456789"
 	)
-	log := relCapture(t)
+	log := captureLogs(t)
 	env, user, goodPassword := authEnv(t, "nacos", "rel-good-pa55word")
 	own := testkit.NewLogRecorder()
 	good := env.registry(t, WithAuth(user, goodPassword), WithAccessKey("rel-access-key-id", secretKey), WithLogger(own))
-	registered := relService("rel-sec", "v1", "g1")
-	relMust(t, good.Register(registered), "right credentials")
-	eventually(t, within, func() bool { return relSeenState(good, []string{"rel-sec"}) == relWant(registered) }, "not seen")
-	w := relWatch(t, good, registry.WatchService("rel-sec"))
-	eventually(t, within, func() bool { return w.state() == relWant(registered) }, "not watched")
+	registered := service("rel-sec", "v1", "g1")
+	must(t, good.Register(registered), "right credentials")
+	eventually(t, within, func() bool { return seenState(good, []string{"rel-sec"}) == stateOf(registered) }, "not seen")
+	w := watchAndRead(t, good, registry.WatchService("rel-sec"))
+	eventually(t, within, func() bool { return w.state() == stateOf(registered) }, "not watched")
 
 	var errs []string
 	for _, creds := range [][2]string{{user, badPassword}, {"intruder", goodPassword}, {user, ""}} {
@@ -141,8 +142,8 @@ func relWrongCredentials(t *testing.T) {
 			who = fmt.Sprintf("unknown user %q", creds[0])
 		}
 		calls := map[string]func() error{
-			"Register":     func() error { return bad.Register(relService("rel-sec", "v1", "intruder")) },
-			"Register new": func() error { return bad.Register(relService("rel-sec-new", "v1", "intruder")) },
+			"Register":     func() error { return bad.Register(service("rel-sec", "v1", "intruder")) },
+			"Register new": func() error { return bad.Register(service("rel-sec-new", "v1", "intruder")) },
 			"GetService":   func() error { _, err := bad.GetService("rel-sec"); return err },
 			"ListServices": func() error { _, err := bad.ListServices(); return err },
 			"Watch":        func() error { _, err := bad.Watch(registry.WatchService("rel-sec")); return err },
@@ -157,20 +158,20 @@ func relWrongCredentials(t *testing.T) {
 				}
 				continue
 			}
-			relNacosError(t, who+": "+name, err)
+			mustFailClearly(t, who+": "+name, err)
 			if err == registry.ErrNotFound || !strings.Contains(err.Error(), "refused") {
 				t.Fatalf("%s: %s must say the login was refused, got %v", who, name, err)
 			}
 			errs = append(errs, err.Error())
 		}
 	}
-	if got := env.held(t, env.namespace, "", "rel-sec", "rel-sec-new"); got != relWant(registered) {
+	if got := env.held(t, env.namespace, "", "rel-sec", "rel-sec-new"); got != stateOf(registered) {
 		t.Fatalf("wrong credentials changed what is registered: %s", got)
 	}
 	if got := env.services(t, env.namespace, ""); fmt.Sprint(got) != "[rel-sec]" {
 		t.Fatalf("wrong credentials created services: %v", got)
 	}
-	if got := w.state(); got != relWant(registered) {
+	if got := w.state(); got != stateOf(registered) {
 		t.Fatalf("the watcher with the right credentials saw %s", got)
 	}
 	text := strings.Join(errs, "\n") + "\n" + log.Text() + "\n" + own.Text()
@@ -189,10 +190,10 @@ func relWrongCredentials(t *testing.T) {
 // as it lives (5 hours by default).
 func TestReliabilityAuthTokenNeverLogged(t *testing.T) {
 	testkit.RunChecked(t, true, func(t *testing.T) {
-		log := relCapture(t)
+		log := captureLogs(t)
 		env, user, password := authEnv(t, "nacos", "rel-token-pa55word")
 		r := env.registry(t, WithAuth(user, password))
-		relMust(t, r.Register(relService("rel-token", "v1", "n1")), "register")
+		mustRegister(t, r, service("rel-token", "v1", "n1"))
 		if _, err := r.GetService("rel-token"); err != nil {
 			t.Fatal(err)
 		}
