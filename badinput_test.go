@@ -37,7 +37,6 @@ func badInput(t *testing.T) {
 	observer := env.registry(t, WithDiscoveryInterval(100*time.Millisecond))
 	other := env.registry(t) // another process, for the server faults and pushes
 	settled(t, r, observer, other)
-	sdkIdle(t)
 	good := service("rel-bad", "v1", "keep1", "keep2")
 	mustRegister(t, r, good)
 	want := stateOf(good)
@@ -288,6 +287,7 @@ func rejectedInit(t *testing.T, env *testEnv) error {
 // watched survives, and that the registry is right again after its next call.
 func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry, counts map[string]int) {
 	srv := env.srv
+	quiet(t, srv, r, observer, other)
 	live := watchAndRead(t, observer, registry.WatchService("rel-bad-live"))
 	discovering := watchAndRead(t, observer)
 	good := stateOf(service("rel-bad", "v1", "keep1", "keep2"))
@@ -304,7 +304,7 @@ func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry,
 				mustFailClearly(t, label+": Register of a new single-node service", r.Register(service("rel-fail-new-"+m.name, "v1", "n1")))
 				mustFailClearly(t, label+": Deregister of the last node", r.Deregister(one))
 				undo()
-				sdkIdle(t)
+				quiet(t, srv, r, observer, other)
 				// The failed calls stand and are retried, the refused ones change
 				// nothing; the next calls add to them.
 				fresh := service("rel-fail-new-"+m.name, "v1", "n2")
@@ -321,7 +321,7 @@ func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry,
 				extra := service("rel-bad", "v1", "extra-"+m.name)
 				mustFailClearly(t, label+": Register of a third node", r.Register(extra))
 				undo()
-				sdkIdle(t)
+				quiet(t, srv, r, observer, other)
 				// The failed Register stands and is retried until withdrawn (the
 				// refused one changed nothing).
 				must(t, r.Deregister(extra), "%s: Deregister after the fault", label)
@@ -338,7 +338,7 @@ func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry,
 				must(t, other.Register(liveNode), "%s: another registry registers during the fault", label)
 				eventually(t, within, func() bool { return strings.Contains(live.state(), stateOf(liveNode)) }, "%s: a push during the fault was not delivered", label)
 				undo()
-				sdkIdle(t)
+				quiet(t, srv, r, observer, other)
 				unseen, unwatched := service("rel-unseen-"+m.name, "v1", "u1"), service("rel-unwatched-"+m.name, "v1", "w1")
 				must(t, other.Register(unseen), "%s: register", label)
 				must(t, other.Register(unwatched), "%s: register", label)
@@ -362,7 +362,7 @@ func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry,
 				found := service("rel-discovered-"+m.name, "v1", "d1")
 				must(t, other.Register(found), "%s: another registry registers a new service during the fault", label)
 				undo()
-				sdkIdle(t)
+				quiet(t, srv, r, observer, other)
 				eventually(t, within, func() bool { return strings.Contains(discovering.state(), stateOf(found)) },
 					"%s: the watcher of all services did not discover a new service after the fault", label)
 				list, err = r.ListServices()
@@ -496,13 +496,15 @@ func splitHostPort(addr string) (string, int, error) {
 	return strings.Trim(addr[:i], "[]"), port, err
 }
 
-// A push that is not JSON at all must not take the process down. nacos-sdk-go v2.3.5
-// dereferences a nil pointer while logging the decoding error
-// (GrpcClient.handleServerRequest), on its stream goroutine, where nothing can recover.
-// The test runs in a child process.
-func TestReliabilityMalformedPushJSONDoesNotCrash(t *testing.T) {
-	t.Skip("known bug (nacos-sdk-go v2.3.5): a push that is not JSON crashes the process in GrpcClient.handleServerRequest; see report")
-	testkit.RunChecked(t, true, func(t *testing.T) {
+// A push that is not JSON at all takes the process down, and nothing of ours can stop it:
+// nacos-sdk-go v2.3.5 dereferences a nil pointer while logging the decoding error
+// (GrpcClient.handleServerRequest), on its own stream goroutine, before any callback of
+// ours runs. No Nacos server sends one; the README lists it among the defects we cannot
+// work around. The test pins that in a child process: when the SDK stops crashing, the
+// child goes on to check that the watcher sees the next push, and the test fails to say
+// the README and this test need updating.
+func TestMalformedPushCrashesTheSDK(t *testing.T) {
+	testkit.RunInChild(t, func(t *testing.T) {
 		env := newEnv(t)
 		srv := env.embedded(t, "PushRaw")
 		pub, r := settledPair(t, env)
@@ -514,6 +516,15 @@ func TestReliabilityMalformedPushJSONDoesNotCrash(t *testing.T) {
 		second := service("rel-broken", "v1", "n2")
 		mustRegister(t, pub, second)
 		eventually(t, within, func() bool { return w.state() == stateOf(first, second) }, "after a broken push: %s", w.state)
+	}, func(output string, completed bool) {
+		switch {
+		case completed:
+			t.Fatal("nacos-sdk-go survives a push that is not JSON now, and the watcher saw the next push: " +
+				"drop the defect from the README's known limits and make this test assert the recovery")
+		case !strings.Contains(output, "panic: runtime error") || !strings.Contains(output, "(*GrpcClient).handleServerRequest"):
+			t.Fatalf("the child process did not end in the SDK's known crash:\n%s", output)
+		}
+		t.Log("as known: nacos-sdk-go v2.3.5 crashed the process in GrpcClient.handleServerRequest")
 	})
 }
 

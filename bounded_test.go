@@ -25,7 +25,10 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	if _, err := r.GetService("real"); err != nil {
 		t.Fatal(err)
 	}
-	sdkIdle(t)
+	settled(t, r)
+	if env.srv != nil {
+		quiet(t, env.srv, r)
+	}
 	keep := goleak.IgnoreCurrent()
 	heap0, goroutines0 := heapAlloc(), runtime.NumGoroutine()
 

@@ -304,7 +304,6 @@ func memberLoss(t *testing.T, lived bool) {
 			settled(t, r)
 		}
 	}
-	sdkIdle(t)
 	var h *healScenario
 	if lived {
 		h = newHeal(t, pubA, pubB, reader, nil)
@@ -415,7 +414,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		up := time.Now()
 		eventually(t, recovery, func() bool { return srv.Connections() == 1 }, "the registry did not connect")
 		t.Logf("server up: the SDK connected after %s", millis(time.Since(up)))
-		sdkIdle(t)
+		quiet(t, srv, r)
 		// A Register that failed stands and is retried: the node shows up by itself.
 		eventually(t, recovery, func() bool { return serverState(srv, "", "", "rel-down") == stateOf(early) },
 			"the node of the failed Register did not show up: the server holds %q", func() string { return serverState(srv, "", "", "rel-down") })
@@ -477,7 +476,7 @@ func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 					"after the failures the server holds new=%q gone=%q", state("rel-retry-new"), state("rel-retry-gone"))
 
 				srv.DropConnections() // a network hiccup: the SDK reconnects and redoes
-				sdkIdle(t)
+				quiet(t, srv, r)
 				eventually(t, recovery, func() bool {
 					return state("rel-retry-keep")() == stateOf(keep) && state("rel-retry-new")() == stateOf(added) && state("rel-retry-gone")() == ""
 				}, "after a reconnect the server holds keep=%q new=%q gone=%q", state("rel-retry-keep"), state("rel-retry-new"), state("rel-retry-gone"))

@@ -492,8 +492,11 @@ func (r *watchReader) check(t testing.TB, name string) {
 // ---------------------------------------------------------------------------------------
 
 // settledRegistry is a registry whose SDK client is up and settled: the registry's
-// start-up republish (registry.go settle) is over and the SDK has handled its
-// connection events, so that neither reorders the test's first requests.
+// start-up republish (registry.go settle) is over, so that neither it nor a late
+// start-up redo of the SDK reorders the test's first requests. nacos-sdk-go queues the
+// event that starts its redo before anyone can listen to it, and gives no sign of
+// having handled it; the registry publishes everything again a second after the client
+// started, for that reason (sdkClient.settle).
 func settledRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
 	t.Helper()
 	return settledRegistries(t, env, 1, opts...)[0]
@@ -508,7 +511,6 @@ func settledRegistries(t testing.TB, env *testEnv, n int, opts ...registry.Optio
 		regs[i] = env.registry(t, opts...)
 	}
 	settled(t, regs...)
-	sdkIdle(t)
 	return regs
 }
 
@@ -542,50 +544,45 @@ func settled(t testing.TB, regs ...*nacosRegistry) {
 	}
 }
 
-// The goroutines of an SDK client that handle its connection: the event loop redoes all
-// registrations and subscriptions on every CONNECTED, the other loop reconnects.
-const (
-	sdkEventLoop     = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1("
-	sdkReconnectLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func2("
-)
+// calm is how long the SDK clients must have been connected, and the server must have
+// received none of redone, for the clients to count as done (see quiet).
+const calm = 200 * time.Millisecond
 
-// sdkIdle waits until every SDK client in the process has handled every connection
-// event so far (both loops parked in their select, three polls in a row). A redo that
-// runs late sends a cached registration after a newer one; tests that need a settled
-// state wait for this first.
-func sdkIdle(t testing.TB) {
+// redone are the requests of an SDK client's redo, of the registry's republish after
+// it, and of a reconnect.
+var redone = []string{"ConnectionSetupRequest", "InstanceRequest", "BatchInstanceRequest", "SubscribeServiceRequest"}
+
+// quiet waits, after a fault, until the clients of these registries, the only ones of
+// srv, are connected to it and have redone what they cache, and the registries have
+// published again after them: srv has one connection per registry, each client has
+// been healthy (its exported ServerHealthy) for calm, and srv has received none of
+// redone for calm (nacostest's Server.Idle). nacos-sdk-go gives no sign of its redo,
+// which it runs on the goroutine that handles its connection events; a test that
+// writes before it is over can see the redo send a registration older than the test's.
+func quiet(t testing.TB, srv *nacostest.Server, regs ...*nacosRegistry) {
 	t.Helper()
-	calm := 0
-	eventually(t, recovery, func() bool {
-		if sdkLoopsParked() {
-			calm++
-		} else {
-			calm = 0
-		}
-		return calm >= 3
-	}, "the SDK's connection loops are still busy")
-}
-
-func sdkLoopsParked() bool {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
+	clients := make([]naming_client.INamingClient, len(regs))
+	for i, r := range regs {
+		clients[i] = sdkOf(t, r)
 	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, loop := range []string{sdkEventLoop, sdkReconnectLoop} {
-			if !strings.Contains(g, loop) {
-				continue
-			}
-			lines := strings.SplitN(g, "\n", 3)
-			if len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], loop) {
+	connected := func() bool {
+		for _, c := range clients {
+			if !c.ServerHealthy() {
 				return false
 			}
 		}
+		return srv.Connections() == len(regs)
 	}
-	return true
+	var since time.Time // since when connected
+	eventually(t, recovery, func() bool {
+		switch {
+		case !connected():
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		}
+		return !since.IsZero() && time.Since(since) >= calm && srv.Idle(calm, redone...)
+	}, "the clients are not done: %s connections for %d registries, healthy: %s, none of %v for %v: %s",
+		func() string { return fmt.Sprint(srv.Connections()) }, len(regs), func() string { return fmt.Sprint(connected()) },
+		redone, calm, func() string { return fmt.Sprint(srv.Idle(calm, redone...)) })
 }

@@ -92,7 +92,6 @@ func loadTest(t *testing.T, publishers, perPublisher, readers, watchers int) {
 	}
 	looker := regs[readers]
 	settled(t, append(append([]*nacosRegistry{}, pubs...), regs...)...)
-	sdkIdle(t)
 	gIdle := runtime.NumGoroutine()
 
 	// The watchers, before any instance exists.

@@ -113,7 +113,6 @@ func TestReliabilityRealClusterMemberLoss(t *testing.T) {
 		pubB := newReg()
 		place(pubB)
 		settled(t, pubA, reader, pubB)
-		sdkIdle(t)
 
 		survivor := &testEnv{addr: members[(lost+1)%len(members)], namespace: namespace}
 		h := newHeal(t, pubA, pubB, reader, nil)

@@ -12,15 +12,15 @@ import (
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// quiet is how long a test watches for requests that must not come: the maintain loop
-// retries within 100 ms and the SDK redoes within a second.
-const quiet = 2 * time.Second
+// steadyFor is how long a test watches for requests that must not come: the maintain
+// loop retries within 100 ms and the SDK redoes within a second.
+const steadyFor = 2 * time.Second
 
-// steady fails the test if count changes during quiet, and returns its final value.
+// steady fails the test if count changes during steadyFor, and returns its final value.
 func steady(t *testing.T, what string, count func() int64) int64 {
 	t.Helper()
 	before := count()
-	deadline := time.Now().Add(quiet)
+	deadline := time.Now().Add(steadyFor)
 	for time.Now().Before(deadline) {
 		if now := count(); now != before {
 			t.Fatalf("%s went from %d to %d after the call returned: something is still retrying", what, before, now)
@@ -70,7 +70,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") || strings.Contains(err.Error(), "keeps trying") {
 		t.Fatalf("Register of a second node: %v; want a refusal naming Nacos 2.2", err)
 	}
-	sdkIdle(t) // the SDK's own reconnect after the refused request is over
+	quiet(t, srv, r) // the SDK's own reconnect after the refused request is over
 	batches := steady(t, "BatchInstanceRequests", func() int64 { return srv.Requests("BatchInstanceRequest") })
 	t.Logf("%d batch requests for one refused registration (the SDK tries 3 times)", batches)
 
@@ -85,7 +85,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 
 	// A reconnect redoes what the SDK cached: the single node, not the batch.
 	srv.DropConnections()
-	sdkIdle(t)
+	quiet(t, srv, r)
 	state := func() string { return serverState(srv, "", "", "old-server") }
 	eventually(t, recovery, func() bool { return state() == stateOf(single) }, "the server holds %s", state)
 	steady(t, "BatchInstanceRequests after a reconnect", func() int64 { return srv.Requests("BatchInstanceRequest") })

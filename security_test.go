@@ -33,7 +33,6 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 	}
 	a, b, readerA, readerB := inNamespace(nsA), inNamespace(nsB), inNamespace(nsA), inNamespace(nsB)
 	settled(t, a, b, readerA, readerB)
-	sdkIdle(t)
 
 	// The same names and ids in both, with different addresses.
 	inA := []*registry.Service{service("iso-svc", "v1", "shared", "a1"), service("iso-only-a", "v1", "x")}

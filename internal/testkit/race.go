@@ -95,6 +95,22 @@ func RunChecked(t *testing.T, alwaysChild bool, body func(t *testing.T)) {
 		time.Since(start).Round(time.Millisecond), len(tolerated), bullets(tolerated))
 }
 
+// RunInChild runs body as test t in a child process of this test binary, for a body
+// that may crash the process, and hands judge the child's output and whether body
+// completed. A body that skips skips t.
+func RunInChild(t *testing.T, body func(t *testing.T), judge func(output string, completed bool)) {
+	t.Helper()
+	if InChild(t) {
+		RunChecked(t, true, body)
+		return
+	}
+	text, _ := runChild(t.Name())
+	if strings.Contains(text, childSkipped+" "+t.Name()) {
+		t.Skipf("skipped in the child process:\n%s", text)
+	}
+	judge(text, strings.Contains(text, childDone+" "+t.Name()))
+}
+
 // runChild runs test name again in a child process of this test binary, and returns
 // its output and how it exited.
 func runChild(name string) (string, error) {
