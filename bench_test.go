@@ -81,11 +81,11 @@ func BenchmarkCachedServiceMemory(b *testing.B) {
 			if _, err := r.ListServices(); err != nil { // the client is built before measuring
 				b.Fatal(err)
 			}
-			before := relHeap()
+			before := heapAlloc()
 			b.StartTimer()
 			lookUp(r)
 			b.StopTimer()
-			grown += int64(relHeap()) - int64(before)
+			grown += int64(heapAlloc()) - int64(before)
 			r.Close()
 			b.StartTimer()
 		}

@@ -11,14 +11,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-// heapInUse is the live heap after a collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // A scan of random names (go-micro's API gateway derives service names from URL paths)
 // leaves nothing behind: the subscriptions of names without instances are released
 // after 5 seconds, an all-services watcher does not subscribe to them, and the server's
@@ -27,15 +19,18 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	const lookups = 10000
 	env := newEnv(t)
 	r := env.registry(t)
-	relMust(t, r.Register(service("real", "v1", "n1")), "register")
-	all := relWatch(t, r) // a watcher of all services
+	mustRegister(t, r, service("real", "v1", "n1"))
+	all := watchAndRead(t, r) // a watcher of all services
 	eventually(t, within, func() bool { return all.state() != "" }, "the watcher never saw the registered service")
 	if _, err := r.GetService("real"); err != nil {
 		t.Fatal(err)
 	}
-	relSDKIdle(t)
+	settled(t, r)
+	if env.srv != nil {
+		quiet(t, env.srv, r)
+	}
 	keep := goleak.IgnoreCurrent()
-	heap0, goroutines0 := heapInUse(), runtime.NumGoroutine()
+	heap0, goroutines0 := heapAlloc(), runtime.NumGoroutine()
 
 	names := make([]string, lookups)
 	start := time.Now()
@@ -57,19 +52,19 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 		}
 		return n
 	}
-	atPeak, heapAtPeak := subscribers(), heapInUse()
+	atPeak, heapAtPeak := subscribers(), heapAlloc()
 	eventually(t, 30*time.Second, func() bool { return subscribers() == 0 && r.subs.count() == 1 },
 		"%s subscribers remain on the server, %s subscriptions in the registry", func() string { return fmt.Sprint(subscribers()) },
 		func() string { return fmt.Sprint(r.subs.count()) })
 	eventually(t, within, func() bool { return goleak.Find(keep) == nil }, "goroutines remain: %s",
 		func() string { return fmtErr(goleak.Find(keep)) })
-	heap1 := heapInUse()
+	heap1 := heapAlloc()
 	t.Logf("%d lookups of names that do not exist in %v; server subscribers %d right after, 0 once released; goroutines %d before, %d after; heap %s before, %s at the peak, %s after",
-		lookups, took.Round(time.Millisecond), atPeak, goroutines0, runtime.NumGoroutine(), relMB(int64(heap0)), relMB(int64(heapAtPeak)), relMB(int64(heap1)))
+		lookups, took.Round(time.Millisecond), atPeak, goroutines0, runtime.NumGoroutine(), megabytes(int64(heap0)), megabytes(int64(heapAtPeak)), megabytes(int64(heap1)))
 	if grown := int64(heap1) - int64(heap0); grown > 8<<20 {
-		t.Errorf("the heap grew by %s for %d lookups of names that do not exist", relMB(grown), lookups)
+		t.Errorf("the heap grew by %s for %d lookups of names that do not exist", megabytes(grown), lookups)
 	}
-	if got := all.state(); got != relWant(service("real", "v1", "n1")) {
+	if got := all.state(); got != stateOf(service("real", "v1", "n1")) {
 		t.Errorf("the watcher of all services reports %s", got)
 	}
 	if _, err := r.GetService("real"); err != nil {

@@ -57,10 +57,10 @@ func watcherCount(r *nacosRegistry) int {
 
 func TestE2ECacheSeesPushes(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
-	mustRegister(t, a, plainService("first", "v1", "n1"))
-	mustRegister(t, a, plainService("second", "v1", "n1"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1" && seen(r, "first") == "v1/n1" }, "r sees first %q, second %q", func() string { return seen(r, "first") }, func() string { return seen(r, "second") })
+	a, r := settledPair(t, env)
+	mustRegister(t, a, service("first", "v1", "n1"))
+	mustRegister(t, a, service("second", "v1", "n1"))
+	eventually(t, within, func() bool { return seen(r, "second") == "v1/n1" && seen(r, "first") == "v1/n1" }, "r sees first %q, second %q", func() string { return seen(r, "first") }, func() string { return seen(r, "second") })
 
 	c := cache.New(r) // default TTL: a minute, far beyond this test
 	t.Cleanup(c.Stop) // before r closes: a cache whose watcher fails re-watches forever
@@ -68,21 +68,21 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 		t.Fatalf("cache: first is %q", got)
 	}
 	// The cache watches the first service it looks up, and only that one (contract §2.4).
-	eventually(t, watchDeadline, func() bool { return watchedBy(r, "first") }, "the cache never watched first")
+	eventually(t, within, func() bool { return watchedBy(r, "first") }, "the cache never watched first")
 	if got := seen(c, "second"); got != "v1/n1" {
 		t.Fatalf("cache: second is %q", got)
 	}
 
 	t.Run("first service: a new and a removed node within one push", func(t *testing.T) {
 		start := time.Now()
-		mustRegister(t, a, plainService("first", "v1", "n2"))
+		mustRegister(t, a, service("first", "v1", "n2"))
 		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n1,v1/n2" }, "cache sees %q", func() string { return seen(c, "first") })
 		t.Logf("new node seen through the cache after %v", time.Since(start))
 		start = time.Now()
-		mustDeregister(t, a, plainService("first", "v1", "n1"))
+		mustDeregister(t, a, service("first", "v1", "n1"))
 		eventually(t, 2*time.Second, func() bool { return seen(c, "first") == "v1/n2" }, "cache sees %q", func() string { return seen(c, "first") })
 		t.Logf("removed node gone from the cache after %v", time.Since(start))
-		mustDeregister(t, a, plainService("first", "v1", "n2")) // the last node
+		mustDeregister(t, a, service("first", "v1", "n2")) // the last node
 		eventually(t, 2*time.Second, func() bool { _, err := c.GetService("first"); return err == registry.ErrNotFound }, "cache still sees %q", func() string { return seen(c, "first") })
 	})
 
@@ -90,8 +90,8 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 		if n := watcherCount(r); n != 1 {
 			t.Fatalf("%d watchers on the registry, want the cache's one", n)
 		}
-		mustRegister(t, a, plainService("second", "v1", "n2"))
-		eventually(t, watchDeadline, func() bool { return seen(r, "second") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "second") })
+		mustRegister(t, a, service("second", "v1", "n2"))
+		eventually(t, within, func() bool { return seen(r, "second") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "second") })
 		// The registry knows, the cache keeps its copy until the TTL expires: the
 		// documented limitation of go-micro v3.7.1's cache.
 		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -109,9 +109,9 @@ func TestE2ECacheSeesPushes(t *testing.T) {
 			t.Fatalf("cache sees second as %q", got)
 		}
 		start := time.Now()
-		mustRegister(t, a, plainService("second", "v1", "n3"))
+		mustRegister(t, a, service("second", "v1", "n3"))
 		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n1,v1/n2,v1/n3" }, "cache sees %q", func() string { return seen(c2, "second") })
-		mustDeregister(t, a, plainService("second", "v1", "n1"))
+		mustDeregister(t, a, service("second", "v1", "n1"))
 		eventually(t, 3*time.Second, func() bool { return seen(c2, "second") == "v1/n2,v1/n3" }, "cache sees %q", func() string { return seen(c2, "second") })
 		t.Logf("with a 300ms TTL the cache caught up with an unwatched service in %v", time.Since(start))
 	})
@@ -164,7 +164,8 @@ func startGreeter(t *testing.T, r registry.Registry, id string) (stop func()) {
 
 func TestE2ERPCClientStopsCallingADeregisteredNode(t *testing.T) {
 	env := newEnv(t)
-	r1, r2, rc := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
+	regs := settledRegistries(t, env, 3)
+	r1, r2, rc := regs[0], regs[1], regs[2]
 	startGreeter(t, r1, "one")
 	stopTwo := startGreeter(t, r2, "two")
 
@@ -196,7 +197,7 @@ func TestE2ERPCClientStopsCallingADeregisteredNode(t *testing.T) {
 	// Wait until the cache's watch has taken in both nodes, so that the removal below
 	// tests the watch rather than the lookup (TestE2ECacheSeesARemovalBeforeItsWatchStarts
 	// covers that).
-	eventually(t, watchDeadline, func() bool { return reportedNodes(rc, "greeter") == 2 }, "the client's cache never watched greeter")
+	eventually(t, within, func() bool { return reportedNodes(rc, "greeter") == 2 }, "the client's cache never watched greeter")
 
 	start := time.Now()
 	stopTwo() // deregisters its node, then stops
@@ -246,15 +247,15 @@ func (s slowWatch) Watch(opts ...registry.WatchOption) (registry.Watcher, error)
 // (a minute) expires.
 func TestE2ECacheSeesARemovalBeforeItsWatchStarts(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
-	mustRegister(t, a, plainService("svc", "v1", "n1", "n2"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
+	a, r := settledPair(t, env)
+	mustRegister(t, a, service("svc", "v1", "n1", "n2"))
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	c := cache.New(slowWatch{r, 200 * time.Millisecond})
 	t.Cleanup(c.Stop)
 	if got := seen(c, "svc"); got != "v1/n1,v1/n2" {
 		t.Fatalf("cache sees %q", got)
 	}
-	mustDeregister(t, a, plainService("svc", "v1", "n2")) // before the cache watches
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") })
+	mustDeregister(t, a, service("svc", "v1", "n2")) // before the cache watches
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") })
 	eventually(t, 2*time.Second, func() bool { return seen(c, "svc") == "v1/n1" }, "the cache still sees %q", func() string { return seen(c, "svc") })
 }

@@ -93,7 +93,7 @@ func TestHungServerHoldsNothingUp(t *testing.T) {
 			mu.Unlock()
 		}()
 	}
-	call("Register", func() { relNacosError(t, "Register", r.Register(service("hung", "v1", "n1"))) })
+	call("Register", func() { mustFailClearly(t, "Register", r.Register(service("hung", "v1", "n1"))) })
 	call("GetService", func() { r.GetService("hung") })
 	call("ListServices", func() { r.ListServices() })
 	call("Watch", func() {
@@ -129,7 +129,7 @@ func TestHungServerHoldsNothingUp(t *testing.T) {
 	// Another registry, on a working server, is not held up by this one's connect.
 	env := newEnv(t)
 	other := env.registry(t)
-	if d := timed(func() { relMust(t, other.Register(service("other", "v1", "n1")), "register on a working server") }); d > 3*time.Second {
+	if d := timed(func() { must(t, other.Register(service("other", "v1", "n1")), "register on a working server") }); d > 3*time.Second {
 		t.Errorf("a registry on a working server took %v to register while another one connected to a hung server", d)
 	}
 
@@ -188,6 +188,6 @@ func TestRegisterWhileConnectingStands(t *testing.T) {
 		t.Skipf("the silent server's address cannot be reused: %v", err)
 	}
 	t.Cleanup(srv.Close)
-	state := func() string { return relServerState(srv, "", "", "stands") }
-	eventually(t, 30*time.Second, func() bool { return state() == relWant(s) }, "the server holds %q", state)
+	state := func() string { return serverState(srv, "", "", "stands") }
+	eventually(t, 30*time.Second, func() bool { return state() == stateOf(s) }, "the server holds %q", state)
 }

@@ -16,7 +16,7 @@ func TestProgramsSDKLoggerIsKept(t *testing.T) {
 		sdklog.SetLogger(own)
 		env := newEnv(t)
 		r := env.registry(t, WithLogDir(t.TempDir()))
-		relMust(t, r.Register(service("kept", "v1", "n1")), "register")
+		mustRegister(t, r, service("kept", "v1", "n1"))
 		if got := sdklog.GetLogger(); got != sdklog.Logger(own) {
 			t.Fatalf("the SDK's logger is now %T, not the program's", got)
 		}

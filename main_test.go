@@ -3,14 +3,11 @@ package nacos
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"go.uber.org/goleak"
 
 	"github.com/micro-registry/nacos/internal/testkit"
@@ -81,67 +78,4 @@ func (e *testEnv) registry(t testing.TB, opts ...registry.Option) *nacosRegistry
 	r := NewRegistry(append(base, opts...)...).(*nacosRegistry)
 	t.Cleanup(func() { r.Close() })
 	return r
-}
-
-// eventually polls cond until it holds or the deadline passes (testkit.Eventually).
-var eventually = testkit.Eventually
-
-// settled builds r's client and waits until its start-up republish is over, for tests
-// whose timing the republish would disturb.
-func settled(t testing.TB, r *nacosRegistry) {
-	t.Helper()
-	c, err := r.namingClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-c.(*sdkClient).settled
-}
-
-// sdkOf returns r's nacos-sdk-go client, for tests that read Nacos as a plain SDK user
-// would.
-func sdkOf(t testing.TB, r *nacosRegistry) naming_client.INamingClient {
-	t.Helper()
-	c, err := r.namingClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.(*sdkClient).sdk
-}
-
-// seenBy is seen, evaluated late in eventually's message.
-func seenBy(r registry.Registry, name string) func() string {
-	return func() string { return seen(r, name) }
-}
-
-// service builds a test service with the given node ids on distinct ports.
-func service(name, version string, ids ...string) *registry.Service {
-	s := &registry.Service{Name: name, Version: version}
-	for i, id := range ids {
-		s.Nodes = append(s.Nodes, &registry.Node{
-			Id: id, Address: fmt.Sprintf("10.0.0.1:%d", 9000+i),
-			Metadata: map[string]string{"protocol": "mucp", "node": id},
-		})
-	}
-	return s
-}
-
-// nodeIDs lists the node ids of every version, sorted, as "version/id".
-func nodeIDs(services []*registry.Service) string {
-	var ids []string
-	for _, s := range services {
-		for _, n := range s.Nodes {
-			ids = append(ids, s.Version+"/"+n.Id)
-		}
-	}
-	sort.Strings(ids)
-	return strings.Join(ids, ",")
-}
-
-// seen returns the node ids r currently sees for a service ("" for none).
-func seen(r registry.Registry, name string) string {
-	services, err := r.GetService(name)
-	if err != nil {
-		return ""
-	}
-	return nodeIDs(services)
 }

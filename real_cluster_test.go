@@ -112,16 +112,16 @@ func TestReliabilityRealClusterMemberLoss(t *testing.T) {
 		}
 		pubB := newReg()
 		place(pubB)
-		relSettle(t, pubA, reader, pubB)
+		settled(t, pubA, reader, pubB)
 
 		survivor := &testEnv{addr: members[(lost+1)%len(members)], namespace: namespace}
-		h := relHealSetup(t, pubA, pubB, reader, nil)
+		h := newHeal(t, pubA, pubB, reader, nil)
 		h.connections = func() int { return sdkConnections(t, survivor.addr) }
 		server := func() string { return survivor.held(t, namespace, "", h.names...) }
 		subscribers := func(name string) int { return survivor.subscribers(t, namespace, "", name) }
 		start := time.Now()
 		h.recovered(t, start, server, subscribers)
-		t.Logf("before the loss: every node in the surviving member's view %s after registering", relMs(time.Since(start)))
+		t.Logf("before the loss: every node in the surviving member's view %s after registering", millis(time.Since(start)))
 
 		_, port, err := net.SplitHostPort(members[lost])
 		if err != nil {
@@ -132,12 +132,12 @@ func TestReliabilityRealClusterMemberLoss(t *testing.T) {
 		if err != nil {
 			t.Fatalf("NACOS_CLUSTER_STOP %q %s: %v\n%s", realClusterStop, port, err, out)
 		}
-		t.Logf("member %s (the publisher's and the reader's) stopped in %s", members[lost], relMs(time.Since(stopped)))
+		t.Logf("member %s (the publisher's and the reader's) stopped in %s", members[lost], millis(time.Since(stopped)))
 		back, subscribed, lookedUp, watched := h.recovered(t, stopped, server, subscribers)
 		t.Logf("from the stop: nodes in the survivor's view after %s, reader subscribed there after %s, its GetService right after %s, its watchers right after %s",
-			relMs(back), relMs(subscribed), relMs(lookedUp), relMs(watched))
+			millis(back), millis(subscribed), millis(lookedUp), millis(watched))
 		changed := time.Now()
 		h.afterwards(t, server, subscribers)
-		t.Logf("a node registered and one deregistered after the loss reached the reader in %s", relMs(time.Since(changed)))
+		t.Logf("a node registered and one deregistered after the loss reached the reader in %s", millis(time.Since(changed)))
 	})
 }

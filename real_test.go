@@ -6,7 +6,6 @@ package nacos
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,21 +59,17 @@ func openAPIGroup(group string) string {
 }
 
 // held is what the server holds for these services (enabled, healthy instances), in
-// the form of relWant: the embedded server's introspection, or the open API.
+// the form of stateOf: the embedded server's introspection, or the open API.
 func (e *testEnv) held(t testing.TB, namespace, group string, names ...string) string {
 	t.Helper()
 	if e.srv != nil {
-		return relServerState(e.srv, namespace, group, names...)
+		return serverState(e.srv, namespace, group, names...)
 	}
 	var keys []string
 	for _, name := range names {
-		for _, in := range e.instances(t, namespace, group, name) {
-			if in.Enable && in.Healthy {
-				keys = append(keys, relKey(name, in.Metadata[keyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
-			}
-		}
+		keys = append(keys, instanceKeys(name, e.instances(t, namespace, group, name))...)
 	}
-	return relJoin(keys)
+	return joinKeys(keys)
 }
 
 // count is how many instances the service has.
@@ -177,8 +172,8 @@ func TestReliabilityRealRestartHealsByItself(t *testing.T) {
 			t.Skip("restarts the real Nacos at NACOS_ADDR with the command in NACOS_RESTART (e.g. scripts/real-nacos.sh restart PORT); set both")
 		}
 		env := newEnv(t)
-		regs := relCleanAll(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
-		h := relHealSetup(t, regs[0], regs[1], regs[2], nil)
+		regs := settledRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
+		h := newHeal(t, regs[0], regs[1], regs[2], nil)
 		h.connections = func() int { return env.connections(t) }
 		server := func() string { return env.held(t, env.namespace, "", h.names...) }
 		subscribers := func(name string) int { return env.subscribers(t, env.namespace, "", name) }
@@ -192,7 +187,7 @@ func TestReliabilityRealRestartHealsByItself(t *testing.T) {
 		up := time.Now()
 		back, subscribed, lookedUp, watched := h.recovered(t, up, server, subscribers)
 		t.Logf("Nacos restarted (NACOS_RESTART took %s); from when it served again: nodes back after %s, reader subscribed again after %s, its GetService right after %s, its watchers right after %s",
-			relMs(up.Sub(began)), relMs(back), relMs(subscribed), relMs(lookedUp), relMs(watched))
+			millis(up.Sub(began)), millis(back), millis(subscribed), millis(lookedUp), millis(watched))
 		h.afterwards(t, server, subscribers)
 	})
 }

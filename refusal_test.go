@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,15 +12,15 @@ import (
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// quiet is how long a test watches for requests that must not come: the maintain loop
-// retries within 100 ms and the SDK redoes within a second.
-const quiet = 2 * time.Second
+// steadyFor is how long a test watches for requests that must not come: the maintain
+// loop retries within 100 ms and the SDK redoes within a second.
+const steadyFor = 2 * time.Second
 
-// steady fails the test if count changes during quiet, and returns its final value.
+// steady fails the test if count changes during steadyFor, and returns its final value.
 func steady(t *testing.T, what string, count func() int64) int64 {
 	t.Helper()
 	before := count()
-	deadline := time.Now().Add(quiet)
+	deadline := time.Now().Add(steadyFor)
 	for time.Now().Before(deadline) {
 		if now := count(); now != before {
 			t.Fatalf("%s went from %d to %d after the call returned: something is still retrying", what, before, now)
@@ -60,16 +61,16 @@ func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
 func batchOnAServerWithoutIt(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "FailNoHandler, to answer as a Nacos without batch support")
-	r := relClean(t, env)
+	r := settledRegistry(t, env)
 	single := service("old-server", "v1", "n1")
-	relMust(t, r.Register(single), "register one node")
+	must(t, r.Register(single), "register one node")
 	srv.FailRequests("BatchInstanceRequest", nacostest.FailNoHandler)
 
 	err := r.Register(service("old-server", "v1", "n2"))
 	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") || strings.Contains(err.Error(), "keeps trying") {
 		t.Fatalf("Register of a second node: %v; want a refusal naming Nacos 2.2", err)
 	}
-	relSDKIdle(t) // the SDK's own reconnect after the refused request is over
+	quiet(t, srv, r) // the SDK's own reconnect after the refused request is over
 	batches := steady(t, "BatchInstanceRequests", func() int64 { return srv.Requests("BatchInstanceRequest") })
 	t.Logf("%d batch requests for one refused registration (the SDK tries 3 times)", batches)
 
@@ -84,12 +85,12 @@ func batchOnAServerWithoutIt(t *testing.T) {
 
 	// A reconnect redoes what the SDK cached: the single node, not the batch.
 	srv.DropConnections()
-	relSDKIdle(t)
-	state := func() string { return relServerState(srv, "", "", "old-server") }
-	eventually(t, relRecovery, func() bool { return state() == relWant(single) }, "the server holds %s", state)
+	quiet(t, srv, r)
+	state := func() string { return serverState(srv, "", "", "old-server") }
+	eventually(t, recovery, func() bool { return state() == stateOf(single) }, "the server holds %s", state)
 	steady(t, "BatchInstanceRequests after a reconnect", func() int64 { return srv.Requests("BatchInstanceRequest") })
-	if got := state(); got != relWant(single) {
-		t.Fatalf("after the refusals and a reconnect the server holds %s, want %s", got, relWant(single))
+	if got := state(); got != stateOf(single) {
+		t.Fatalf("after the refusals and a reconnect the server holds %s, want %s", got, stateOf(single))
 	}
 }
 
@@ -98,12 +99,12 @@ func batchOnAServerWithoutIt(t *testing.T) {
 func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "FailRequests, to refuse without a reason")
-	r := relClean(t, env)
-	kept := relService("refused-kept", "v1", "k1")
-	relMust(t, r.Register(kept), "register")
+	r := settledRegistry(t, env)
+	kept := service("refused-kept", "v1", "k1")
+	mustRegister(t, r, kept)
 
 	undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
-	err := r.Register(relService("refused-new", "v1", "n1"))
+	err := r.Register(service("refused-new", "v1", "n1"))
 	if err == nil || !strings.Contains(err.Error(), "refused by the server") || strings.Contains(err.Error(), "keeps trying") {
 		t.Fatalf("refused Register: %v", err)
 	}
@@ -114,8 +115,27 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	steady(t, "InstanceRequests", func() int64 { return srv.Requests("InstanceRequest") })
 	undo()
 	steady(t, "InstanceRequests once the server accepts again", func() int64 { return srv.Requests("InstanceRequest") })
-	if got := relServerState(srv, "", "", "refused-kept", "refused-new"); got != relWant(kept) {
-		t.Fatalf("the server holds %s, want only the node whose deregistration was refused: %s", got, relWant(kept))
+	if got := serverState(srv, "", "", "refused-kept", "refused-new"); got != stateOf(kept) {
+		t.Fatalf("the server holds %s, want only the node whose deregistration was refused: %s", got, stateOf(kept))
 	}
-	relMust(t, r.Register(relService("refused-new", "v1", "n1")), "register once the server accepts")
+	must(t, r.Register(service("refused-new", "v1", "n1")), "register once the server accepts")
+}
+
+// A listing the server refuses must fail clearly, not look like a namespace without
+// services (a user without read permission on a namespace gets such refusals). The SDK's
+// GetServiceList ignores the response's success flag.
+func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
+	env := newEnv(t)
+	srv := env.embedded(t, "FailRequests")
+	r := settledRegistry(t, env)
+	mustRegister(t, r, service("rel-list", "v1", "n1"))
+	undo := srv.FailRequests("ServiceListRequest", nacostest.FailRefused)
+	defer undo()
+	list, err := r.ListServices()
+	mustFailClearly(t, fmt.Sprintf("ListServices refused by the server (answered %q)", nameList(list)), err)
+	w, err := r.Watch()
+	if w != nil {
+		w.Stop()
+	}
+	mustFailClearly(t, "Watch of all services refused by the server", err)
 }

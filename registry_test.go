@@ -22,8 +22,6 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
-const within = 5 * time.Second
-
 func TestRegisterEveryNodeVisibleToAnotherRegistry(t *testing.T) {
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)

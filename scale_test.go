@@ -101,7 +101,7 @@ func TestScale(t *testing.T) {
 		settled(t, r)
 	}
 	gIdle := runtime.NumGoroutine()
-	heapIdle := relHeap()
+	heapIdle := heapAlloc()
 
 	// The watchers, before any service exists: every push must reach them.
 	start := func(r *nacosRegistry, want int, opts ...registry.WatchOption) *scaleWatch {
@@ -164,7 +164,7 @@ func TestScale(t *testing.T) {
 	}, "not every watcher has every node")
 	delivered, cpu := time.Since(t0), cpuSeconds()-cpu0
 	sent := lists() - lists0
-	heapPeak, gPeak := relHeap(), runtime.NumGoroutine()
+	heapPeak, gPeak := heapAlloc(), runtime.NumGoroutine()
 	results := 0
 	for _, s := range watches {
 		s.mu.Lock()
@@ -185,7 +185,7 @@ func TestScale(t *testing.T) {
 		t.Logf("%d instance lists (pushes and subscribe replies) sent to the watching registries: %.2f ms of CPU each", sent, cpu*1000/float64(sent))
 	}
 	t.Logf("live heap: %s with %d idle clients, %s at the peak; goroutines: %d at the start, %d idle, %d at the peak",
-		relMB(int64(heapIdle)), len(regs), relMB(int64(heapPeak)), g0, gIdle, gPeak)
+		megabytes(int64(heapIdle)), len(regs), megabytes(int64(heapPeak)), g0, gIdle, gPeak)
 
 	for _, s := range watches {
 		s.w.Stop()
@@ -200,5 +200,5 @@ func TestScale(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ours...)
 	pubs, readers, regs, all, watches = nil, nil, nil, nil, nil // what a program would drop after Close
-	t.Logf("after Close: live heap %s, %d goroutines", relMB(int64(relHeap())), runtime.NumGoroutine())
+	t.Logf("after Close: live heap %s, %d goroutines", megabytes(int64(heapAlloc())), runtime.NumGoroutine())
 }

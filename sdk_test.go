@@ -51,7 +51,7 @@ func TestSDKLayoutCanary(t *testing.T) {
 	// newestOnly relies on the SDK calling subscribers back with the very list its cache
 	// holds; sdkClient.forget on an unsubscribed service leaving nothing in the cache.
 	other := env.registry(t)
-	relMust(t, other.Register(service("canary", "v1", "n1")), "register")
+	mustRegister(t, other, service("canary", "v1", "n1"))
 	key := serviceKey{DefaultGroup, "canary"}
 	var (
 		mu     sync.Mutex
@@ -65,7 +65,7 @@ func TestSDKLayoutCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relMust(t, other.Register(service("canary", "v1", "n1", "n2")), "register")
+	mustRegister(t, other, service("canary", "v1", "n1", "n2"))
 	eventually(t, within, func() bool { mu.Lock(); defer mu.Unlock(); return len(pushed) == 2 },
 		"nacos-sdk-go changed: its subscriber callback no longer gets the list its cache holds (newestOnly drops every push)")
 	unsubscribe()

@@ -17,7 +17,7 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
 		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
-		r := relClean(t, a)
+		r := settledRegistry(t, a)
 		var (
 			wg       sync.WaitGroup
 			mu       sync.Mutex
@@ -26,7 +26,7 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 		servers := []string{b.addr, a.addr, b.addr}
 		for round, addr := range servers {
 			for i := 0; i < 20; i++ {
-				s := relService(fmt.Sprintf("switch-%d-%d", round, i), "v1", "n1")
+				s := service(fmt.Sprintf("switch-%d-%d", round, i), "v1", "n1")
 				mu.Lock()
 				services = append(services, s)
 				mu.Unlock()
@@ -36,7 +36,7 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 					r.Register(s) // may fail while the old client closes: it stands and is retried
 				}()
 			}
-			relMust(t, r.Init(registry.Addrs(addr)), "Init")
+			must(t, r.Init(registry.Addrs(addr)), "Init")
 			wg.Wait()
 		}
 		final := srvB
@@ -44,11 +44,11 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 		for _, s := range services {
 			names = append(names, s.Name)
 		}
-		state := func() string { return relServerState(final, "", "", names...) }
-		eventually(t, relRecovery, func() bool { return state() == relWant(services...) },
-			"the new server holds %s", func() string { return relDiff(state(), relWant(services...)) })
-		eventually(t, relRecovery, func() bool { return relServerState(srvA, "", "", names...) == "" },
-			"the old server still holds %s", func() string { return relServerState(srvA, "", "", names...) })
+		state := func() string { return serverState(final, "", "", names...) }
+		eventually(t, recovery, func() bool { return state() == stateOf(services...) },
+			"the new server holds %s", func() string { return stateDiff(state(), stateOf(services...)) })
+		eventually(t, recovery, func() bool { return serverState(srvA, "", "", names...) == "" },
+			"the old server still holds %s", func() string { return serverState(srvA, "", "", names...) })
 	})
 }
 
@@ -76,9 +76,8 @@ func TestCloseWhileAnotherBuildsItsClient(t *testing.T) {
 func TestCachedListsAreCopiedWithoutARace(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		env := newEnv(t)
-		regs := relCleanAll(t, env, 2)
-		pub, r := regs[0], regs[1]
-		lists := []*registry.Service{relService("sorted", "v1", "a", "b", "c"), relService("sorted", "v1", "d", "e", "f")}
+		pub, r := settledPair(t, env)
+		lists := []*registry.Service{service("sorted", "v1", "a", "b", "c"), service("sorted", "v1", "d", "e", "f")}
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -90,12 +89,12 @@ func TestCachedListsAreCopiedWithoutARace(t *testing.T) {
 					return
 				default:
 				}
-				relMust(t, pub.Deregister(lists[(i+1)%2]), "deregister")
-				relMust(t, pub.Register(lists[i%2]), "register")
+				mustDeregister(t, pub, lists[(i+1)%2])
+				mustRegister(t, pub, lists[i%2])
 			}
 		}()
 		for i := 0; i < 50; i++ {
-			w := relWatch(t, r, registry.WatchService("sorted"))
+			w := watchAndRead(t, r, registry.WatchService("sorted"))
 			eventually(t, within, func() bool { return w.state() != "" }, "the watcher saw nothing")
 			w.stop()
 		}

@@ -3,7 +3,6 @@ package nacos
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"math/rand"
 	"reflect"
@@ -24,12 +23,9 @@ import (
 	"github.com/micro-registry/nacos/nacostest"
 )
 
-// How long the watcher tests wait: for a result that must come, and for the silence
-// that proves no extra result comes.
-const (
-	watchDeadline = 5 * time.Second
-	watchQuiet    = 300 * time.Millisecond
-)
+// watchQuiet is how long the watcher tests wait for the silence that proves no extra
+// result comes.
+const watchQuiet = 300 * time.Millisecond
 
 // nextOutcome is what one Next call returned.
 type nextOutcome struct {
@@ -89,15 +85,15 @@ func expectQuiet(t testing.TB, w registry.Watcher, d time.Duration) {
 	}
 }
 
-// expectResults collects exactly n results, each within watchDeadline, then checks that
+// expectResults collects exactly n results, each within within, then checks that
 // no further result arrives within watchQuiet.
 func expectResults(t testing.TB, w registry.Watcher, n int) []*registry.Result {
 	t.Helper()
 	results := make([]*registry.Result, 0, n)
 	for len(results) < n {
-		res, err, ok := nextWithin(w, watchDeadline)
+		res, err, ok := nextWithin(w, within)
 		if !ok {
-			t.Fatalf("got %d of %d results within %v: %s", len(results), n, watchDeadline, describeAll(results))
+			t.Fatalf("got %d of %d results within %v: %s", len(results), n, within, describeAll(results))
 		}
 		if err != nil {
 			t.Fatalf("Next after %d of %d results: %v", len(results), n, err)
@@ -130,162 +126,6 @@ func describeAll(results []*registry.Result) string {
 	}
 	sort.Strings(s)
 	return strings.Join(s, ", ")
-}
-
-// watch starts a watcher that is stopped when the test ends.
-func watch(t testing.TB, r registry.Registry, opts ...registry.WatchOption) registry.Watcher {
-	t.Helper()
-	w, err := r.Watch(opts...)
-	if err != nil {
-		t.Fatalf("Watch: %v", err)
-	}
-	t.Cleanup(w.Stop)
-	return w
-}
-
-// settledRegistry returns env.registry(t, opts...) with its SDK client built and its
-// start-up redo done: until then a late redo can briefly replace a newer registration
-// (TestRegisterTwiceRightAfterStartIsKept), which would show as extra results.
-func settledRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
-	t.Helper()
-	r := env.registry(t, opts...)
-	if _, err := r.namingClient(); err != nil {
-		t.Fatal(err)
-	}
-	relSDKIdle(t) // its first connection events are handled
-	return r
-}
-
-// waitClientSettled waits until r's client has published everything once more after its
-// start-up (registry.go settle), which it does once, a second after the client started.
-func waitClientSettled(t testing.TB, r *nacosRegistry) {
-	t.Helper()
-	r.mu.RLock()
-	c, _ := r.client.(*sdkClient)
-	r.mu.RUnlock()
-	if c == nil {
-		t.Fatal("the registry has no client yet")
-	}
-	select {
-	case <-c.settled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the client never settled")
-	}
-}
-
-// watchPort gives every node id its own port, so that no two test nodes share an
-// address even when registered by separate calls.
-func watchPort(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return 20000 + int(h.Sum32()%40000)
-}
-
-// watchService builds a service with service metadata, one endpoint, and nodes with
-// their own metadata.
-func watchService(name, version string, ids ...string) *registry.Service {
-	s := &registry.Service{
-		Name:     name,
-		Version:  version,
-		Metadata: map[string]string{"team": "core", "version": version},
-		Endpoints: []*registry.Endpoint{{
-			Name: "Greeter.Hello",
-			Request: &registry.Value{Name: "Request", Type: "Request", Values: []*registry.Value{
-				{Name: "name", Type: "string"},
-			}},
-			Response: &registry.Value{Name: "Response", Type: "Response", Values: []*registry.Value{
-				{Name: "msg", Type: version},
-			}},
-			Metadata: map[string]string{"stream": "false"},
-		}},
-	}
-	for _, id := range ids {
-		s.Nodes = append(s.Nodes, &registry.Node{
-			Id:       id,
-			Address:  fmt.Sprintf("10.1.0.1:%d", watchPort(id)),
-			Metadata: map[string]string{"protocol": "mucp", "node": id},
-		})
-	}
-	return s
-}
-
-// plainService builds a service with nodes only.
-func plainService(name, version string, ids ...string) *registry.Service {
-	s := watchService(name, version, ids...)
-	s.Metadata, s.Endpoints = nil, nil
-	return s
-}
-
-func mustRegister(t testing.TB, r registry.Registry, s *registry.Service, opts ...registry.RegisterOption) {
-	t.Helper()
-	if err := r.Register(s, opts...); err != nil {
-		t.Fatalf("register %s: %v", s.Name, err)
-	}
-}
-
-func mustDeregister(t testing.TB, r registry.Registry, s *registry.Service) {
-	t.Helper()
-	if err := r.Deregister(s); err != nil {
-		t.Fatalf("deregister %s: %v", s.Name, err)
-	}
-}
-
-// watchState is what a consumer knows after applying results: node by "name version/id".
-type watchState map[string]*registry.Node
-
-func (s watchState) apply(t testing.TB, res *registry.Result) {
-	t.Helper()
-	if len(res.Service.Nodes) != 1 {
-		t.Fatalf("result %s has %d nodes, want exactly 1", describe(res), len(res.Service.Nodes))
-	}
-	n := res.Service.Nodes[0]
-	key := res.Service.Name + " " + res.Service.Version + "/" + n.Id
-	switch res.Action {
-	case "create":
-		if s[key] != nil {
-			t.Fatalf("create of %s, which was already reported", key)
-		}
-		s[key] = n
-	case "update":
-		if s[key] == nil {
-			t.Fatalf("update of %s, which was never created", key)
-		}
-		s[key] = n
-	case "delete":
-		if s[key] == nil {
-			t.Fatalf("delete of %s, which was never created", key)
-		}
-		delete(s, key)
-	default:
-		t.Fatalf("unknown action in %s", describe(res))
-	}
-}
-
-// String lists the nodes with their metadata, sorted.
-func (s watchState) String() string {
-	var lines []string
-	for k, n := range s {
-		lines = append(lines, fmt.Sprintf("%s@%s%v", k, n.Address, n.Metadata))
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, " ")
-}
-
-// registryState is what r's GetService answers, in watchState form.
-func registryState(r registry.Registry, names ...string) watchState {
-	s := watchState{}
-	for _, name := range names {
-		services, err := r.GetService(name)
-		if err != nil {
-			continue
-		}
-		for _, svc := range services {
-			for _, n := range svc.Nodes {
-				s[svc.Name+" "+svc.Version+"/"+n.Id] = n
-			}
-		}
-	}
-	return s
 }
 
 // readUntil applies results to state until it equals want (as rendered by String) and
@@ -357,7 +197,7 @@ func endpointsText(eps []*registry.Endpoint) string {
 
 func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	expectQuiet(t, w, watchQuiet) // nothing registered yet
 
@@ -374,7 +214,7 @@ func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
 
 func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	v1, v2 := watchService("svc", "v1", "n1"), watchService("svc", "v2", "n2", "n3")
 	v2.Nodes[1].Metadata["extra"] = "yes"
@@ -409,7 +249,7 @@ func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
 
 func TestWatchOneUpdateAmongThree(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2", "n3"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 3)
@@ -426,7 +266,7 @@ func TestWatchOneUpdateAmongThree(t *testing.T) {
 
 func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 2)
@@ -445,7 +285,7 @@ func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
 
 func TestWatchTwoOfThreeRemoved(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2", "n3")
 	mustRegister(t, a, svc)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -466,7 +306,7 @@ func TestWatchTwoOfThreeRemoved(t *testing.T) {
 
 func TestWatchLastNodeRemoved(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 1)
@@ -489,7 +329,7 @@ func TestWatchLastNodeRemoved(t *testing.T) {
 
 func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 1)
@@ -501,12 +341,12 @@ func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
 
 func TestWatchReportsExistingNodesFirst(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
 
 	// r has the service cached (GetService subscribed): the SDK does not call back again
 	// for it, yet the watcher must report what is there.
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	w1 := watch(t, r, registry.WatchService("svc"))
 	if got, want := describeAll(expectResults(t, w1, 2)), "create svc v1/n1, create svc v1/n2"; got != want {
 		t.Fatalf("first watcher: got %s, want %s", got, want)
@@ -524,7 +364,7 @@ func TestWatchReportsExistingNodesFirst(t *testing.T) {
 	expectResults(t, w3, 2)
 	w3.Stop()
 	mustRegister(t, a, watchService("svc", "v1", "n3")) // changes while nobody on q watches
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "r sees %q", func() string { return seen(r, "svc") })
 	w4 := watch(t, q, registry.WatchService("svc"))
 	if got, want := describeAll(expectResults(t, w4, 3)), "create svc v1/n1, create svc v1/n2, create svc v1/n3"; got != want {
 		t.Fatalf("watcher after a stopped one: got %s, want %s", got, want)
@@ -533,7 +373,7 @@ func TestWatchReportsExistingNodesFirst(t *testing.T) {
 
 func TestWatchServiceFilterIgnoresOtherServices(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env, WithDiscoveryInterval(50*time.Millisecond)), settledRegistry(t, env, WithDiscoveryInterval(50*time.Millisecond))
+	a, r := settledPair(t, env, WithDiscoveryInterval(50*time.Millisecond))
 	w := watch(t, r, registry.WatchService("wanted"))
 	all := watch(t, r) // an all-services watcher on the same registry must not leak into w
 	mustRegister(t, a, watchService("other", "v1", "o1", "o2"))
@@ -582,7 +422,7 @@ func TestWatchAllServices(t *testing.T) {
 		w := watch(t, r)
 		expectResults(t, w, 3)
 		mustRegister(t, a, watchService("looked-up", "v1", "l1"))
-		eventually(t, watchDeadline, func() bool { return seen(r, "looked-up") == "v1/l1" }, "r sees %q", func() string { return seen(r, "looked-up") })
+		eventually(t, within, func() bool { return seen(r, "looked-up") == "v1/l1" }, "r sees %q", func() string { return seen(r, "looked-up") })
 		if got := describe(expectResults(t, w, 1)[0]); got != "create looked-up v1/l1" {
 			t.Fatalf("got %s", got)
 		}
@@ -650,10 +490,10 @@ func TestWatchSubscribeParam(t *testing.T) {
 
 func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2")
 	mustRegister(t, a, svc)
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	w1 := watch(t, r, registry.WatchService("svc"))
 	w2 := watch(t, r, registry.WatchService("svc"))
 
@@ -698,17 +538,18 @@ func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
 // the rest of the process nor lose the final state: its results coalesce.
 func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 	env := newEnv(t)
-	a, r, q := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
+	regs := settledRegistries(t, env, 3)
+	a, r, q := regs[0], regs[1], regs[2]
 	const slots, changes = 20, 1000
 	ids := make([]string, slots)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("n%02d", i)
 	}
-	mustRegister(t, a, plainService("churn", "v1", ids[:5]...))
+	mustRegister(t, a, service("churn", "v1", ids[:5]...))
 	idle := watch(t, r, registry.WatchService("churn"))
 	initial := watchState{}
 	for range 5 { // no quiet check: it would leave a Next running, and this reader must be idle
-		initial.apply(t, nextResult(t, idle, watchDeadline))
+		initial.apply(t, nextResult(t, idle, within))
 	}
 	sameClient := watch(t, r, registry.WatchService("other"))    // shares r's SDK client and push stream
 	otherClient := watch(t, q, registry.WatchService("other-q")) // another registry
@@ -739,7 +580,7 @@ func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 	churnErr := make(chan error, 1)
 	go func() {
 		for i, o := range ops {
-			s := plainService("churn", "v1", o.id)
+			s := service("churn", "v1", o.id)
 			var err error
 			if o.gen == -2 {
 				err = a.Deregister(s)
@@ -763,7 +604,7 @@ func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 		w    registry.Watcher
 	}{{"other", sameClient}, {"other-q", otherClient}} {
 		start := time.Now()
-		mustRegister(t, a, plainService(tc.name, "v1", "o1"))
+		mustRegister(t, a, service(tc.name, "v1", "o1"))
 		res := nextResult(t, tc.w, 2*time.Second)
 		if describe(res) != "create "+tc.name+" v1/o1" {
 			t.Fatalf("got %s", describe(res))
@@ -784,7 +625,7 @@ func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 		if gen >= 0 {
 			md["gen"] = fmt.Sprint(gen)
 		}
-		want["churn v1/"+id] = &registry.Node{Id: id, Address: fmt.Sprintf("10.1.0.1:%d", watchPort(id)), Metadata: md}
+		want["churn v1/"+id] = &registry.Node{Id: id, Address: nodeAddress("churn", "v1", id), Metadata: md}
 	}
 	eventually(t, 10*time.Second, func() bool { return registryState(r, "churn").String() == want.String() },
 		"r sees %s, want %s", func() string { return fmt.Sprint(registryState(r, "churn")) }, want)
@@ -838,7 +679,7 @@ func TestWatchStopUnblocksNext(t *testing.T) {
 
 func TestWatchStopTwiceAndConcurrently(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -869,10 +710,10 @@ func TestWatchStopTwiceAndConcurrently(t *testing.T) {
 
 func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	w.Stop() // with unread changes
 	for i := 0; i < 3; i++ {
 		start := time.Now()
@@ -888,7 +729,7 @@ func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 
 func TestWatchStopUnsubscribes(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	subscribers := func() int { return env.subscribers(t, env.namespace, DefaultGroup, "svc") }
 
@@ -911,17 +752,17 @@ func TestWatchStopUnsubscribes(t *testing.T) {
 		t.Fatalf("remaining watcher: got %s", got)
 	}
 	w2.Stop()
-	eventually(t, watchDeadline, func() bool { return subscribers() == 0 }, "still %s subscribers after every watcher stopped", func() string { return fmt.Sprint(subscribers()) })
+	eventually(t, within, func() bool { return subscribers() == 0 }, "still %s subscribers after every watcher stopped", func() string { return fmt.Sprint(subscribers()) })
 
 	// Watchers of all services too.
 	all := watch(t, r)
 	expectResults(t, all, 2)
-	eventually(t, watchDeadline, func() bool { return subscribers() == 1 }, "%s subscribers with an all-services watcher", func() string { return fmt.Sprint(subscribers()) })
+	eventually(t, within, func() bool { return subscribers() == 1 }, "%s subscribers with an all-services watcher", func() string { return fmt.Sprint(subscribers()) })
 	all.Stop()
-	eventually(t, watchDeadline, func() bool { return subscribers() == 0 }, "still %s subscribers after the all-services watcher stopped", func() string { return fmt.Sprint(subscribers()) })
+	eventually(t, within, func() bool { return subscribers() == 0 }, "still %s subscribers after the all-services watcher stopped", func() string { return fmt.Sprint(subscribers()) })
 
 	// GetService holds its subscription: stopping a watcher leaves it working.
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	w3 := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w3, 2)
 	w3.Stop()
@@ -930,12 +771,12 @@ func TestWatchStopUnsubscribes(t *testing.T) {
 		t.Fatalf("%d subscribers: stopping a watcher dropped GetService's subscription", n)
 	}
 	mustRegister(t, a, watchService("svc", "v1", "n3"))
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "GetService after the watcher stopped sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "GetService after the watcher stopped sees %q", func() string { return seen(r, "svc") })
 }
 
 func TestWatchersAreIndependent(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledRegistry(t, env), settledRegistry(t, env)
+	a, r := settledPair(t, env)
 	w1 := watch(t, r, registry.WatchService("svc"))
 	w2 := watch(t, r, registry.WatchService("svc"))
 	all := watch(t, r)
@@ -945,7 +786,7 @@ func TestWatchersAreIndependent(t *testing.T) {
 			t.Fatalf("got %s", got)
 		}
 	}
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") }) // announces svc to all
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1" }, "r sees %q", func() string { return seen(r, "svc") }) // announces svc to all
 	if got := describe(expectResults(t, all, 1)[0]); got != "create svc v1/n1" {
 		t.Fatalf("got %s", got)
 	}
@@ -962,7 +803,7 @@ func TestWatchersAreIndependent(t *testing.T) {
 	if got, want := describeAll(expectResults(t, all, 2)), "create svc v1/n2, create svc v1/n3"; got != want {
 		t.Fatalf("all-services watcher after w1 stopped: got %s, want %s", got, want)
 	}
-	eventually(t, watchDeadline, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "r sees %q", func() string { return seen(r, "svc") })
+	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2,v1/n3" }, "r sees %q", func() string { return seen(r, "svc") })
 }
 
 // Names announced by concurrent calls (several goroutines registering new services at
@@ -981,7 +822,7 @@ func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 			wg.Add(1)
 			go func(j int) {
 				defer wg.Done()
-				if err := r.Register(plainService(name, "v1", fmt.Sprintf("n%d", j))); err != nil {
+				if err := r.Register(service(name, "v1", fmt.Sprintf("n%d", j))); err != nil {
 					t.Error(err)
 				}
 			}(j)
@@ -991,18 +832,18 @@ func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 		want := watchState{}
 		for j := 0; j < writers; j++ {
 			id := fmt.Sprintf("n%d", j)
-			want[name+" v1/"+id] = plainService(name, "v1", id).Nodes[0]
+			want[name+" v1/"+id] = service(name, "v1", id).Nodes[0]
 		}
-		readUntil(t, w, state, want.String, watchDeadline)
+		readUntil(t, w, state, want.String, within)
 		// Later pushes of the service still reach the watcher.
-		mustRegister(t, a, plainService(name, "v1", "late"))
-		want[name+" v1/late"] = plainService(name, "v1", "late").Nodes[0]
-		readUntil(t, w, state, want.String, watchDeadline)
+		mustRegister(t, a, service(name, "v1", "late"))
+		want[name+" v1/late"] = service(name, "v1", "late").Nodes[0]
+		readUntil(t, w, state, want.String, within)
 	}
 	w.Stop()
 	for i := 0; i < services; i++ {
 		name := fmt.Sprintf("burst%d", i)
-		eventually(t, watchDeadline, func() bool { return env.subscribers(t, env.namespace, DefaultGroup, name) == 0 },
+		eventually(t, within, func() bool { return env.subscribers(t, env.namespace, DefaultGroup, name) == 0 },
 			"%s: %s subscribers after the only watcher stopped", name, func() string { return fmt.Sprint(env.subscribers(t, env.namespace, DefaultGroup, name)) })
 	}
 }
@@ -1082,10 +923,11 @@ func watchSurvives(t *testing.T, fault string) {
 		{
 			env := newEnv(t)
 			srv := env.embedded(t, "Restart, DropConnections and FailRequests")
-			a, b, r := settledRegistry(t, env), settledRegistry(t, env), settledRegistry(t, env)
+			regs := settledRegistries(t, env, 3)
+			a, b, r := regs[0], regs[1], regs[2]
 			mustRegister(t, a, watchService("svc", "v1", "n1", "n2")) // a batch
 			mustRegister(t, b, watchService("svc", "v1", "gone"))     // a single instance
-			waitClientSettled(t, b)                                   // no start-up republish from b later
+			settled(t, b)                                             // no start-up republish from b later
 			w := watch(t, r, registry.WatchService("svc"))
 			state := watchState{}
 			for _, res := range expectResults(t, w, 3) {
@@ -1154,10 +996,10 @@ func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			name := fmt.Sprintf("svc%d", i)
-			if err := a.Register(plainService(name, "v1", "n1")); err != nil {
+			if err := a.Register(service(name, "v1", "n1")); err != nil {
 				t.Error(err)
 			}
-			if err := a.Register(plainService(name, "v1", "n2")); err != nil {
+			if err := a.Register(service(name, "v1", "n2")); err != nil {
 				t.Error(err)
 			}
 		}(i)
@@ -1244,7 +1086,7 @@ func BenchmarkRegisterToNext(b *testing.B) {
 	a, r := settledRegistry(b, env), settledRegistry(b, env)
 	mustRegister(b, a, watchService("bench", "v1", "n1"))
 	w := watch(b, r, registry.WatchService("bench"))
-	nextResult(b, w, watchDeadline)
+	nextResult(b, w, within)
 	durations := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -1252,7 +1094,7 @@ func BenchmarkRegisterToNext(b *testing.B) {
 		s.Nodes[0].Metadata["gen"] = fmt.Sprint(i)
 		start := time.Now()
 		mustRegister(b, a, s)
-		res := nextResult(b, w, watchDeadline)
+		res := nextResult(b, w, within)
 		durations = append(durations, time.Since(start))
 		if res.Action != "update" || res.Service.Nodes[0].Metadata["gen"] != fmt.Sprint(i) {
 			b.Fatalf("got %s %v", describe(res), res.Service.Nodes[0].Metadata)
@@ -1272,7 +1114,7 @@ func BenchmarkRegisterToNext(b *testing.B) {
 func TestWatchConcurrentWithClose(t *testing.T) {
 	env := newEnv(t)
 	a := settledRegistry(t, env)
-	mustRegister(t, a, plainService("svc", "v1", "n1"))
+	mustRegister(t, a, service("svc", "v1", "n1"))
 	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
 	closed := make(chan struct{})
 	go func() {

@@ -17,8 +17,8 @@ import (
 )
 
 // newConfigClient builds a real SDK config client for the server; it closes
-// with the test, once the SDK's listen loops are idle with nothing about to wake
-// them: nacos-sdk-go v2.3.5's CloseClient deletes from a process-wide map of
+// with the test, once the server has had no listen round for a while:
+// nacos-sdk-go v2.3.5's CloseClient deletes from a process-wide map of
 // connections that a listen round reads without the lock (a data race).
 func newConfigClient(t testing.TB, srv *Server, configure ...func(*constant.ClientConfig)) config_client.IConfigClient {
 	t.Helper()
@@ -27,34 +27,14 @@ func newConfigClient(t testing.TB, srv *Server, configure ...func(*constant.Clie
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		calm := 0
-		eventually(t, 10*time.Second, func() bool {
-			if sdkConfigLoopsIdle() {
-				calm++
-			} else {
-				calm = 0
-			}
-			return calm >= 3
-		})
+		eventually(t, 10*time.Second, func() bool { return srv.Idle(calm, listenRound...) })
 		client.CloseClient()
 	})
 	return client
 }
 
-// sdkConfigLoopsIdle reports whether every SDK config client's listen loop is
-// parked in its select and no goroutine is about to wake it.
-func sdkConfigLoopsIdle() bool {
-	for _, g := range goroutines() {
-		lines := strings.SplitN(g, "\n", 3)
-		switch {
-		case strings.Contains(g, "(*ConfigClient).asyncNotifyListenConfig.func1("):
-			return false
-		case strings.Contains(g, sdkConfigListenLoop) && (len(lines) < 2 || !strings.Contains(lines[0], " [select") || !strings.Contains(lines[1], sdkConfigListenLoop)):
-			return false
-		}
-	}
-	return true
-}
+// listenRound are the requests of an SDK config client's listen round.
+var listenRound = []string{"ConfigBatchListenRequest", "ConfigQueryRequest"}
 
 func inNamespace(ns string) func(*constant.ClientConfig) {
 	return func(c *constant.ClientConfig) { c.NamespaceId = ns }
@@ -326,7 +306,7 @@ func TestConfigListenerWithTheSDK(t *testing.T) {
 		func() { srv.RemoveConfig("", "", "live.yaml") },
 		func() { _ = srv.PublishConfig("", "", "live.yaml", "a: 2") },
 	} {
-		waitForSDKLoopIdle(t, sdkConfigListenLoop)
+		eventually(t, 10*time.Second, func() bool { return srv.Idle(calm, listenRound...) }) // the listen round is over
 		change()
 		want := []string{"[a: 1]", "[a: 1 ]", "[a: 1  a: 2]"}[i]
 		eventually(t, 10*time.Second, func() bool { return last() == want })

@@ -256,7 +256,7 @@ func (g *grpcService) RequestBiStream(stream auto.BiRequestStream_RequestBiStrea
 func (g *grpcService) Request(ctx context.Context, p *auto.Payload) (*auto.Payload, error) {
 	s, c := g.server, connectionFrom(ctx)
 	requestType := p.GetMetadata().GetType()
-	s.counters.add(requestType)
+	defer s.counters.begin(requestType)()
 	h, known := handlers[requestType]
 	responseType := "ErrorResponse"
 	if known {

@@ -469,11 +469,32 @@ func (s *Server) ResetCounters() {
 	s.counters.reset()
 }
 
-type counters struct {
-	mu     sync.Mutex
-	byType map[string]int64
+// Idle reports whether, for at least d, the server has received none of these
+// payloads (requests or stream messages, by metadata.type; any, when none is
+// named) and has had none of them in hand. Tests wait for it where
+// nacos-sdk-go gives no sign that it is done: once its clients are connected
+// again after a fault, Idle("InstanceRequest", "BatchInstanceRequest",
+// "SubscribeServiceRequest") means they have redone their registrations and
+// subscriptions, and whatever registered again after them has too, while
+// pollers (a ServiceListRequest a second) may go on.
+func (s *Server) Idle(d time.Duration, requestTypes ...string) bool {
+	return s.counters.idle(d, requestTypes)
 }
 
+type counters struct {
+	mu       sync.Mutex
+	byType   map[string]int64
+	activity map[string]*activity // by type; "" for every type
+}
+
+// activity is when payloads of a type last arrived or were last answered, and how
+// many unary requests of it are being answered.
+type activity struct {
+	last     time.Time
+	inFlight int
+}
+
+// add counts a payload received.
 func (c *counters) add(requestType string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -481,6 +502,51 @@ func (c *counters) add(requestType string) {
 		c.byType = make(map[string]int64)
 	}
 	c.byType[requestType]++
+	c.touch(requestType, 0)
+}
+
+// begin counts a unary request received; end is called once it is answered.
+func (c *counters) begin(requestType string) (end func()) {
+	c.add(requestType)
+	c.mu.Lock()
+	c.touch(requestType, +1)
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.touch(requestType, -1)
+	}
+}
+
+// touch records activity of a type, with a change of how many are in hand. c.mu is held.
+func (c *counters) touch(requestType string, inFlight int) {
+	if c.activity == nil {
+		c.activity = make(map[string]*activity)
+	}
+	now := time.Now()
+	for _, key := range []string{requestType, ""} {
+		a := c.activity[key]
+		if a == nil {
+			a = &activity{}
+			c.activity[key] = a
+		}
+		a.last = now
+		a.inFlight += inFlight
+	}
+}
+
+func (c *counters) idle(d time.Duration, requestTypes []string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(requestTypes) == 0 {
+		requestTypes = []string{""}
+	}
+	for _, t := range requestTypes {
+		if a := c.activity[t]; a != nil && (a.inFlight > 0 || time.Since(a.last) < d) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *counters) get(requestType string) int64 {

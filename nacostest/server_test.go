@@ -22,17 +22,7 @@ func TestCloseLeavesNoGoroutineOfThisPackage(t *testing.T) {
 	srv.HoldPushes()
 	register(t, publisher, instance("svc", "10.0.0.1", 80, nil))
 	srv.FailRequests("ServiceListRequest", FailTimeout)
-	held := make(chan struct{})
-	go func() {
-		defer close(held)
-		raw, err := newRawClient(srv.GRPCAddr())
-		if err != nil {
-			return
-		}
-		defer raw.conn.Close()
-		_, _ = raw.send(context.Background(), "ServiceListRequest", []byte(`{"namespace":"public"}`), nil)
-	}()
-	eventually(t, 5*time.Second, func() bool { return srv.Requests("ServiceListRequest") == 1 })
+	held := sendServiceList(t, srv)
 
 	srv.Close()
 	srv.Close() // idempotent
@@ -84,4 +74,46 @@ func TestNewClusterRejectsBadArguments(t *testing.T) {
 	if _, err := NewCluster(2, WithAddr("127.0.0.1:8848")); err == nil {
 		t.Error("NewCluster with WithAddr succeeded")
 	}
+}
+
+// Idle tells when the named requests have stopped: none arrived and none was in hand
+// for the period; the others do not count.
+func TestIdleWatchesTheNamedRequests(t *testing.T) {
+	srv := newServer(t)
+	if !srv.Idle(time.Hour) {
+		t.Fatal("a server that received nothing is not idle")
+	}
+	undo := srv.FailRequests("ServiceListRequest", FailTimeout)
+	answered := sendServiceList(t, srv)
+	// The request stays in hand: Idle does not count the time since it arrived.
+	never(t, 100*time.Millisecond, func() bool {
+		return srv.Idle(10*time.Millisecond, "ServiceListRequest") || srv.Idle(10*time.Millisecond)
+	})
+	if !srv.Idle(0, "InstanceRequest", "SubscribeServiceRequest") {
+		t.Fatal("not idle for requests that never came")
+	}
+	undo()
+	<-answered
+	eventually(t, 5*time.Second, func() bool { return srv.Idle(50*time.Millisecond, "ServiceListRequest") })
+	if srv.Idle(time.Hour, "ServiceListRequest") {
+		t.Fatal("idle for an hour after a request answered just now")
+	}
+}
+
+// sendServiceList sends srv a ServiceListRequest from a raw client of its own, waits
+// until srv has it, and returns a channel closed once it is answered (or failed).
+func sendServiceList(t *testing.T, srv *Server) <-chan struct{} {
+	t.Helper()
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		raw, err := newRawClient(srv.GRPCAddr())
+		if err != nil {
+			return
+		}
+		defer raw.conn.Close()
+		_, _ = raw.send(context.Background(), "ServiceListRequest", []byte(`{"namespace":"public"}`), nil)
+	}()
+	eventually(t, 5*time.Second, func() bool { return srv.Requests("ServiceListRequest") == 1 })
+	return answered
 }
