@@ -22,14 +22,15 @@ import (
 //
 // The version is written under the original community plugin's key, legacyVersion, for
 // readers still on that plugin (the HTTP broker tells queues from broadcasts by it); a
-// node's own metadata key of that name is kept under keyNodeVersion instead. Earlier
-// releases wrote the version under keyVersion, where it is still read. Writing it once
-// keeps a typical go-micro node at 8 metadata keys, which a small Go map holds: a ninth
-// costs every Go reader about 350 bytes per instance, the SDK's cache included.
+// node's own metadata key of that name is kept under keyNodeVersion instead. It is also
+// written under keyVersion, the only key earlier releases of this registry read, so that
+// no reader sees a node under the wrong version during a rolling upgrade. That ninth key
+// of a typical go-micro node costs every Go reader about 350 bytes per instance (a small
+// Go map holds 8), the SDK's cache included: the price of upgrades without a gap.
 const (
 	reservedPrefix = "micro."
 	keyNodeID      = reservedPrefix + "id"
-	keyVersion     = reservedPrefix + "version"      // the version, as earlier releases wrote it
+	keyVersion     = reservedPrefix + "version"      // the version, where earlier releases read it
 	keyService     = reservedPrefix + "service"      // endpoints and service metadata, packed
 	keyNodeVersion = reservedPrefix + "node.version" // the node's own legacyVersion key
 	legacyVersion  = "version"                       // the version, where the original plugin kept it
@@ -117,7 +118,7 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if f.port != 0 {
 		port = f.port
 	}
-	md := make(map[string]string, len(f.extra)+len(n.Metadata)+3)
+	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
 	for _, from := range []map[string]string{f.extra, n.Metadata} {
 		for k, v := range from {
 			switch {
@@ -131,6 +132,7 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	}
 	md[keyNodeID] = n.Id
 	if s.Version != "" {
+		md[keyVersion] = s.Version
 		md[legacyVersion] = s.Version
 	}
 	return model.Instance{

@@ -238,15 +238,11 @@ func (b *building) finish() {
 }
 
 // nodeIdentity returns the node id and the version of an instance. Instances registered
-// by other clients (no reserved keys) get their Nacos instance id (or address) as node id.
-// The version is under the original plugin's "version" key, or under keyVersion for
-// instances registered by earlier releases.
+// by other clients (no reserved keys) get their Nacos instance id (or address) as node id
+// and the original plugin's "version" key.
 func nodeIdentity(h *model.Instance) (id, ver string) {
 	if id, ours := h.Metadata[keyNodeID]; ours {
-		if ver, earlier := h.Metadata[keyVersion]; earlier {
-			return id, ver
-		}
-		return id, h.Metadata[legacyVersion]
+		return id, h.Metadata[keyVersion]
 	}
 	id = h.InstanceId
 	if id == "" {
@@ -279,7 +275,7 @@ func decodeInstance(h *model.Instance, id, ver string, like map[string]string) *
 	}
 	// Sized for what is left without the reserved keys: a map of up to 8 entries is one
 	// small table, which maps.Clone copies whole (copy.go).
-	node.Metadata = make(map[string]string, max(len(h.Metadata)-3, 0))
+	node.Metadata = make(map[string]string, max(len(h.Metadata)-4, 0))
 	for k, v := range h.Metadata {
 		if key, own := nodeMetadataKey(k, v, ver, ours); own {
 			node.Metadata[key] = v

@@ -2,9 +2,9 @@
 //
 // Every node of a go-micro service becomes an ephemeral Nacos instance of that service;
 // lookups and watches follow what Nacos pushes. Node metadata stays plain instance
-// metadata; the version is under "version", where the original community plugin kept
-// it, and the node id and the endpoints and service metadata (packed to fit Nacos's
-// 1024-character metadata limit) live under reserved "micro." keys.
+// metadata; the node id, the version, and the endpoints and service metadata (packed
+// to fit Nacos's 1024-character metadata limit) live under reserved "micro." keys, the
+// version also under "version", where the original community plugin kept it.
 // GetService returns one Service per version, as go-micro expects.
 //
 // The package registers itself in go-micro's plugin table as "nacos", so there are

@@ -186,7 +186,7 @@ func instanceKeys(name string, instances []model.Instance) []string {
 	var keys []string
 	for _, in := range instances {
 		if in.Enable && in.Healthy {
-			keys = append(keys, stateKey(name, in.Metadata[keyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
+			keys = append(keys, stateKey(name, in.Metadata[legacyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
 		}
 	}
 	return keys
