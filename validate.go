@@ -45,18 +45,19 @@ func isJavaSpace(r rune) bool { return strings.ContainsRune(" \t\n\x0B\f\r", r) 
 
 func cjkOrSpace(r rune) bool { return isCJK(r) || isJavaSpace(r) }
 
-// isBlank is Nacos's StringUtils.isBlank: empty or only Java white space
-// (Character.isWhitespace).
-func isBlank(s string) bool {
-	return strings.TrimFunc(s, func(r rune) bool {
-		switch {
-		case r == '\u00A0' || r == '\u2007' || r == '\u202F':
-			return false
-		case unicode.In(r, unicode.Zs, unicode.Zl, unicode.Zp):
-			return true
-		}
-		return (r >= '\t' && r <= '\r') || (r >= '\x1C' && r <= '\x1F')
-	}) == ""
+// isBlank is Nacos's StringUtils.isBlank: empty or only Java white space.
+func isBlank(s string) bool { return strings.TrimFunc(s, isJavaWhitespace) == "" }
+
+// isJavaWhitespace is Java's Character.isWhitespace. ASCII, nearly every rune checked
+// (every metadata key and value on every Register), is decided without Unicode's tables.
+func isJavaWhitespace(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return r == ' ' || (r >= '\t' && r <= '\r') || (r >= '\x1C' && r <= '\x1F')
+	case r == '\u00A0' || r == '\u2007' || r == '\u202F':
+		return false
+	}
+	return unicode.In(r, unicode.Zs, unicode.Zl, unicode.Zp)
 }
 
 func utf16Len(s string) int {
