@@ -46,6 +46,25 @@ func BenchmarkGetServiceCached3Nodes(b *testing.B) {
 	}
 }
 
+// BenchmarkCopyForCaller is the floor under GetService, which returns copies the caller
+// may change: the copy of the benchmarked services alone, made as GetService makes it.
+func BenchmarkCopyForCaller(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		s    *registry.Service
+	}{{"3Nodes", threeNodeGreeter()}, {"20Endpoints", greeterService(20)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				copySink = []*registry.Service{copyService(c.s, true)}
+			}
+		})
+	}
+}
+
+// copySink keeps the compiler from dropping BenchmarkCopyForCaller's copies.
+var copySink []*registry.Service
+
 // seenNodes returns the nodes r's GetService returns for name, all versions together.
 func seenNodes(r registry.Registry, name string) []*registry.Node {
 	services, _ := r.GetService(name)
