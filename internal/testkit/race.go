@@ -34,19 +34,42 @@ const (
 // InChild reports whether t runs in a child process that RunChecked started for it.
 func InChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 
-// The known races of nacos-sdk-go v2.3.5 live in its connection layer, package rpc:
-// RpcClient reads and writes currentConnection (and the connection it points to, its
-// abandon flag among others) and rpcClientStatus without synchronisation, from its own
-// goroutines and its callers', on every reconnect (upstream nacos-group/nacos-sdk-go#833,
-// #887, #905, #908). RpcClient.Request is inlined into NamingGrpcProxy.requestToServer,
-// at the line that calls it (sdkInlined). A race is the SDK's only when, on both sides,
-// the access is there and what called it is the SDK alone, up to its public API
-// (sdkRace).
+// The known races of nacos-sdk-go v2.3.5 live in two places:
+//   - its connection layer, package rpc: RpcClient reads and writes currentConnection
+//     (and the connection it points to, its abandon flag among others) and
+//     rpcClientStatus without synchronisation, from its own goroutines and its
+//     callers', on every reconnect (upstream nacos-group/nacos-sdk-go#833, #887, #905,
+//     #908). RpcClient.Request is inlined into NamingGrpcProxy.requestToServer, at the
+//     line that calls it (sdkInlined);
+//   - its naming cache: ServiceInfoHolder.ProcessService runs unsynchronised from the
+//     push handler and from Subscribe, sorts the cached instance lists in place
+//     (naming_cache) while the other writes them to its disk cache (package cache,
+//     through encoding/json).
+// A race is the SDK's only when, on both sides, the access is there and what called it
+// is the SDK alone, up to its public API (sdkRace).
 const (
 	sdkModule  = "github.com/nacos-group/nacos-sdk-go/"
 	sdkRPC     = sdkModule + "v2/common/remote/rpc."
 	sdkInlined = sdkModule + "v2/clients/naming_client/naming_grpc.(*NamingGrpcProxy).requestToServer() at naming_grpc_proxy.go:88"
 )
+
+// sdkRaceSites are the packages where the SDK's known races are (see above).
+var sdkRaceSites = []string{
+	sdkRPC,
+	sdkModule + "v2/clients/naming_client/naming_cache.",
+	sdkModule + "v2/clients/cache.",
+}
+
+// sdkRaceSite returns the SDK function fn with the package of its race site cut off,
+// or "" when fn is not in one.
+func sdkRaceSite(fn string) string {
+	for _, site := range sdkRaceSites {
+		if strings.HasPrefix(fn, site) {
+			return strings.TrimPrefix(fn, sdkModule+"v2/")
+		}
+	}
+	return ""
+}
 
 // sdkAPI are the SDK's public clients: the only way into the SDK a stack may come
 // from, for a race to be the SDK's.
@@ -182,11 +205,12 @@ var access = regexp.MustCompile(`^(Previous )?(Atomic )?(read|write|Read|Write) 
 
 // sdkRace says whether a race report is one of nacos-sdk-go's own races, and summarises
 // it. It is when, for each of its two accesses:
-//   - the access is in the SDK's connection layer, its rpc package (past frames of the
-//     runtime, sync and grpc), or at the line where RpcClient.Request is inlined; and
-//   - every frame below it is the SDK's (or the runtime's, sync's), up to the bottom of
-//     the stack (a goroutine of the SDK's own) or up to one of the SDK's public client
-//     methods (sdkAPI), where the caller's frames begin.
+//   - the access is in one of the SDK's race sites (past frames of the runtime, sync,
+//     grpc, sort, reflect and encoding/json), or at the line where RpcClient.Request is
+//     inlined; and
+//   - every frame below it is the SDK's (or the standard library's it runs through),
+//     up to the bottom of the stack (a goroutine of the SDK's own) or up to one of the
+//     SDK's public client methods (sdkAPI), where the caller's frames begin.
 //
 // A frame of anything else in between, ours in particular (our callback that the SDK
 // calls, our use of its internals), makes the race ours: a failure. Our frames are
@@ -226,16 +250,21 @@ func sdkAccess(stack []string) (string, bool) {
 		if j := strings.Index(loc, " "); j >= 0 {
 			loc = loc[:j]
 		}
-		plumbing := strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync/atomic.") || strings.HasPrefix(fn, "sync.")
+		// The standard library the SDK's code runs through: the runtime, sync, and the
+		// sorting and JSON encoding of its cache.
+		plumbing := false
+		for _, lib := range []string{"runtime.", "sync/atomic.", "sync.", "sort.", "reflect.", "encoding/json."} {
+			plumbing = plumbing || strings.HasPrefix(fn, lib)
+		}
 		switch {
 		case plumbing || in == "" && strings.HasPrefix(fn, "google.golang.org/grpc"):
 			continue
-		case in == "" && strings.HasPrefix(fn, sdkRPC):
-			in = strings.TrimPrefix(fn, sdkRPC) + " (" + loc + ")"
+		case in == "" && sdkRaceSite(fn) != "":
+			in = sdkRaceSite(fn) + " (" + loc + ")"
 		case in == "" && fn+" at "+loc == sdkInlined:
 			in = "(*RpcClient).Request() (inlined at " + loc + ")"
 		case in == "" || !strings.HasPrefix(fn, sdkModule):
-			return "", false // the access is not in the SDK's connection layer, or a frame above it is not the SDK's
+			return "", false // the access is not at a known race site, or a frame above it is not the SDK's
 		}
 		for _, api := range sdkAPI {
 			entered = entered || strings.HasPrefix(fn, api)

@@ -33,7 +33,7 @@ func TestRacyChild(t *testing.T) {
 	fmt.Printf("\n%s %s\n", childDone, t.Name())
 }
 
-// A report is the SDK's only when both of its accesses are in the SDK's connection layer
+// A report is the SDK's only when both of its accesses are at its known race sites
 // with nothing but the SDK above them, up to its public API or the bottom of one of its
 // own goroutines; a frame of ours anywhere else makes it ours.
 func TestSDKRaceClassification(t *testing.T) {
@@ -58,7 +58,13 @@ func TestSDKRaceClassification(t *testing.T) {
 		ourCallback     = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "Subscribe()", ours + "(*sdkClient).subscribe.func1()", rpc + "notifyConnectionEvent()", rpc + "Start.func1()"}
 		ourAccess       = []string{ours + "(*sdkClient).publish()", ours + "(*publication).sync()"}
 		ourConfig       = []string{"github.com/micro-registry/nacos/nacosconfig.(*nacosSource).changed()"}
-		sdkCache        = []string{sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", rpc + "Start.func1()"}
+		cacheSort       = []string{sdk + "clients/naming_client/naming_cache.instanceSorter.Swap()", "sort.Sort()", sdk + "clients/naming_client/naming_cache.sortInstance()",
+			sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", rpc + "(*NamingPushRequestHandler).RequestReply()", rpc + "(*GrpcClient).bindBiRequestStream.func1()"}
+		cacheWrite = []string{"reflect.Value.String()", "encoding/json.Marshal()", sdk + "clients/cache.WriteServicesToFile()",
+			sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", sdk + "clients/naming_client.(*NamingProxyDelegate).Subscribe()",
+			client + "Subscribe()", ours + "(*sdkClient).subscribe()"}
+		ourCacheRead = []string{"reflect.Value.String()", "encoding/json.Marshal()", ours + "(*sdkClient).subscribe()"}
+		sdkUtil      = []string{sdk + "util.LocalIP()", rpc + "Start.func1()"}
 	)
 	for _, c := range []struct {
 		name          string
@@ -75,7 +81,9 @@ func TestSDKRaceClassification(t *testing.T) {
 		{"the reconnect loop against our use of the SDK's internals", reconnectLoop, ourInternals, false},
 		{"the reconnect loop against our call of an SDK proxy, past its API", reconnectLoop, ourProxyCall, false},
 		{"the reconnect loop against a request from our callback, past the SDK's API", reconnectLoop, ourCallback, false},
-		{"the SDK's cache, outside its connection layer", sdkCache, sdkCache, false},
+		{"the SDK's push handler sorting its cache against its Subscribe writing it to disk", cacheSort, cacheWrite, true},
+		{"the SDK's push handler sorting its cache against our reading it", cacheSort, ourCacheRead, false},
+		{"the SDK, outside its known race sites", sdkUtil, sdkUtil, false},
 	} {
 		if _, ok := sdkRace(raceReport(c.first, c.second)); ok != c.sdk {
 			t.Errorf("%s: the SDK's race = %v, want %v\n%s", c.name, ok, c.sdk, raceReport(c.first, c.second))
