@@ -29,11 +29,8 @@ func TestMain(m *testing.M) {
 // and caches), whatever the registry does, and the one an SDK client leaves behind.
 var notOurs = append([]goleak.Option{goleak.IgnoreCurrent(), sdkLeftovers}, testkit.GoMicroGoroutines...)
 
-// sdkLeftovers is the goroutine every SDK client leaves behind: nacos-sdk-go v2.3.5
-// starts a UDP push receiver (for Nacos 1.x) with every naming client and never ends
-// it. CloseClient cancels its context, but its goroutine stays blocked reading the
-// socket until a datagram arrives.
-var sdkLeftovers = goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1")
+// sdkLeftovers is the goroutine every SDK naming client leaves behind.
+var sdkLeftovers = testkit.SDKPushReceiver
 
 // testEnv is a Nacos for one test: its own embedded server, or its own namespace on the
 // real server.

@@ -91,9 +91,9 @@ func newNamingClient(cfg *config) (*sdkClient, error) {
 	if err := sdkclient.CheckLogin(cc, servers); err != nil {
 		return nil, fmt.Errorf("nacos: create client: %w", &refusedError{err.Error()})
 	}
-	beginBuild()
+	done := sdkclient.UseClientMap()
 	nc, err := clients.NewNamingClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
-	endBuild()
+	done()
 	c := &sdkClient{
 		sdk: nc, settleAt: time.Now().Add(settleDelay), settled: make(chan struct{}), closed: make(chan struct{}),
 		warn: func(msg string) { cfg.logf(logger.WarnLevel, "%s", msg) },
@@ -107,39 +107,7 @@ func newNamingClient(cfg *config) (*sdkClient, error) {
 	return c, nil
 }
 
-// sdkClients keeps SDK client shutdowns apart from builds and from each other.
-//
-// nacos-sdk-go v2.3.5 keeps every client in a process-wide map. It adds them under a
-// lock while it builds one, but its Shutdown deletes them without it, so a client
-// closing while another is being built can crash the process (concurrent map writes).
-// A shutdown therefore waits, in the background, until no build is under way, and a
-// build waits while a shutdown runs (which takes no network round trip).
-var sdkClients struct {
-	sync.Mutex
-	changed  sync.Cond
-	builds   int
-	shutdown bool
-}
-
-func init() { sdkClients.changed.L = &sdkClients.Mutex }
-
-func beginBuild() {
-	sdkClients.Lock()
-	for sdkClients.shutdown {
-		sdkClients.changed.Wait()
-	}
-	sdkClients.builds++
-	sdkClients.Unlock()
-}
-
-func endBuild() {
-	sdkClients.Lock()
-	sdkClients.builds--
-	sdkClients.changed.Broadcast()
-	sdkClients.Unlock()
-}
-
-// close shuts the SDK client down, in the background (see sdkClients).
+// close shuts the SDK client down, in the background (see sdkclient.Shutdown).
 //
 // nacos-sdk-go v2.3.5 leaves its UDP push receiver (for Nacos 1.x) behind: its
 // goroutine stays blocked reading its socket for the life of the process.
@@ -148,17 +116,7 @@ func (c *sdkClient) close() <-chan struct{} {
 		c.markSettled()
 		go func() {
 			defer close(c.closed)
-			sdkClients.Lock()
-			for sdkClients.builds > 0 || sdkClients.shutdown {
-				sdkClients.changed.Wait()
-			}
-			sdkClients.shutdown = true
-			sdkClients.Unlock()
-			c.sdk.CloseClient()
-			sdkClients.Lock()
-			sdkClients.shutdown = false
-			sdkClients.changed.Broadcast()
-			sdkClients.Unlock()
+			sdkclient.Shutdown(c.sdk.CloseClient)
 		}()
 	})
 	return c.closed

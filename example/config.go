@@ -34,6 +34,10 @@ func configDemo(out io.Writer) error {
 	}
 	defer stop()
 	defer nacos.Close(reg)
+	// The greeter's registry. Registries close after the config sources (defers run last
+	// first): nacos-sdk-go's config listen rounds race with any client's shutdown.
+	nodeReg := nacos.NewRegistry(registry.Addrs(addrs...))
+	defer nacos.Close(nodeReg)
 
 	// What an operator does in the Nacos console: publish the service's config.
 	operator := nacosconfig.NewSource(nacosconfig.WithAddress(addrs), nacosconfig.WithDataID("greeter.yaml"))
@@ -56,10 +60,9 @@ func configDemo(out io.Writer) error {
 	node := micro.NewService(
 		micro.Server(server.NewServer(server.Address("127.0.0.1:0"))),
 		micro.Broker(broker.NewBroker()),
-		micro.Registry(nacos.NewRegistry(registry.Addrs(addrs...))),
+		micro.Registry(nodeReg),
 		micro.Name("greeter"),
 	)
-	defer nacos.Close(node.Options().Registry)
 	word := func() string { return conf.Get("greeting").String("Hello") }
 	if err := micro.RegisterHandler(node.Server(), &Greeter{srv: node.Server(), word: word}); err != nil {
 		return err

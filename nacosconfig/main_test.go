@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config.(*config).run"),
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch"),
 		goleak.IgnoreAnyFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).watch.func2"),
+		// Left by the registry's naming clients of TestRegistryClosingWhileASourceReads.
+		testkit.SDKPushReceiver,
 	}, testkit.GoMicroGoroutines...)...)
 }
 

@@ -92,7 +92,9 @@ func newSDKClient(s *settings) (*sdkClient, error) {
 	}
 	cc := s.client
 	servers := append(s.servers[:0:0], s.servers...)
+	done := sdkclient.UseClientMap()
 	c, err := clients.NewConfigClient(vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers})
+	done()
 	if err != nil {
 		return nil, fmt.Errorf("nacos: create config client: %w", err)
 	}
@@ -140,7 +142,9 @@ const (
 func (c *sdkClient) get(dataID string) (string, error) {
 	deadline := time.Now().Add(c.timeout)
 	for {
+		done := sdkclient.UseClientMap()
 		content, err := c.GetConfig(vo.ConfigParam{DataId: dataID, Group: c.group})
+		done()
 		if err == nil || !strings.Contains(err.Error(), limited) && !strings.Contains(err.Error(), modified) || time.Now().After(deadline) {
 			return content, err
 		}
@@ -325,7 +329,7 @@ func (c *sdkClient) close() {
 			<-rechecked // it listens afresh: not while quiesce cancels
 		}
 		c.quiesce()
-		c.CloseClient()
+		sdkclient.Shutdown(c.CloseClient)
 		if c.listenNow == nil {
 			return
 		}

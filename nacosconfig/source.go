@@ -10,6 +10,7 @@ import (
 
 	"github.com/asim/go-micro/v3/config/source"
 	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
@@ -234,7 +235,9 @@ func (s *nacosSource) Write(cs *source.ChangeSet) error {
 		return err
 	}
 	defer s.release()
+	done := sdkclient.UseClientMap()
 	ok, err := c.PublishConfig(vo.ConfigParam{DataId: id, Group: s.cfg.group, Content: content, Type: s.cfg.formats[id]})
+	done()
 	if err != nil || !ok {
 		return fmt.Errorf("nacos: write dataId %q in group %q: Nacos refused: %v", id, s.cfg.group, err)
 	}

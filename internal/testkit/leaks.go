@@ -12,3 +12,9 @@ var GoMicroGoroutines = []goleak.Option{
 	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config/loader/memory.(*memory).Watch.func1"),
 	goleak.IgnoreTopFunction("github.com/asim/go-micro/v3/config.(*config).run.func2"),
 }
+
+// SDKPushReceiver is the goroutine every nacos-sdk-go v2.3.5 naming client leaves
+// behind: its UDP listener for Nacos 1.x pushes (naming_http.PushReceiver), which
+// CloseClient cancels but which stays blocked reading its socket for the life of the
+// process.
+var SDKPushReceiver = goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1")
