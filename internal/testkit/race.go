@@ -45,6 +45,7 @@ func InChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 //     push handler and from Subscribe, sorts the cached instance lists in place
 //     (naming_cache) while the other writes them to its disk cache (package cache,
 //     through encoding/json).
+//
 // A race is the SDK's only when, on both sides, the access is there and what called it
 // is the SDK alone, up to its public API (sdkRace).
 const (
