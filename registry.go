@@ -274,18 +274,18 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 	if err != nil {
 		return nil, err
 	}
-	key, clusters, err := getTarget(cfg, o.Context)
+	key, clusters, targetErr := getTarget(cfg, o.Context)
 	key.name = name
 	var sub *subscription
-	if err == nil {
+	if targetErr == nil {
 		sub = r.subs.lookup(key) // the name was checked when it was subscribed
 	}
 	if sub == nil {
 		if err := checkServiceName(name); err != nil {
 			return nil, err
 		}
-		if err != nil {
-			return nil, err
+		if targetErr != nil {
+			return nil, targetErr
 		}
 		if sub, err = r.subscribe(key, nil); err != nil {
 			return nil, err
