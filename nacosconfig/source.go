@@ -128,6 +128,11 @@ func (s *nacosSource) detachIfIdle() *sdkClient {
 // Close releases a source made by NewSource: it stops its watchers and ends its
 // connection to Nacos. It is the source's own Close (io.Closer), reachable without a
 // type assertion. A source of another package is closed if it is an io.Closer.
+//
+// Ending the connection waits while another client of the process, a registry's
+// included, is being built or is querying a config: nacos-sdk-go's shutdown must not
+// overlap them (internal/sdkclient). Against a server that does not answer, that is at
+// most three times the SDK's gRPC timeout.
 func Close(src source.Source) error {
 	if c, ok := src.(io.Closer); ok {
 		return c.Close()
