@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# real-nacos.sh runs the official Nacos 2.x server (Java) on loopback, without Docker,
-# for the test suite: NACOS_ADDR=<what it prints> go test ./...
+# real-nacos.sh runs the official Nacos server (Java), 2.x or 3.x, on loopback, without
+# Docker, for the test suite: NACOS_ADDR=<what it prints> go test ./...
 #
 #   scripts/real-nacos.sh start   [HTTP_PORT]  start one server (default: a free port whose
 #                                              gRPC port, HTTP_PORT+1000, is free too) and
@@ -12,26 +12,38 @@
 #   scripts/real-nacos.sh cluster [HTTP_PORT]  start 3 members in cluster mode (embedded
 #                                              storage) on HTTP_PORT, +10 and +20, and print
 #                                              NACOS_ADDR with all three addresses
+#   scripts/real-nacos.sh build                only build (or find built) the server of
+#                                              NACOS_SOURCE, and print its jar
+#
+# Where the server comes from, the first that is set:
+#   NACOS_SERVER_JAR=path       run this nacos-server.jar (target/ of an official release
+#                               tarball)
+#   NACOS_SOURCE=path           build the official server from its sources: a source archive
+#                               of an alibaba/nacos release tag (nacos-<v>-src.tar.gz, as
+#                               `git archive` makes it) or a checkout of one. Maven builds it
+#                               once (1-3 minutes, dependencies from Maven Central); the jar
+#                               is kept in NACOS_CACHE, keyed by version and sha256, so
+#                               later starts begin at once. The version is the source's.
+#   otherwise                   resolve com.alibaba.nacos:nacos-console through Maven (only
+#                               where your Maven repository serves Nacos's server modules;
+#                               exits with status 3 when it cannot)
 #
 # Environment:
-#   SERVER_VERSION=2.5.1        the Nacos 2.x release to run (default 2.5.1, as in
-#                               docker-compose.yml)
+#   SERVER_VERSION=2.5.1        the Nacos release to run (default 2.5.1, as in
+#                               docker-compose.yml); 2.2 and later, 3.x included
 #   NACOS_AUTH=user:password    turn auth on and create that user (with read-write
 #                               permission on everything)
-#   NACOS_SERVER_JAR=path       run this nacos-server.jar (target/ of an official release
-#                               tarball) instead of resolving the server through Maven
-#   NACOS_CACHE=dir             where the resolved server is kept
+#   NACOS_CACHE=dir             where built servers and resolved class paths are kept
 #                               (default ~/.cache/micro-registry-nacos)
 #   NACOS_START_TIMEOUT=secs    how long to wait for the server (default 180)
 #
-# On first use the server (com.alibaba.nacos:nacos-console and what it depends on) is
-# resolved from Maven Central into Maven's local repository; only the class path is kept
-# in NACOS_CACHE. It exits with status 3 when the server cannot be obtained that way.
-# Each server's configuration, data and logs live in a temporary folder
-# that stop removes.
+# A member uses HTTP_PORT, HTTP_PORT+1000 and +1001 (gRPC) and HTTP_PORT-1000 (Raft); a 3.x
+# member also HTTP_PORT+2000 (its console) and +2001 (its MCP registry).
+# Each server's configuration, data and logs live in a temporary folder that stop removes.
 set -euo pipefail
 
 version=${SERVER_VERSION:-2.5.1}
+source_path=${NACOS_SOURCE:-}
 cache=${NACOS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/micro-registry-nacos}
 state_root=${TMPDIR:-/tmp}/real-nacos
 timeout=${NACOS_START_TIMEOUT:-180}
@@ -49,20 +61,37 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port prints a port P such that P and P+1000 (gRPC), and P+1001 and P-1000 (a
-# cluster member's other ports), are all free. It picks from 11000-31000, below
-# Linux's ephemeral ports (32768 and up), which outgoing connections may take at any
-# time; a cluster's members use P, P+10 and P+20.
+# member_ports prints every port a member on HTTP port P uses: P, P+1000 and P+1001
+# (gRPC), P-1000 (Raft), and on 3.x P+2000 (console) and P+2001 (MCP registry).
+member_ports() {
+	echo "$1" $(($1 + 1000)) $(($1 + 1001)) $(($1 - 1000))
+	! major3 || echo $(($1 + 2000)) $(($1 + 2001))
+}
+
+ports_free() {
+	local q
+	for q in $(member_ports "$1"); do
+		port_free "$q" || return 1
+	done
+}
+
+# major3 says whether the version to run is Nacos 3.x or later.
+major3() { [ "${version%%.*}" -ge 3 ]; }
+
+# free_port prints a port P such that every port a member uses (see member_ports) is
+# free. It picks P from 11000-29000, so that every port stays below Linux's ephemeral
+# ports (32768 and up), which outgoing connections may take at any time; a cluster's
+# members use P, P+10 and P+20.
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((11000 + RANDOM % 20000))
-		if port_free "$p" && port_free $((p + 1000)) && port_free $((p + 1001)) && port_free $((p - 1000)); then
+		p=$((11000 + RANDOM % 18000))
+		if ports_free "$p"; then
 			echo "$p"
 			return
 		fi
 	done
-	die "found no free pair of ports (P, P+1000)"
+	die "found no free set of ports (P, P+1000, P+1001, P-1000, and P+2000, P+2001 for 3.x)"
 }
 
 # classpath prints the server's class path, resolving it through Maven on first use
@@ -118,19 +147,139 @@ EOF
 	cat "$dir/classpath"
 }
 
+# source_version prints the Nacos version of the sources at $1 (an archive or a checkout):
+# the revision property of their root pom.xml.
+source_version() {
+	local pom
+	if [ -d "$1" ]; then
+		pom=$(cat "$1/pom.xml")
+	else
+		local top
+		top=$(tar -tzf "$1" | head -n 1)
+		pom=$(tar -xzOf "$1" "${top%%/*}/pom.xml")
+	fi
+	sed -n 's:.*<revision>\([^<]*\)</revision>.*:\1:p' <<<"$pom" | head -n 1
+}
+
+# source_sum prints the sha256 of the sources at $1: of the archive, or of every file of
+# the checkout (build output and .git left out).
+source_sum() {
+	if [ -d "$1" ]; then
+		(cd "$1" && find . -type f -not -path './.git/*' -not -path '*/target/*' -print0 | LC_ALL=C sort -z |
+			xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+	else
+		sha256sum "$1" | cut -d' ' -f1
+	fi
+}
+
+# built_jar builds the server from NACOS_SOURCE, unless it was built before, and prints
+# its nacos-server.jar. It sets version to the sources' version.
+built_jar() {
+	[ -e "$source_path" ] || die "NACOS_SOURCE=$source_path does not exist"
+	local src sum v
+	src=$(realpath "$source_path")
+	v=$(source_version "$src")
+	[ -n "$v" ] || die "NACOS_SOURCE=$src has no Nacos version in its pom.xml: is it alibaba/nacos?"
+	if [ -n "${SERVER_VERSION:-}" ] && [ "$SERVER_VERSION" != "$v" ]; then
+		die "SERVER_VERSION=$SERVER_VERSION, but NACOS_SOURCE=$src holds Nacos $v"
+	fi
+	version=$v
+	sum=$(source_sum "$src")
+	local dir=$cache/built/$v-${sum:0:16}
+	if [ ! -s "$dir/nacos-server.jar" ]; then
+		mkdir -p "$cache/built"
+		# One build at a time (two starts from one cold cache wait for each other).
+		exec 9>"$cache/built/.lock"
+		flock 9
+		[ -s "$dir/nacos-server.jar" ] || build "$src" "$v" "$dir"
+		exec 9>&-
+	fi
+	echo "$dir/nacos-server.jar"
+}
+
+# build builds the official distribution of the sources $1 (version $2) with Maven, as
+# alibaba/nacos's BUILDING describes, and keeps its server jar in $3.
+build() {
+	local src=$1 v=$2 dir=$3
+	need mvn "Maven builds the Nacos server from NACOS_SOURCE"
+	local work=$cache/built/work-$$
+	rm -rf "$work" "$dir"
+	mkdir -p "$work" "$dir"
+	if [ -d "$src" ]; then
+		(cd "$src" && tar --exclude=./.git --exclude='*/target' -cf - .) | tar -xf - -C "$work"
+	else
+		tar -xzf "$src" -C "$work" --strip-components=1
+	fi
+	echo "real-nacos: building Nacos $v from $src with Maven (once; log: $dir/build.log)..." >&2
+	local began=$SECONDS
+	if ! (cd "$work" && mvn -B -Prelease-nacos -Dmaven.test.skip=true -Drat.skip=true -Dcheckstyle.skip=true \
+		-Dpmd.skip=true -Djacoco.skip=true -Dspotbugs.skip=true -Dmaven.javadoc.skip=true \
+		package -pl distribution -am) >"$dir/build.log" 2>&1; then
+		tail -n 30 "$dir/build.log" >&2
+		rm -rf "$work"
+		die "Maven could not build Nacos $v from $src (full log: $dir/build.log)"
+	fi
+	# The distribution's server jar is the Spring Boot jar of the module that starts the
+	# server: bootstrap on 3.x, console on 2.x.
+	local jar=$work/bootstrap/target/nacos-server.jar
+	[ -s "$jar" ] || jar=$work/console/target/nacos-server.jar
+	[ -s "$jar" ] || { rm -rf "$work"; die "the build of Nacos $v made no bootstrap/ or console/target/nacos-server.jar"; }
+	mv "$jar" "$dir/nacos-server.jar.tmp"
+	mv "$dir/nacos-server.jar.tmp" "$dir/nacos-server.jar"
+	echo "$src" >"$dir/source"
+	rm -rf "$work"
+	echo "real-nacos: built Nacos $v in $((SECONDS - began))s" >&2
+}
+
+# server_main sets main to the java arguments that run the server, from the first route
+# that is set (see the top of this file).
+server_main() {
+	if [ -n "${NACOS_SERVER_JAR:-}" ]; then
+		[ -f "$NACOS_SERVER_JAR" ] || die "NACOS_SERVER_JAR=$NACOS_SERVER_JAR does not exist"
+		main=(-jar "$(realpath "$NACOS_SERVER_JAR")")
+	elif [ -n "$source_path" ]; then
+		local jar
+		jar=$(built_jar)
+		version=$(basename "$(dirname "$jar")")
+		version=${version%-*}
+		main=(-jar "$jar")
+	else
+		local cp
+		cp=$(classpath)
+		main=(-cp "$cp" com.alibaba.nacos.Nacos)
+	fi
+}
+
 # write_config writes the member's properties into its folder.
 write_config() {
 	local dir=$1 port=$2 auth=$3
-	# A fixed secret is fine: the server is on loopback, for tests.
+	# 3.x takes its client port from nacos.server.main.port: its separate console applies
+	# server.port too, so setting that would make both bind one port. The console and
+	# the MCP registry get ports of their own.
+	local ports="server.port=$port
+server.servlet.contextPath=/nacos"
+	if major3; then
+		ports="nacos.server.main.port=$port
+nacos.server.contextPath=/nacos
+nacos.console.port=$((port + 2000))
+nacos.console.contextPath=
+nacos.console.remote.server.context-path=/nacos
+nacos.ai.mcp.registry.port=$((port + 2001))
+nacos.deployment.type=merged
+nacos.k8s.sync.enabled=false"
+	fi
+	# A fixed secret is fine: the server is on loopback, for tests. 3.x wants the
+	# secret and the server identity even with auth off.
 	cat >"$dir/conf/application.properties" <<EOF
-server.port=$port
+$ports
 server.address=127.0.0.1
-server.servlet.contextPath=/nacos
 nacos.inetutils.ip-address=127.0.0.1
 nacos.inetutils.prefer-hostname-over-ip=false
 spring.sql.init.platform=
 nacos.console.ui.enabled=false
 nacos.core.auth.enabled=$auth
+nacos.core.auth.admin.enabled=$auth
+nacos.core.auth.console.enabled=$auth
 nacos.core.auth.system.type=nacos
 nacos.core.auth.caching.enabled=false
 nacos.core.auth.plugin.nacos.token.secret.key=bWljcm8tcmVnaXN0cnktbmFjb3MtdGVzdC1zZWNyZXQta2V5LTAxMjM0NTY3ODk=
@@ -143,25 +292,16 @@ server.tomcat.accesslog.enabled=false
 EOF
 }
 
-# launch starts one member in the background; mode is standalone or cluster.
+# launch starts one member in the background; mode is standalone or cluster. server_main
+# has set main.
 launch() {
 	local port=$1 mode=$2 members=${3:-}
 	local dir=$state_root/$port
 	[ ! -e "$dir/pid" ] || die "a server of this script already runs on port $port (stop it first)"
-	port_free "$port" || die "port $port is in use"
-	local other
-	for other in $((port + 1000)) $((port + 1001)) $((port - 1000)); do
-		port_free "$other" || die "port $other is in use: Nacos needs HTTP_PORT+1000 and +1001 (gRPC) and HTTP_PORT-1000 (Raft) free too"
+	local q
+	for q in $(member_ports "$port"); do
+		port_free "$q" || die "port $q is in use: a Nacos $version member on HTTP port $port needs ports $(echo $(member_ports "$port")) free"
 	done
-	local main
-	if [ -n "${NACOS_SERVER_JAR:-}" ]; then
-		[ -f "$NACOS_SERVER_JAR" ] || die "NACOS_SERVER_JAR=$NACOS_SERVER_JAR does not exist"
-		main=(-jar "$(realpath "$NACOS_SERVER_JAR")")
-	else
-		local cp
-		cp=$(classpath)
-		main=(-cp "$cp" com.alibaba.nacos.Nacos)
-	fi
 	rm -rf "$dir"
 	mkdir -p "$dir/conf" "$dir/logs"
 	local auth=false
@@ -177,7 +317,7 @@ launch() {
 	fi
 	echo "$version" >"$dir/version"
 	echo "$members" >"$dir/members"
-	echo "${NACOS_SERVER_JAR:+$(realpath "$NACOS_SERVER_JAR")}" >"$dir/jar"
+	printf '%s\n' "${main[@]}" >"$dir/main"
 	# setsid: the server outlives this script, and stop can end its whole process group.
 	# It runs in its folder: the server writes files (derby.log, Tomcat's work/) into its
 	# working directory.
@@ -218,28 +358,33 @@ show_log() {
 	fi
 }
 
-# setup_auth creates the NACOS_AUTH user with read-write permission on every resource.
+# setup_auth creates the NACOS_AUTH user with read-write permission on every resource,
+# through the auth API of the version (v1 on 2.x, v3 on 3.x).
 setup_auth() {
 	local port=$1 user=${NACOS_AUTH%%:*} pass=${NACOS_AUTH#*:}
 	[ "$user" != "$NACOS_AUTH" ] && [ -n "$user" ] && [ -n "$pass" ] || die "NACOS_AUTH must be user:password"
-	local base=http://127.0.0.1:$port/nacos/v1/auth admin_pass=nacos
+	local base=http://127.0.0.1:$port/nacos users roles perms admin_pass=nacos
+	if major3; then
+		users=$base/v3/auth/user roles=$base/v3/auth/role perms=$base/v3/auth/permission
+	else
+		users=$base/v1/auth/users roles=$base/v1/auth/roles perms=$base/v1/auth/permissions
+	fi
 	# Nacos 2.4+ starts with no admin password: the first caller sets it. Older versions
 	# have nacos/nacos. Either way the admin is "nacos".
 	[ "$user" != nacos ] || admin_pass=$pass
-	curl -s -o /dev/null -X POST "$base/users/admin" -d "password=$admin_pass" || true
+	curl -s -o /dev/null -X POST "$users/admin" -d "password=$admin_pass" || true
 	local token
-	token=$(curl -s -X POST "$base/users/login" -d "username=nacos&password=$admin_pass" | sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p')
+	token=$(curl -s -X POST "$base/v1/auth/users/login" -d "username=nacos&password=$admin_pass" | sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p')
 	[ -n "$token" ] || die "could not log in as the admin user nacos to create $user"
 	[ "$user" != nacos ] || return 0
-	curl -sf -o /dev/null -X POST "$base/users" -d "username=$user&password=$pass&accessToken=$token" ||
+	curl -sf -o /dev/null -X POST "$users" -d "username=$user&password=$pass&accessToken=$token" ||
 		die "could not create user $user"
-	curl -sf -o /dev/null -X POST "$base/roles" -d "role=micro_rw&username=$user&accessToken=$token" ||
+	curl -sf -o /dev/null -X POST "$roles" -d "role=micro_rw&username=$user&accessToken=$token" ||
 		die "could not give user $user a role"
-	local ns
-	for ns in public ''; do
-		curl -s -o /dev/null -X POST "$base/permissions" -d "role=micro_rw&resource=$ns:*:*&action=rw&accessToken=$token"
+	local resource
+	for resource in 'public:*:*' ':*:*' '*:*:*'; do
+		curl -s -o /dev/null -X POST "$perms" -d "role=micro_rw&resource=$resource&action=rw&accessToken=$token"
 	done
-	curl -s -o /dev/null -X POST "$base/permissions" -d "role=micro_rw&resource=*:*:*&action=rw&accessToken=$token"
 }
 
 stop_one() {
@@ -258,10 +403,15 @@ stop_one() {
 	rm -rf "$dir"
 }
 
-start_standalone() {
-	local port=${1:-$(free_port)}
-	need java "the official Nacos server is a Java program (Java 8 or later)"
+prepare() {
+	need java "the official Nacos server is a Java program (Java 8 or later; 17 for 3.x)"
 	need curl "the readiness probe uses curl"
+	server_main
+}
+
+start_standalone() {
+	prepare
+	local port=${1:-$(free_port)}
 	local began=$SECONDS
 	launch "$port" standalone
 	wait_ready "$port"
@@ -271,10 +421,8 @@ start_standalone() {
 }
 
 start_cluster() {
+	prepare
 	local first=${1:-$(free_port)}
-	need java "the official Nacos server is a Java program (Java 8 or later)"
-	need curl "the readiness probe uses curl"
-	# A member uses its port, port+1000 and +1001 (gRPC) and port-1000 (Raft).
 	local ports=("$first" $((first + 10)) $((first + 20))) members="" addrs="" p
 	for p in "${ports[@]}"; do
 		members+="${members:+,}127.0.0.1:$p"
@@ -296,6 +444,10 @@ cmd=${1:-}
 case "$cmd" in
 start) start_standalone "${2:-}" ;;
 cluster) start_cluster "${2:-}" ;;
+build)
+	[ -n "$source_path" ] || die "build needs NACOS_SOURCE"
+	built_jar
+	;;
 stop)
 	if [ -n "${2:-}" ]; then
 		stop_one "$2"
@@ -307,24 +459,19 @@ stop)
 	;;
 restart)
 	[ -n "${2:-}" ] || die "restart needs the HTTP port"
-	members=""
-	if [ -d "$state_root/$2" ]; then
-		# The same release, from the same place (the server jar or Maven), in the same mode.
-		version=$(cat "$state_root/$2/version" 2>/dev/null || echo "$version")
-		members=$(cat "$state_root/$2/members" 2>/dev/null || true)
-		jar=$(cat "$state_root/$2/jar" 2>/dev/null || true)
-		[ -z "$jar" ] || NACOS_SERVER_JAR=$jar
-	fi
+	dir=$state_root/$2
+	[ -f "$dir/main" ] || die "no server of this script runs on port $2"
+	# The same release, run the same way, in the same mode.
+	version=$(cat "$dir/version")
+	members=$(cat "$dir/members")
+	mapfile -t main <"$dir/main"
 	stop_one "$2"
-	if [ -z "$members" ]; then
-		start_standalone "$2"
-	else
-		# A cluster member comes back as a member.
-		launch "$2" cluster "$members"
-		wait_ready "$2"
-		echo "real-nacos: cluster member 127.0.0.1:$2 back" >&2
-		echo "NACOS_ADDR=127.0.0.1:$2"
-	fi
+	launch "$2" "$([ -z "$members" ] && echo standalone || echo cluster)" "$members"
+	wait_ready "$2"
+	# The auth user lives in the server's embedded database, which stop removed.
+	[ -z "${NACOS_AUTH:-}" ] || [ -n "$members" ] || setup_auth "$2"
+	echo "real-nacos: Nacos $version back on 127.0.0.1:$2" >&2
+	echo "NACOS_ADDR=127.0.0.1:$2"
 	;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
