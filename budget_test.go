@@ -2,10 +2,16 @@ package nacos
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+
+	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/server"
+
+	"github.com/micro-registry/nacos/internal/wire"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/apipb"
@@ -137,7 +143,7 @@ func endpointsWithin(budget, most int, endpoints func(n int) []*registry.Endpoin
 	s := greeterService(0)
 	fits := func(n int) bool {
 		s.Endpoints = endpoints(n)
-		_, dropped, err := encodeService(s, instanceFields{weight: 1}, budget)
+		_, dropped, err := wire.Encode(fromService(s), wire.InstanceFields{Weight: 1}, budget)
 		return err == nil && dropped == ""
 	}
 	lo, hi := 0, most+1 // fits(lo); !fits(hi), or hi is past most
@@ -163,5 +169,20 @@ func TestCodecEndpointsPerBudget(t *testing.T) {
 		if got < c.typical || simple < c.greeter {
 			t.Errorf("want at least %d and %d", c.typical, c.greeter)
 		}
+	}
+}
+
+// legacyCatalog is the first two endpoints of catalog in the first release's packed
+// form (micro.service).
+const legacyCatalog = "z쑋慛왆仈藾郓땝즔陀啄敩輻惔謚睰료ꤵ淟魂誅谞暫坊甔놇뾯揵ꗏ꯫愁澥죺ꥧ傼縷\ua8dc몀紩\ua95b鄹촠髕佚릆儃鸄갴녳筥免ꄉ빖晭擉Ꞿꏂ瀇鬉엔쓐箪髲帼떫愁糔幆盔봡묗褴꺨뇀쥏鷚櫶绚ꍙ꧴롗駓닶곧筚哪鹴兪毿磩똉냴ꚠ硊淿絯딮頣挈넷냋峄쩏쁷螑젔뗁惗捺郩ꛝꂜ붦縨쵛羃쥱矞襨趏윙星쟥\ua83b螵貎声喝壞袜鍢駻瓻栮셀鿴仑듂뛝괖쏧쓄걏뮚怸긇놇鄝渔\uaac9涋堸庼ꖿ亀丟췰"
+
+// The first release's packed endpoints still decode, as go-micro's server extracts them.
+func TestFirstReleasesEndpointsDecode(t *testing.T) {
+	h := model.Instance{Ip: "10.0.0.1", Port: 1, Weight: 1, Healthy: true, Enable: true,
+		Metadata: map[string]string{"micro.id": "n", "micro.service": legacyCatalog}}
+	got := wire.Decode("catalog", []model.Instance{h}, nil)
+	want := fromService(&registry.Service{Endpoints: typicalEndpoints(t, 2)}).Endpoints
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Service.Endpoints, want) {
+		t.Fatalf("catalog endpoints: %+v", got)
 	}
 }

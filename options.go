@@ -2,50 +2,35 @@ package nacos
 
 import (
 	"context"
-	"fmt"
-	"math"
 	"time"
 
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 
+	"github.com/micro-registry/nacos/internal/core"
+	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/options"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
-// Defaults, in one place. Every one of them can be changed with the option named beside it.
+// Defaults, in one place (the core's, shared by every go-micro line). Every one of them
+// can be changed with the option named beside it.
 const (
-	DefaultAddress           = sdkclient.DefaultAddress // registry.Addrs, WithAddress
-	DefaultTimeout           = sdkclient.DefaultTimeout // registry.Timeout
-	DefaultGroup             = constant.DEFAULT_GROUP   // WithGroup
-	DefaultWeight            = 1.0                      // WithWeight
-	DefaultMetadataBudget    = 1024                     // WithMetadataBudget; real Nacos's limit
-	DefaultDiscoveryInterval = 10 * time.Second         // WithDiscoveryInterval
-	DefaultLookupExpiry      = 2 * time.Minute          // WithLookupExpiry
-	maxWeight                = 10000.0                  // Nacos accepts weights in (0, 10000]
+	DefaultAddress           = core.DefaultAddress           // registry.Addrs, WithAddress
+	DefaultTimeout           = core.DefaultTimeout           // registry.Timeout
+	DefaultGroup             = core.DefaultGroup             // WithGroup
+	DefaultWeight            = core.DefaultWeight            // WithWeight
+	DefaultMetadataBudget    = core.DefaultMetadataBudget    // WithMetadataBudget; real Nacos's limit
+	DefaultDiscoveryInterval = core.DefaultDiscoveryInterval // WithDiscoveryInterval
+	DefaultLookupExpiry      = core.DefaultLookupExpiry      // WithLookupExpiry
 )
 
-// Option keys: unexported types, so no other package can collide with them. The keys of
-// the options that build the SDK client are sdkclient's, shared with nacosconfig.
-type (
-	groupKey             struct{}
-	clusterKey           struct{}
-	weightKey            struct{}
-	pushEmptyProtectKey  struct{}
-	metadataBudgetKey    struct{}
-	discoveryIntervalKey struct{}
-	lookupExpiryKey      struct{}
-	loggerKey            struct{}
-)
+// loggerKey is the key of WithLogger: a go-micro v3 logger.
+type loggerKey struct{}
 
-func withValue(key, value interface{}) registry.Option {
-	return func(o *registry.Options) {
-		if o.Context == nil {
-			o.Context = context.Background()
-		}
-		o.Context = context.WithValue(o.Context, key, value)
-	}
-}
+// withValue sets an option in registry.Options.Context.
+var withValue = options.Setter(func(o *registry.Options) *context.Context { return &o.Context })
 
 // WithAddress sets the Nacos server addresses, as registry.Addrs does (kept from the
 // original plugin). Several addresses mean failover. An empty list is an error.
@@ -59,13 +44,13 @@ func WithNamespace(namespace string) registry.Option {
 }
 
 // WithGroup sets the Nacos group services are registered and looked up in (default DefaultGroup).
-func WithGroup(group string) registry.Option { return withValue(groupKey{}, group) }
+func WithGroup(group string) registry.Option { return withValue(core.GroupKey{}, group) }
 
 // WithCluster sets the Nacos cluster name of registered instances (default: Nacos's "DEFAULT").
-func WithCluster(cluster string) registry.Option { return withValue(clusterKey{}, cluster) }
+func WithCluster(cluster string) registry.Option { return withValue(core.ClusterKey{}, cluster) }
 
 // WithWeight sets the weight of registered instances, in (0, 10000] (default DefaultWeight).
-func WithWeight(weight float64) registry.Option { return withValue(weightKey{}, weight) }
+func WithWeight(weight float64) registry.Option { return withValue(core.WeightKey{}, weight) }
 
 // WithAuth turns on Nacos username/password authentication.
 func WithAuth(username, password string) registry.Option {
@@ -108,18 +93,20 @@ func WithLoadCacheAtStart(load bool) registry.Option {
 // WithPushEmptyProtection makes the registry ignore a push that empties a service and keep
 // its previous nodes, as Nacos's namingPushEmptyProtection does (default false, so that
 // the last node leaving is seen by GetService and watchers).
-func WithPushEmptyProtection(on bool) registry.Option { return withValue(pushEmptyProtectKey{}, on) }
+func WithPushEmptyProtection(on bool) registry.Option {
+	return withValue(core.PushEmptyProtectKey{}, on)
+}
 
 // WithMetadataBudget sets how many characters of instance metadata a node may use (default
 // DefaultMetadataBudget, the limit of a default Nacos server). Endpoints, then service
 // metadata, are left out of nodes that would exceed it.
-func WithMetadataBudget(chars int) registry.Option { return withValue(metadataBudgetKey{}, chars) }
+func WithMetadataBudget(chars int) registry.Option { return withValue(core.MetadataBudgetKey{}, chars) }
 
 // WithDiscoveryInterval sets how often a watcher of all services asks Nacos for new
 // service names (default DefaultDiscoveryInterval). Names this registry registers or
 // looks up are picked up at once.
 func WithDiscoveryInterval(d time.Duration) registry.Option {
-	return withValue(discoveryIntervalKey{}, d)
+	return withValue(core.DiscoveryIntervalKey{}, d)
 }
 
 // WithLookupExpiry sets how long a subscription that only GetService uses is kept
@@ -127,92 +114,19 @@ func WithDiscoveryInterval(d time.Duration) registry.Option {
 // go-micro's registry cache, which looks services up again when its entries expire).
 // A service without instances, e.g. a name that does not exist, is released after at
 // most 5 seconds.
-func WithLookupExpiry(d time.Duration) registry.Option { return withValue(lookupExpiryKey{}, d) }
+func WithLookupExpiry(d time.Duration) registry.Option { return withValue(core.LookupExpiryKey{}, d) }
 
 // WithLogger sends what the plugin logs to l instead of go-micro's logger.DefaultLogger.
 func WithLogger(l logger.Logger) registry.Option { return withValue(loggerKey{}, l) }
 
-// config is everything the registry needs, derived and validated from registry.Options.
-type config struct {
-	servers           []constant.ServerConfig
-	client            constant.ClientConfig
-	group             string
-	cluster           string
-	weight            float64
-	metadataBudget    int
-	pushEmptyProtect  bool
-	discoveryInterval time.Duration
-	lookupExpiry      time.Duration
-	log               logger.Logger // nil: logger.DefaultLogger at the time of logging
-}
-
-// newConfig validates opts and fills in the defaults.
-func newConfig(opts registry.Options) (*config, error) {
-	ctx := opts.Context
-	if ctx == nil {
-		ctx = context.Background()
+// coreOptions is what the core needs of go-micro's options.
+func coreOptions(o registry.Options) core.Options {
+	var l logger.Logger
+	if o.Context != nil {
+		l, _ = o.Context.Value(loggerKey{}).(logger.Logger)
 	}
-	c := &config{
-		group:             DefaultGroup,
-		weight:            DefaultWeight,
-		metadataBudget:    DefaultMetadataBudget,
-		discoveryInterval: DefaultDiscoveryInterval,
-		lookupExpiry:      DefaultLookupExpiry,
+	return core.Options{
+		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig, Context: o.Context,
+		Logger: gomicro3.Logger(l),
 	}
-	if v, ok := ctx.Value(groupKey{}).(string); ok && v != "" {
-		c.group = v
-	}
-	if err := sdkclient.CheckGroup(c.group); err != nil {
-		return nil, err
-	}
-	if v, ok := ctx.Value(clusterKey{}).(string); ok {
-		c.cluster = v
-	}
-	if err := checkCluster(c.cluster); err != nil {
-		return nil, err
-	}
-	if v, ok := ctx.Value(weightKey{}).(float64); ok {
-		c.weight = v
-	}
-	if err := checkWeight(c.weight); err != nil {
-		return nil, err
-	}
-	if v, ok := ctx.Value(metadataBudgetKey{}).(int); ok {
-		if v <= 0 {
-			return nil, fmt.Errorf("nacos: metadata budget must be positive, got %d", v)
-		}
-		c.metadataBudget = v
-	}
-	if v, ok := ctx.Value(discoveryIntervalKey{}).(time.Duration); ok {
-		if v <= 0 {
-			return nil, fmt.Errorf("nacos: discovery interval must be positive, got %v", v)
-		}
-		c.discoveryInterval = v
-	}
-	if v, ok := ctx.Value(lookupExpiryKey{}).(time.Duration); ok {
-		if v <= 0 {
-			return nil, fmt.Errorf("nacos: lookup expiry must be positive, got %v", v)
-		}
-		c.lookupExpiry = v
-	}
-	c.pushEmptyProtect, _ = ctx.Value(pushEmptyProtectKey{}).(bool)
-	c.log, _ = ctx.Value(loggerKey{}).(logger.Logger)
-	var err error
-	c.servers, c.client, err = sdkclient.Build(ctx, sdkclient.Connection{
-		Addrs: opts.Addrs, Timeout: opts.Timeout, Secure: opts.Secure, TLSConfig: opts.TLSConfig,
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The registry needs to see a service become empty; WithPushEmptyProtection decides
-	// what to do with it.
-	c.client.UpdateCacheWhenEmpty = true
-	return c, nil
-}
-
-func checkWeight(w float64) error {
-	if math.IsNaN(w) || w <= 0 || w > maxWeight {
-		return fmt.Errorf("nacos: weight must be in (0, %v], got %v", maxWeight, w)
-	}
-	return nil
 }

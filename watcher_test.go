@@ -1019,66 +1019,6 @@ func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 		"of %d fresh registries that registered n1 then n2, the server lost n2 for some: %s", clients, func() string { return strings.Join(lost(), "; ") })
 }
 
-// BenchmarkWatcherDiff10000 measures one push of a 10,000-node service in which one node
-// changed: decoding the instance list and diffing it against what was reported.
-func BenchmarkWatcherDiff10000(b *testing.B) {
-	const n = 10000
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("node-%05d", i)
-	}
-	svc := watchService("big", "v1", ids...)
-	for i, node := range svc.Nodes {
-		node.Address = fmt.Sprintf("10.%d.%d.%d:8080", i>>16&255, i>>8&255, i&255)
-	}
-	encoded, _, err := encodeService(svc, instanceFields{weight: 1}, DefaultMetadataBudget)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hosts := make([]model.Instance, n)
-	for i, e := range encoded {
-		hosts[i] = e.instance
-		hosts[i].InstanceId = fmt.Sprintf("%s#%d#DEFAULT#DEFAULT_GROUP@@big", e.instance.Ip, e.instance.Port)
-	}
-	// Two states that differ in one node's metadata, alternated so that every diff
-	// finds exactly one update.
-	changed := append([]model.Instance(nil), hosts...)
-	md := maps.Clone(changed[n/2].Metadata)
-	md["gen"] = "2"
-	changed[n/2].Metadata = md
-	// Each push is a new list, as the SDK unmarshals it, decoded on the previous one.
-	states := [2][]model.Instance{hosts, changed}
-	decoded := decodeInstances("big", hosts, nil)
-	_, reported := diff("big", nil, decoded)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		pushed := clonedInstances(states[(i+1)%2])
-		runtime.GC() // the SDK's unmarshalling is not what is measured
-		b.StartTimer()
-		decoded = decodeInstances("big", pushed, decoded)
-		results, after := diff("big", reported, decoded)
-		if len(results) != 1 || results[0].Action != "update" {
-			b.Fatalf("got %d results", len(results))
-		}
-		reported = after
-	}
-}
-
-// clonedInstances copies instances deeply, as each push arrives.
-func clonedInstances(hosts []model.Instance) []model.Instance {
-	out := make([]model.Instance, len(hosts))
-	for i, h := range hosts {
-		out[i] = h
-		out[i].Metadata = make(map[string]string, len(h.Metadata))
-		for k, v := range h.Metadata {
-			out[i].Metadata[k] = strings.Clone(v)
-		}
-	}
-	return out
-}
-
 // BenchmarkRegisterToNext measures the latency from Register on one registry to Next
 // returning the change on another, over loopback against the embedded server.
 func BenchmarkRegisterToNext(b *testing.B) {

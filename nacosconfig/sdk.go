@@ -13,6 +13,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
@@ -86,7 +87,7 @@ type sdkCache interface {
 // newSDKClient builds a config client for s. It does not connect yet: the SDK does on
 // the first request.
 func newSDKClient(s *settings) (*sdkClient, error) {
-	sdkclient.InstallLogger(s.client, s.log)
+	sdkclient.InstallLogger(s.client, gomicro3.Logger(s.log))
 	if err := sdkclient.CheckLogin(s.client, s.servers); err != nil {
 		return nil, fmt.Errorf("nacos: %w", err)
 	}

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/asim/go-micro/v3/logger"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	sdklog "github.com/nacos-group/nacos-sdk-go/v2/common/logger"
+
+	"github.com/micro-registry/nacos/internal/logging"
 )
 
 // The SDK's logger is process-wide, shared by every nacos-sdk-go client of the process:
@@ -16,19 +17,19 @@ import (
 // the executable; the plugin sends its lines to go-micro's logger instead (or, with
 // WithLogDir, to the SDK's own files), once per process, when the first registry or
 // config source builds a client, unless the program installed a logger of its own in
-// the SDK (logger.SetLogger), which is then left alone. What the plugin's logger does
+// the SDK (its logger.SetLogger), which is then left alone. What the plugin's logger does
 // to SDK lines, it does to every client's: credentials are blanked out, and routine
 // lines are demoted (routineSDKLines).
 var sdkLoggerOnce sync.Once
 
 // InstallLogger is called before an SDK client is built, by the registry and the config
 // source alike: the first call of the process decides where SDK lines go.
-func InstallLogger(cc constant.ClientConfig, log logger.Logger) {
+func InstallLogger(cc constant.ClientConfig, log logging.Logger) {
 	sdkLoggerOnce.Do(func() {
 		if _, isSDKs := sdklog.GetLogger().(*sdklog.NacosLogger); !isSDKs {
 			return // the program installed its own
 		}
-		l := sdkLogger{micro: log}
+		l := sdkLogger{to: log}
 		if cc.LogDir != "" {
 			file, err := sdklog.InitNacosLogger(sdklog.BuildLoggerConfig(cc))
 			if err != nil {
@@ -62,26 +63,21 @@ func Redact(s string) string { return credential.ReplaceAllString(s, "${1}******
 var routineSDKLines = []string{"connectionId %s received error event", "out of date data received", "%s Unsupported payload type"}
 
 // sdkLogger receives the SDK's log lines. It writes them to the SDK's own log file when
-// the user asked for one (WithLogDir), otherwise to a go-micro logger (DefaultLogger when
-// micro is nil, looked up at each line so that a later change of the default is
-// followed). The SDK reports routine work at info level, so that becomes debug; its
-// warnings and errors keep their level.
+// the user asked for one (WithLogDir), otherwise to the plugin's logger. The SDK reports
+// routine work at info level, so that becomes debug; its warnings and errors keep their
+// level.
 type sdkLogger struct {
-	file  sdklog.Logger
-	micro logger.Logger
+	file sdklog.Logger
+	to   logging.Logger
 }
 
-func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
+func (s sdkLogger) emit(level logging.Level, format string, args []interface{}) {
 	for _, p := range routineSDKLines {
 		if strings.HasPrefix(format, p) {
-			level = logger.DebugLevel
+			level = logging.DebugLevel
 		}
 	}
-	l := s.micro
-	if l == nil {
-		l = logger.DefaultLogger
-	}
-	if s.file == nil && !logger.V(level, l) {
+	if s.file == nil && !s.to.Enabled(level) {
 		return // skip formatting: the SDK logs whole service lists on every push
 	}
 	var msg string
@@ -94,26 +90,26 @@ func (s sdkLogger) emit(level logger.Level, format string, args []interface{}) {
 	case s.file == nil && strings.Contains(msg, noDiskCache):
 		// the disk cache is off on purpose: see diskCacheDir
 	case s.file == nil:
-		l.Log(level, "nacos-sdk: "+msg)
-	case level >= logger.ErrorLevel:
+		s.to.Log(level, "nacos-sdk: "+msg)
+	case level >= logging.ErrorLevel:
 		s.file.Error(msg)
-	case level >= logger.WarnLevel:
+	case level >= logging.WarnLevel:
 		s.file.Warn(msg)
-	case level >= logger.DebugLevel:
+	case level >= logging.DebugLevel:
 		s.file.Info(msg)
 	default:
 		s.file.Debug(msg)
 	}
 }
 
-func (s sdkLogger) Debug(args ...interface{})            { s.emit(logger.TraceLevel, "", args) }
-func (s sdkLogger) Info(args ...interface{})             { s.emit(logger.DebugLevel, "", args) }
-func (s sdkLogger) Warn(args ...interface{})             { s.emit(logger.WarnLevel, "", args) }
-func (s sdkLogger) Error(args ...interface{})            { s.emit(logger.ErrorLevel, "", args) }
-func (s sdkLogger) Debugf(f string, args ...interface{}) { s.emit(logger.TraceLevel, f, args) }
-func (s sdkLogger) Infof(f string, args ...interface{})  { s.emit(logger.DebugLevel, f, args) }
-func (s sdkLogger) Warnf(f string, args ...interface{})  { s.emit(logger.WarnLevel, f, args) }
-func (s sdkLogger) Errorf(f string, args ...interface{}) { s.emit(logger.ErrorLevel, f, args) }
+func (s sdkLogger) Debug(args ...interface{})            { s.emit(logging.TraceLevel, "", args) }
+func (s sdkLogger) Info(args ...interface{})             { s.emit(logging.DebugLevel, "", args) }
+func (s sdkLogger) Warn(args ...interface{})             { s.emit(logging.WarnLevel, "", args) }
+func (s sdkLogger) Error(args ...interface{})            { s.emit(logging.ErrorLevel, "", args) }
+func (s sdkLogger) Debugf(f string, args ...interface{}) { s.emit(logging.TraceLevel, f, args) }
+func (s sdkLogger) Infof(f string, args ...interface{})  { s.emit(logging.DebugLevel, f, args) }
+func (s sdkLogger) Warnf(f string, args ...interface{})  { s.emit(logging.WarnLevel, f, args) }
+func (s sdkLogger) Errorf(f string, args ...interface{}) { s.emit(logging.ErrorLevel, f, args) }
 
 func (s sdkLogger) Close() error {
 	if s.file != nil {

@@ -1,4 +1,4 @@
-package nacos
+package wire
 
 import (
 	"net"
@@ -7,15 +7,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
-// version is one version of a service as decoded from one instance list: a go-micro
-// Service shared by every reader of the list, and never modified (readers get copies),
-// plus what the watchers need to compare versions cheaply.
-type version struct {
-	service *registry.Service
+// Version is one version of a service as decoded from one instance list: a Service
+// shared by every reader of the list, and never modified (readers get copies), plus
+// what the watchers need to compare versions cheaply.
+type Version struct {
+	Service *Service      // its nodes sorted by id, when decoded
 	packed  string        // packed service fields; equal strings mean equal fields
 	list    *instanceList // the list it was decoded from; nil if made by withoutNodes
 	hostOf  []int32       // service.Nodes[i] was decoded from list.hosts[hostOf[i]]
@@ -27,7 +26,7 @@ type version struct {
 // instanceList is one instance list and what it decoded to.
 type instanceList struct {
 	hosts    []model.Instance
-	versions []*version
+	versions []*Version
 	at       []nodeRef // where the node of hosts[i] went
 }
 
@@ -35,23 +34,30 @@ type instanceList struct {
 // not served.
 type nodeRef struct{ v, n int32 }
 
-// withoutNodes returns an empty copy of v, to be filled with some of its nodes.
-func (v *version) withoutNodes() *version {
-	shallow := *v.service
+// WithoutNodes returns an empty copy of v, to be filled with some of its nodes.
+func (v *Version) WithoutNodes() *Version {
+	shallow := *v.Service
 	shallow.Nodes = nil
-	return &version{service: &shallow, packed: v.packed}
+	return &Version{Service: &shallow, packed: v.packed}
 }
 
-// cluster returns the Nacos cluster of v.service.Nodes[i], for a decoded version (list is
-// set).
-func (v *version) cluster(i int) string { return v.list.hosts[v.hostOf[i]].ClusterName }
+// Decoded says whether v was decoded (not made by WithoutNodes): its nodes are sorted
+// by id, and Cluster knows their clusters.
+func (v *Version) Decoded() bool { return v.list != nil }
 
-// nodeIndex returns where each node id is in v.service.Nodes (the last, for an id that
+// Cluster returns the Nacos cluster of v.Service.Nodes[i], for a decoded version.
+func (v *Version) Cluster(i int) string { return v.list.hosts[v.hostOf[i]].ClusterName }
+
+// SameFields says whether v and w have the same service fields (metadata and
+// endpoints), as their packed form tells.
+func (v *Version) SameFields(w *Version) bool { return v.packed == w.packed }
+
+// nodeIndex returns where each node id is in v.Service.Nodes (the last, for an id that
 // repeats).
-func (v *version) nodeIndex() map[string]int {
+func (v *Version) nodeIndex() map[string]int {
 	v.indexOnce.Do(func() {
-		v.index = make(map[string]int, len(v.service.Nodes))
-		for i, n := range v.service.Nodes {
+		v.index = make(map[string]int, len(v.Service.Nodes))
+		for i, n := range v.Service.Nodes {
 			v.index[n.Id] = i
 		}
 	})
@@ -60,14 +66,14 @@ func (v *version) nodeIndex() map[string]int {
 
 // decodedNode is a node and the place in the list of the instance it was decoded from.
 type decodedNode struct {
-	node *registry.Node // nil: not taken
+	node *Node // nil: not taken
 	host int32
 }
 
 // building is a version being decoded.
 type building struct {
-	v     *version
-	base  *version      // the same version in the previous list, if any
+	v     *Version
+	base  *Version      // the same version in the previous list, if any
 	slots []decodedNode // by position in base.service.Nodes: sorted by id
 	extra []decodedNode // nodes not in base
 }
@@ -81,7 +87,7 @@ func (b *building) take(h *model.Instance) {
 	}
 }
 
-// decodeInstances groups Nacos instances into one go-micro Service per version, keeping
+// Decode groups Nacos instances into one go-micro Service per version, keeping
 // only instances that are healthy, enabled, have a positive weight and can be dialled.
 // Versions and their nodes are sorted, so equal inputs decode equally.
 //
@@ -90,7 +96,7 @@ func (b *building) take(h *model.Instance) {
 // instance equal to the one a node of base was decoded from gets that very node, and a
 // version whose packed fields did not change gets its fields. A push then costs one
 // comparison per unchanged instance, and watchers tell unchanged nodes by their pointer.
-func decodeInstances(name string, hosts []model.Instance, base []*version) []*version {
+func Decode(name string, hosts []model.Instance, base []*Version) []*Version {
 	var prev *instanceList
 	if len(base) > 0 && base[0].list != nil {
 		prev = base[0].list
@@ -102,10 +108,10 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 	versionOf := func(ver string) *building {
 		b := byVersion[ver]
 		if b == nil {
-			b = &building{v: &version{service: &registry.Service{Name: name, Version: ver}, list: list}}
+			b = &building{v: &Version{Service: &Service{Name: name, Version: ver}, list: list}}
 			for _, v := range base {
-				if v.service.Version == ver && v.list == prev {
-					b.base, b.slots = v, make([]decodedNode, len(v.service.Nodes))
+				if v.Service.Version == ver && v.list == prev {
+					b.base, b.slots = v, make([]decodedNode, len(v.Service.Nodes))
 				}
 			}
 			byVersion[ver] = b
@@ -117,7 +123,7 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 		fromBase = make([]*building, len(prev.versions))
 	}
 	var lastMetadata map[string]string // of the node decoded last
-	decode := func(h *model.Instance, id, ver string) *registry.Node {
+	decode := func(h *model.Instance, id, ver string) *Node {
 		n := decodeInstance(h, id, ver, lastMetadata)
 		lastMetadata = n.Metadata
 		return n
@@ -133,18 +139,18 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 		if prev != nil && i < len(prev.hosts) && prev.at[i].v > 0 {
 			ref := prev.at[i]
 			bv := prev.versions[ref.v-1]
-			same := prev.hosts[i].InstanceId == h.InstanceId && sameInstance(prev.hosts[i], *h)
+			same := prev.hosts[i].InstanceId == h.InstanceId && SameInstance(prev.hosts[i], *h)
 			if !same {
 				id, ver = nodeIdentity(h)
 			}
-			if same || ver == bv.service.Version && id == bv.service.Nodes[ref.n].Id {
+			if same || ver == bv.Service.Version && id == bv.Service.Nodes[ref.n].Id {
 				b := fromBase[ref.v-1]
 				if b == nil {
-					b = versionOf(bv.service.Version)
+					b = versionOf(bv.Service.Version)
 					fromBase[ref.v-1] = b
 				}
 				if b.slots[ref.n].node == nil {
-					node := bv.service.Nodes[ref.n]
+					node := bv.Service.Nodes[ref.n]
 					if !same {
 						node = decode(h, id, ver)
 					}
@@ -161,8 +167,8 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 		b.take(h)
 		if b.base != nil {
 			if j, ok := b.base.nodeIndex()[id]; ok && b.slots[j].node == nil {
-				node := b.base.service.Nodes[j]
-				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !sameInstance(*was, *h) {
+				node := b.base.Service.Nodes[j]
+				if was := &prev.hosts[b.base.hostOf[j]]; was.InstanceId != h.InstanceId || !SameInstance(*was, *h) {
 					node = decode(h, id, ver)
 				}
 				b.slots[j] = decodedNode{node, int32(i)}
@@ -171,12 +177,12 @@ func decodeInstances(name string, hosts []model.Instance, base []*version) []*ve
 		}
 		b.extra = append(b.extra, decodedNode{decode(h, id, ver), int32(i)})
 	}
-	list.versions = make([]*version, 0, len(byVersion))
+	list.versions = make([]*Version, 0, len(byVersion))
 	for _, b := range byVersion {
 		b.finish()
 		list.versions = append(list.versions, b.v)
 	}
-	sort.Slice(list.versions, func(i, j int) bool { return list.versions[i].service.Version < list.versions[j].service.Version })
+	sort.Slice(list.versions, func(i, j int) bool { return list.versions[i].Service.Version < list.versions[j].Service.Version })
 	for vi, v := range list.versions {
 		for n, host := range v.hostOf {
 			list.at[host] = nodeRef{int32(vi + 1), int32(n)}
@@ -196,9 +202,9 @@ func (b *building) finish() {
 			n++
 		}
 	}
-	v.service.Nodes, v.hostOf = make([]*registry.Node, 0, n), make([]int32, 0, n)
+	v.Service.Nodes, v.hostOf = make([]*Node, 0, n), make([]int32, 0, n)
 	add := func(d decodedNode) {
-		v.service.Nodes = append(v.service.Nodes, d.node)
+		v.Service.Nodes = append(v.Service.Nodes, d.node)
 		v.hostOf = append(v.hostOf, d.host)
 	}
 	extra := b.extra
@@ -217,9 +223,9 @@ func (b *building) finish() {
 	}
 	// Nodes of one id (the same node registered twice, briefly, or a foreign client's
 	// choice) keep the order of the list, whatever the base.
-	for i := 0; i < len(v.service.Nodes); {
+	for i := 0; i < len(v.Service.Nodes); {
 		j := i + 1
-		for j < len(v.service.Nodes) && v.service.Nodes[j].Id == v.service.Nodes[i].Id {
+		for j < len(v.Service.Nodes) && v.Service.Nodes[j].Id == v.Service.Nodes[i].Id {
 			j++
 		}
 		if j-i > 1 {
@@ -229,10 +235,10 @@ func (b *building) finish() {
 	}
 	switch {
 	case b.base != nil && b.base.packed == v.packed:
-		v.service.Metadata, v.service.Endpoints = b.base.service.Metadata, b.base.service.Endpoints
+		v.Service.Metadata, v.Service.Endpoints = b.base.Service.Metadata, b.base.Service.Endpoints
 	case v.packed != "":
 		if f, err := unpack(v.packed); err == nil {
-			v.service.Metadata, v.service.Endpoints = f.Metadata, f.Endpoints
+			v.Service.Metadata, v.Service.Endpoints = f.Metadata, f.Endpoints
 		}
 	}
 }
@@ -254,8 +260,8 @@ func nodeIdentity(h *model.Instance) (id, ver string) {
 // decodeInstance reads the node of one instance, whose id and version nodeIdentity found.
 // Its metadata is like, the very map, if they are equal: the nodes of a service mostly
 // have the same metadata, and decoded maps are never modified (readers get copies).
-func decodeInstance(h *model.Instance, id, ver string, like map[string]string) *registry.Node {
-	node := &registry.Node{Id: id, Address: net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10))}
+func decodeInstance(h *model.Instance, id, ver string, like map[string]string) *Node {
+	node := &Node{Id: id, Address: net.JoinHostPort(h.Ip, strconv.FormatUint(h.Port, 10))}
 	_, ours := h.Metadata[keyNodeID]
 	if like != nil {
 		n := 0
@@ -304,7 +310,7 @@ func nodeMetadataKey(k, v, ver string, ours bool) (key string, own bool) {
 
 // byHost sorts nodes i to j of a version by their place in the instance list.
 type byHost struct {
-	v    *version
+	v    *Version
 	i, j int
 }
 
@@ -312,7 +318,7 @@ func (s byHost) Len() int           { return s.j - s.i }
 func (s byHost) Less(a, b int) bool { return s.v.hostOf[s.i+a] < s.v.hostOf[s.i+b] }
 func (s byHost) Swap(a, b int) {
 	a, b = s.i+a, s.i+b
-	n, h := s.v.service.Nodes, s.v.hostOf
+	n, h := s.v.Service.Nodes, s.v.hostOf
 	n[a], n[b] = n[b], n[a]
 	h[a], h[b] = h[b], h[a]
 }

@@ -1,4 +1,4 @@
-package nacos
+package wire
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
@@ -36,42 +35,61 @@ const (
 	legacyVersion  = "version"                       // the version, where the original plugin kept it
 )
 
-// nodeKey identifies a node within a service: go-micro identifies nodes by id, and
+// MetadataLimit is how many characters of metadata a default Nacos server accepts per
+// instance (nacos.naming.service.metadata.length).
+const MetadataLimit = 1024
+
+// NodeKey identifies a node within a service: go-micro identifies nodes by id, and
 // versions are independent of each other.
-type nodeKey struct{ version, id string }
+type NodeKey struct{ Version, ID string }
 
-// encodedNode is one node as it is published to Nacos.
-type encodedNode struct {
-	key      nodeKey
-	instance model.Instance
+// EncodedNode is one node as it is published to Nacos.
+type EncodedNode struct {
+	Key      NodeKey
+	Instance model.Instance
 }
 
-// instanceFields are the Nacos fields that come from the registry's options or the
+// InstanceFields are the Nacos fields that come from the registry's options or the
 // call's parameters, not from the go-micro service.
-type instanceFields struct {
-	cluster  string
-	weight   float64
-	extra    map[string]string // added to every node's metadata; the node's own keys win
-	ip       string            // if set, replaces the host of every node's address
-	port     uint64            // if set, replaces the port of every node's address
-	disabled bool              // registered with Nacos's enabled flag off: not served
-	unwell   bool              // registered with Nacos's healthy flag off: not served
+type InstanceFields struct {
+	Cluster  string
+	Weight   float64
+	Extra    map[string]string // added to every node's metadata; the node's own keys win
+	IP       string            // if set, replaces the host of every node's address
+	Port     uint64            // if set, replaces the port of every node's address
+	Disabled bool              // registered with Nacos's enabled flag off: not served
+	Unwell   bool              // registered with Nacos's healthy flag off: not served
 }
 
-// encodeService turns every node of s into a Nacos instance. It never modifies s. When
+// SameInstance says whether two instances are equal in every field the registry
+// publishes.
+func SameInstance(a, b model.Instance) bool {
+	if a.Ip != b.Ip || a.Port != b.Port || a.Weight != b.Weight || a.ClusterName != b.ClusterName ||
+		a.Enable != b.Enable || a.Healthy != b.Healthy || len(a.Metadata) != len(b.Metadata) {
+		return false
+	}
+	for k, v := range a.Metadata {
+		if w, ok := b.Metadata[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Encode turns every node of s into a Nacos instance. It never modifies s. When
 // the packed service fields do not fit in the metadata budget they are left out, endpoints
 // first; dropped says what was left out ("" if nothing).
-func encodeService(s *registry.Service, f instanceFields, budget int) (nodes []encodedNode, dropped string, err error) {
+func Encode(s *Service, f InstanceFields, budget int) (nodes []EncodedNode, dropped string, err error) {
 	if s == nil {
 		return nil, "", errors.New("nacos: service is nil")
 	}
-	if err := checkServiceName(s.Name); err != nil {
+	if err := CheckServiceName(s.Name); err != nil {
 		return nil, "", err
 	}
 	if len(s.Nodes) == 0 {
 		return nil, "", fmt.Errorf("nacos: service %q has no nodes", s.Name)
 	}
-	nodes = make([]encodedNode, 0, len(s.Nodes))
+	nodes = make([]EncodedNode, 0, len(s.Nodes))
 	seen := make(map[string]bool, len(s.Nodes))
 	largest := 0
 	for _, n := range s.Nodes {
@@ -83,25 +101,25 @@ func encodeService(s *registry.Service, f instanceFields, budget int) (nodes []e
 			return nil, "", fmt.Errorf("nacos: service %q lists node %q twice", s.Name, n.Id)
 		}
 		seen[n.Id] = true
-		size := metadataLen(in.Metadata)
+		size := MetadataLen(in.Metadata)
 		if size > budget {
 			return nil, "", fmt.Errorf("nacos: node %q of service %q: its metadata takes %d characters, over the budget of %d", n.Id, s.Name, size, budget)
 		}
 		if size > largest {
 			largest = size
 		}
-		nodes = append(nodes, encodedNode{key: nodeKey{s.Version, n.Id}, instance: in})
+		nodes = append(nodes, EncodedNode{Key: NodeKey{s.Version, n.Id}, Instance: in})
 	}
 	packed, dropped := packWithin(s, budget-largest-utf16Len(keyService))
 	if packed != "" {
 		for i := range nodes {
-			nodes[i].instance.Metadata[keyService] = packed
+			nodes[i].Instance.Metadata[keyService] = packed
 		}
 	}
 	return nodes, dropped, nil
 }
 
-func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.Instance, error) {
+func encodeNode(s *Service, n *Node, f InstanceFields) (model.Instance, error) {
 	if n == nil {
 		return model.Instance{}, fmt.Errorf("nacos: service %q has a nil node", s.Name)
 	}
@@ -112,14 +130,14 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	if err != nil {
 		return model.Instance{}, fmt.Errorf("nacos: node %q of service %q: %v", n.Id, s.Name, err)
 	}
-	if f.ip != "" {
-		ip = f.ip
+	if f.IP != "" {
+		ip = f.IP
 	}
-	if f.port != 0 {
-		port = f.port
+	if f.Port != 0 {
+		port = f.Port
 	}
-	md := make(map[string]string, len(f.extra)+len(n.Metadata)+4)
-	for _, from := range []map[string]string{f.extra, n.Metadata} {
+	md := make(map[string]string, len(f.Extra)+len(n.Metadata)+4)
+	for _, from := range []map[string]string{f.Extra, n.Metadata} {
 		for k, v := range from {
 			switch {
 			case strings.HasPrefix(k, reservedPrefix):
@@ -138,11 +156,11 @@ func encodeNode(s *registry.Service, n *registry.Node, f instanceFields) (model.
 	return model.Instance{
 		Ip:          ip,
 		Port:        port,
-		Weight:      f.weight,
-		Enable:      !f.disabled,
-		Healthy:     !f.unwell,
+		Weight:      f.Weight,
+		Enable:      !f.Disabled,
+		Healthy:     !f.Unwell,
 		Ephemeral:   true,
-		ClusterName: f.cluster,
+		ClusterName: f.Cluster,
 		Metadata:    md,
 	}, nil
 }
@@ -157,7 +175,7 @@ func splitAddress(addr string) (string, uint64, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("address %q has an invalid port (want 0-65535)", addr)
 	}
-	if err := checkIP(host); err != nil {
+	if err := CheckIP(host); err != nil {
 		return "", 0, fmt.Errorf("address %q has an invalid host", addr)
 	}
 	return host, p, nil
@@ -165,7 +183,7 @@ func splitAddress(addr string) (string, uint64, error) {
 
 // packWithin packs the service fields into at most room characters, leaving out
 // endpoints, then service metadata, until they fit.
-func packWithin(s *registry.Service, room int) (packed, dropped string) {
+func packWithin(s *Service, room int) (packed, dropped string) {
 	candidates := []struct {
 		fields  serviceFields
 		dropped string

@@ -1,4 +1,4 @@
-package nacos
+package wire
 
 import (
 	"fmt"
@@ -68,9 +68,9 @@ func utf16Len(s string) int {
 	return n
 }
 
-// checkServiceName is the parameter checker's ^(?!@).((?!@@)[^\u4E00-\u9FA5\s])*$ and
+// CheckServiceName is the parameter checker's ^(?!@).((?!@@)[^\u4E00-\u9FA5\s])*$ and
 // length limit; a blank name, which Nacos refuses elsewhere, is refused too.
-func checkServiceName(name string) error {
+func CheckServiceName(name string) error {
 	first, size := utf8.DecodeRuneInString(name)
 	switch {
 	case isBlank(name):
@@ -87,33 +87,33 @@ func checkServiceName(name string) error {
 	return nil
 }
 
-// checkCluster checks the cluster of registered instances; it accepts "" (Nacos then
+// CheckCluster checks the cluster of registered instances; it accepts "" (Nacos then
 // uses its "DEFAULT" cluster).
-func checkCluster(cluster string) error {
+func CheckCluster(cluster string) error {
 	if cluster != "" && (len(cluster) > maxClusterLen || !clusterPattern.MatchString(cluster)) {
 		return fmt.Errorf("nacos: cluster %q is invalid: Nacos registers instances in clusters of up to %d of a-z A-Z 0-9 - (no '_')", cluster, maxClusterLen)
 	}
 	return nil
 }
 
-// checkClusterFilter checks a cluster name a lookup filters on.
-func checkClusterFilter(cluster string) error {
+// CheckClusterFilter checks a cluster name a lookup filters on.
+func CheckClusterFilter(cluster string) error {
 	if len(cluster) > maxClusterLen || !clusterFilterPattern.MatchString(cluster) {
 		return fmt.Errorf("nacos: cluster %q in a cluster filter is invalid: Nacos accepts up to %d of a-z A-Z 0-9 - _", cluster, maxClusterLen)
 	}
 	return nil
 }
 
-func checkIP(ip string) error {
+func CheckIP(ip string) error {
 	if ip == "" || utf16Len(ip) > maxIPLen || strings.IndexFunc(ip, cjkOrSpace) >= 0 {
 		return fmt.Errorf("nacos: host %q is not a valid instance address", ip)
 	}
 	return nil
 }
 
-// metadataLen is the size Nacos checks against its metadata limit: the sum of the
+// MetadataLen is the size Nacos checks against its metadata limit: the sum of the
 // lengths of every key and value that is not blank.
-func metadataLen(md map[string]string) int {
+func MetadataLen(md map[string]string) int {
 	n := 0
 	for k, v := range md {
 		if !isBlank(k) {
@@ -138,9 +138,9 @@ var heartBeatKeys = []struct {
 	{"preserved.ip.delete.timeout", 30000},
 }
 
-// checkInstance checks an encoded node as Nacos's register handler does
+// CheckInstance checks an encoded node as Nacos's register handler does
 // (NamingUtils.checkInstanceIsLegal), and refuses port 0, which no client can dial.
-func checkInstance(service, id string, in model.Instance) error {
+func CheckInstance(service, id string, in model.Instance) error {
 	if in.Port == 0 {
 		return fmt.Errorf("nacos: node %q of service %q: port 0 cannot be dialled", id, service)
 	}
@@ -161,5 +161,5 @@ func checkInstance(service, id string, in model.Instance) error {
 		return fmt.Errorf("nacos: node %q of service %q: Nacos requires metadata %s (%d) to be at most %s (%d) and %s (%d)",
 			id, service, heartBeatKeys[0].key, ms[0], heartBeatKeys[1].key, ms[1], heartBeatKeys[2].key, ms[2])
 	}
-	return checkCluster(in.ClusterName)
+	return CheckCluster(in.ClusterName)
 }

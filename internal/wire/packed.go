@@ -1,4 +1,4 @@
-package nacos
+package wire
 
 import (
 	"bytes"
@@ -13,15 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/asim/go-micro/v3/registry"
 )
 
 // serviceFields are the service-level fields Nacos has no place for, with the names of
 // go-micro's JSON.
 type serviceFields struct {
-	Metadata  map[string]string    `json:"metadata,omitempty"`
-	Endpoints []*registry.Endpoint `json:"endpoints,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Endpoints []*Endpoint       `json:"endpoints,omitempty"`
 }
 
 // The packed service fields (the value of micro.service) start with a format tag:
@@ -125,14 +123,14 @@ func sameFields(a, b serviceFields) bool {
 	return sameMap(a.Metadata, b.Metadata) && slices.EqualFunc(a.Endpoints, b.Endpoints, sameEndpoint)
 }
 
-func sameEndpoint(a, b *registry.Endpoint) bool {
+func sameEndpoint(a, b *Endpoint) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	return a.Name == b.Name && sameValue(a.Request, b.Request) && sameValue(a.Response, b.Response) && sameMap(a.Metadata, b.Metadata)
 }
 
-func sameValue(a, b *registry.Value) bool {
+func sameValue(a, b *Value) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -213,8 +211,8 @@ func readAtMost(r io.Reader) ([]byte, error) {
 
 // legacyFields are the service fields in the first release's JSON.
 type legacyFields struct {
-	Metadata  map[string]string    `json:"m,omitempty"`
-	Endpoints []*registry.Endpoint `json:"e,omitempty"`
+	Metadata  map[string]string `json:"m,omitempty"`
+	Endpoints []*Endpoint       `json:"e,omitempty"`
 }
 
 // legacyDict is the preset dictionary of the first release's form.
@@ -255,4 +253,32 @@ func unpackLegacy(s string) (legacyFields, error) {
 		return f, err
 	}
 	return f, json.Unmarshal(raw, &f)
+}
+
+// copyEndpoints copies endpoints deeply, for the memory of packed fields.
+func copyEndpoints(eps []*Endpoint) []*Endpoint {
+	if eps == nil {
+		return nil
+	}
+	out := make([]*Endpoint, len(eps))
+	for i, e := range eps {
+		if e != nil {
+			out[i] = &Endpoint{Name: e.Name, Request: copyValue(e.Request), Response: copyValue(e.Response), Metadata: maps.Clone(e.Metadata)}
+		}
+	}
+	return out
+}
+
+func copyValue(v *Value) *Value {
+	if v == nil {
+		return nil
+	}
+	c := &Value{Name: v.Name, Type: v.Type}
+	if v.Values != nil {
+		c.Values = make([]*Value, len(v.Values))
+		for i, sub := range v.Values {
+			c.Values[i] = copyValue(sub)
+		}
+	}
+	return c
 }

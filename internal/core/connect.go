@@ -1,0 +1,205 @@
+package core
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/micro-registry/nacos/internal/logging"
+	"github.com/micro-registry/nacos/internal/naming"
+)
+
+// The registry's client is built in the background and switched without holding any
+// lock across the network: Init and Close never wait on Nacos, and a call waits for a
+// client being built at most the timeout. These fields of Registry are guarded by its
+// mu.
+type connection struct {
+	client   naming.Client // the current client; nil until the first is built
+	build    *clientBuild  // a client being built, if any
+	buildErr error         // why the last build failed, if it did
+	running  bool          // the publisher's and the subscriptions' loops run
+}
+
+// clientBuild is a client being built.
+type clientBuild struct {
+	settings *Settings
+	done     chan struct{} // closed once built or failed
+	err      error         // set before done is closed
+}
+
+// connect starts building the first client, if there is none and none is being built.
+func (r *Registry) connect() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.usable() == nil && r.client == nil && r.build == nil {
+		r.startBuild()
+	}
+}
+
+// namingClient returns the client, starting the first build if there is none, and
+// waiting for it at most the timeout. While Init's new client is being built, the
+// current one serves.
+func (r *Registry) namingClient() (naming.Client, *Settings, error) {
+	var deadline time.Time
+	for {
+		r.mu.Lock()
+		if err := r.usable(); err != nil {
+			r.mu.Unlock()
+			return nil, nil, err
+		}
+		s := r.settings
+		if r.client != nil {
+			c := r.client
+			r.mu.Unlock()
+			return c, s, nil
+		}
+		b := r.build
+		if b == nil {
+			b = r.startBuild()
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.Timeout())
+		}
+		r.mu.Unlock()
+		wait := time.NewTimer(time.Until(deadline))
+		select {
+		case <-b.done:
+			wait.Stop()
+			if b.err != nil {
+				return nil, nil, b.err
+			}
+		case <-r.done:
+			wait.Stop()
+			return nil, nil, ErrClosed
+		case <-wait.C:
+			return nil, nil, fmt.Errorf("nacos: no connection to Nacos (%s) after %v (the registry keeps trying)", b.settings.addrs(), b.settings.Timeout())
+		}
+	}
+}
+
+// currentClient returns the client, or nil if there is none yet. It never waits.
+func (r *Registry) currentClient() naming.Client {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.client
+}
+
+// buildError says why the last build failed, if it did.
+func (r *Registry) buildError() error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.buildErr
+}
+
+// startBuild builds a client for the current settings, in the background, replacing a
+// build under way, and starts the registry's loops if they do not run yet. r.mu must be
+// held.
+func (r *Registry) startBuild() *clientBuild {
+	b := &clientBuild{settings: r.settings, done: make(chan struct{})}
+	r.build = b
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.runBuild(b)
+	}()
+	if !r.running {
+		r.running = true
+		r.wg.Add(2)
+		go func() {
+			defer r.wg.Done()
+			r.pub.run(r.done)
+		}()
+		go func() {
+			defer r.wg.Done()
+			r.subs.run(r.done)
+		}()
+	}
+	return b
+}
+
+// runBuild builds b's client and makes it the registry's. The publications and
+// subscriptions of a client it replaces move to it, and the old client is closed.
+// A failed build is retried by the next call that needs a client.
+func (r *Registry) runBuild(b *clientBuild) {
+	c, err := r.dial(b.settings, r.pub.reconnect)
+	if err != nil {
+		err = fmt.Errorf("nacos: connect to Nacos (%s): %w", b.settings.addrs(), err)
+	}
+	r.mu.Lock()
+	wanted := r.build == b && !r.closed
+	if wanted {
+		r.build, r.buildErr = nil, err
+	}
+	var old naming.Client
+	if wanted && err == nil {
+		old, r.client = r.client, c
+	}
+	r.mu.Unlock()
+	b.err = err
+	close(b.done)
+	switch {
+	case err != nil:
+		b.settings.logf(logging.DebugLevel, "%v", err)
+		return
+	case !wanted: // closed, or replaced by a newer Init
+		<-c.Close()
+		return
+	}
+	adopted := r.pub.setClient(c)
+	r.subs.wakeUp()
+	if old == nil {
+		return
+	}
+	// Nacos drops what a closed connection registered: the old client stays until the
+	// new one holds everything (or the timeout has passed).
+	timer := time.NewTimer(b.settings.Timeout())
+	defer timer.Stop()
+	select {
+	case <-adopted:
+	case <-timer.C:
+	case <-r.done:
+	}
+	<-old.Close()
+}
+
+// Close stops every watcher and the client: the connection to Nacos closes, so Nacos
+// removes the nodes this registry registered. Close is safe to call more than once. It
+// waits for the registry's goroutines and the client's shutdown at most the timeout; a
+// client still being built is closed once the SDK gives it back.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	close(r.done)
+	c := r.client
+	r.client, r.build = nil, nil
+	ws := make([]*Watcher, 0, len(r.watchers))
+	for w := range r.watchers {
+		ws = append(ws, w)
+	}
+	timeout := DefaultTimeout
+	if r.settings != nil {
+		timeout = r.settings.Timeout()
+	}
+	r.mu.Unlock()
+	for _, w := range ws {
+		w.Stop() // never waits on Nacos
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		r.wg.Wait()
+		if c != nil {
+			<-c.Close()
+		}
+	}()
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
+	select {
+	case <-ended:
+	case <-wait.C:
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+// Package logging is the plugin's logging vocabulary, free of go-micro: the levels, and
+// the Logger every package of the plugin logs to. Each go-micro line's adapter
+// implements Logger with that line's logger.
+package logging
+
+import "fmt"
+
+// Level is a log level, numbered as go-micro numbers its own (v3, v4 and v5 alike).
+type Level int8
+
+// The levels, from the most verbose.
+const (
+	TraceLevel Level = iota - 2
+	DebugLevel
+	InfoLevel
+	WarnLevel
+	ErrorLevel
+	FatalLevel
+)
+
+// Logger receives what the plugin logs.
+type Logger interface {
+	// Enabled says whether a line of the level would be written: callers skip building
+	// lines nobody reads.
+	Enabled(level Level) bool
+	// Log writes one line.
+	Log(level Level, msg string)
+}
+
+// Logf writes a line of the plugin, prefixed "nacos: ", if the level is enabled.
+func Logf(l Logger, level Level, format string, args ...any) {
+	if l != nil && l.Enabled(level) {
+		l.Log(level, "nacos: "+fmt.Sprintf(format, args...))
+	}
+}
+
+// Discard is a Logger that writes nothing.
+var Discard Logger = discard{}
+
+type discard struct{}
+
+func (discard) Enabled(Level) bool { return false }
+func (discard) Log(Level, string)  {}
