@@ -7,6 +7,7 @@ package nacos
 import (
 	"errors"
 	"fmt"
+	"github.com/micro-registry/nacos/internal/core"
 	"io"
 	"math"
 	"strings"
@@ -36,7 +37,7 @@ func badInput(t *testing.T) {
 	r := env.registry(t, registry.Timeout(time.Second))
 	observer := env.registry(t, WithDiscoveryInterval(100*time.Millisecond))
 	other := env.registry(t) // another process, for the server faults and pushes
-	settled(t, r, observer, other)
+	connect(t, r, observer, other)
 	good := service("rel-bad", "v1", "keep1", "keep2")
 	mustRegister(t, r, good)
 	want := stateOf(good)
@@ -204,7 +205,7 @@ func badInput(t *testing.T) {
 	cw, err := closed.Watch(registry.WatchService("rel-bad-closed"))
 	must(t, err, "watch")
 	must(t, closed.Close(), "Close")
-	isClosed := func(err error) bool { return clear(err) && err.Error() == errClosed.Error() }
+	isClosed := func(err error) bool { return clear(err) && err.Error() == core.ErrClosed.Error() }
 	check("closed", "Register after Close", closed.Register(service("rel-bad-closed", "v1", "n2")), isClosed)
 	check("closed", "Deregister after Close", closed.Deregister(service("rel-bad-closed", "v1", "n1")), isClosed)
 	_, err = closed.GetService("rel-bad-closed")
@@ -442,7 +443,7 @@ func strangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, cou
 // its previous configuration.
 func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 	env := newEnv(t)
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	mustRegister(t, r, service("rel-init", "v1", "n1"))
 	mustFailClearly(t, "Init with a negative weight", r.Init(WithWeight(-1)))
 	if _, err := r.GetService("rel-init"); err != nil {
@@ -461,7 +462,7 @@ func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 func TestReliabilityUndialableInstancesAreNotServed(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "PushRaw")
-	pub, r := settledPair(t, env)
+	pub, r := connectedPair(t, env)
 	mustRegister(t, pub, service("rel-undialable", "v1", "n1"))
 	eventually(t, within, func() bool { return seenState(r, []string{"rel-undialable"}) != "" }, "not seen")
 	srv.PushRaw("", "", "rel-undialable", []byte(fmt.Sprintf(`{"name":"rel-undialable","groupName":"DEFAULT_GROUP","clusters":"","lastRefTime":%d,"hosts":[
@@ -507,7 +508,7 @@ func TestMalformedPushCrashesTheSDK(t *testing.T) {
 	testkit.RunInChild(t, func(t *testing.T) {
 		env := newEnv(t)
 		srv := env.embedded(t, "PushRaw")
-		pub, r := settledPair(t, env)
+		pub, r := connectedPair(t, env)
 		first := service("rel-broken", "v1", "n1")
 		mustRegister(t, pub, first)
 		w := watchAndRead(t, r, registry.WatchService("rel-broken"))

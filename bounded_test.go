@@ -25,7 +25,7 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	if _, err := r.GetService("real"); err != nil {
 		t.Fatal(err)
 	}
-	settled(t, r)
+	connect(t, r)
 	if env.srv != nil {
 		quiet(t, env.srv, r)
 	}
@@ -53,9 +53,9 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 		return n
 	}
 	atPeak, heapAtPeak := subscribers(), heapAlloc()
-	eventually(t, 30*time.Second, func() bool { return subscribers() == 0 && r.subs.count() == 1 },
+	eventually(t, 30*time.Second, func() bool { return subscribers() == 0 && r.core.Snapshot().Subscriptions == 1 },
 		"%s subscribers remain on the server, %s subscriptions in the registry", func() string { return fmt.Sprint(subscribers()) },
-		func() string { return fmt.Sprint(r.subs.count()) })
+		func() string { return fmt.Sprint(r.core.Snapshot().Subscriptions) })
 	eventually(t, within, func() bool { return goleak.Find(keep) == nil }, "goroutines remain: %s",
 		func() string { return fmtErr(goleak.Find(keep)) })
 	heap1 := heapAlloc()

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 
 	"github.com/asim/go-micro/v3/registry"

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/model"
 )
 
 // 50 goroutines register, deregister, look up, list and watch (starting and stopping
@@ -44,7 +43,7 @@ func concurrentCallers(t *testing.T, pin bool) {
 		run      = 3 * time.Second
 	)
 	env := newEnv(t)
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	names := make([]string, services)
 	for i := range names {
 		names[i] = fmt.Sprintf("rel-conc-%03d", i)
@@ -187,7 +186,7 @@ func concurrentCallers(t *testing.T, pin bool) {
 // after letting go of its lock, so it can reach Nacos after the lookup's new Subscribe.
 func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 	env := newEnv(t)
-	r, pub := settledPair(t, env)
+	r, pub := connectedPair(t, env)
 	const rounds, parallel = 10, 25
 	var names []string
 	for i := 0; i < rounds; i++ {
@@ -226,38 +225,4 @@ func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
 	}
 	eventually(t, within, func() bool { return len(lost()) == 0 }, "in %s of %d rounds the registry stopped receiving pushes for a service it looked up: %s",
 		func() string { return fmt.Sprint(len(lost())) }, len(names), func() string { return strings.Join(lost(), ", ") })
-}
-
-// The registry keeps the newest instance list Nacos sent, whatever order nacos-sdk-go
-// calls it back in. The SDK stores a list in its cache and then calls the subscribers
-// back outside any lock (ServiceInfoHolder.ProcessService), from the push goroutine and,
-// after a reconnect, from the goroutine that redoes subscriptions: an older list can be
-// called back after a newer one. The fault tests with a reader that lives through the
-// fault caught it: the registry answered 2 nodes of rel-order while the SDK's cache
-// held all 6. This test calls the subscription's SDK callback with an older list, as
-// the SDK does then; the SDK's cache, and Nacos, still hold the newer one.
-func TestReliabilityOlderListCalledBackLateDoesNotWin(t *testing.T) {
-	env := newEnv(t)
-	pub, r := settledPair(t, env)
-	older := service("rel-order", "v1", "n1")
-	mustRegister(t, pub, older)
-	seen := func() string { return seenState(r, []string{"rel-order"}) }
-	eventually(t, within, func() bool { return seen() == stateOf(older) }, "GetService: %s", seen)
-	key := serviceKey{DefaultGroup, "rel-order"}
-	r.subs.mu.Lock()
-	sub := r.subs.byKey[key]
-	r.subs.mu.Unlock()
-	sub.mu.Lock()
-	olderHosts, c := append(sub.state.hosts[:0:0], sub.state.hosts...), sub.client.(*sdkClient)
-	sub.mu.Unlock()
-
-	newer := service("rel-order", "v1", "n2")
-	mustRegister(t, pub, newer)
-	want := stateOf(older, newer)
-	eventually(t, within, func() bool { return seen() == want }, "GetService: %s", seen)
-	callback := c.newestOnly(key, func(hosts []model.Instance, stamp uint64) { r.subs.update(sub, c, hosts, stamp) })
-	callback(olderHosts, nil) // the SDK's late callback of the older list
-	if got := seen(); got != want {
-		t.Fatalf("after an older list was called back late, GetService answers %s, want %s (the SDK's cache: %s)", got, want, sdkView(r, []string{"rel-order"}))
-	}
 }

@@ -20,44 +20,24 @@ import (
 // watchedBy reports whether r has a watcher of exactly this service (go-micro's cache
 // starts one for the first service it looks up).
 func watchedBy(r *nacosRegistry, service string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for w := range r.watchers {
-		if w.service == service {
-			return true
-		}
-	}
-	return false
+	_, ok := r.core.Snapshot().Reported[service]
+	return ok
 }
 
-// reportedNodes counts the nodes r's watcher of service has reported so far (-1: none).
+// reportedNodes counts the nodes r's watchers of service have reported so far (-1: none).
 func reportedNodes(r *nacosRegistry, service string) int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for w := range r.watchers {
-		if w.service != service {
-			continue
-		}
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		n := 0
-		for _, rv := range w.reported[serviceKey{w.group, service}] {
-			n += len(rv.service.Nodes)
-		}
-		return n
+	n, ok := r.core.Snapshot().Reported[service]
+	if !ok {
+		return -1
 	}
-	return -1
+	return n
 }
 
-func watcherCount(r *nacosRegistry) int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.watchers)
-}
+func watcherCount(r *nacosRegistry) int { return r.core.Snapshot().Watchers }
 
 func TestE2ECacheSeesPushes(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, service("first", "v1", "n1"))
 	mustRegister(t, a, service("second", "v1", "n1"))
 	eventually(t, within, func() bool { return seen(r, "second") == "v1/n1" && seen(r, "first") == "v1/n1" }, "r sees first %q, second %q", func() string { return seen(r, "first") }, func() string { return seen(r, "second") })
@@ -164,7 +144,7 @@ func startGreeter(t *testing.T, r registry.Registry, id string) (stop func()) {
 
 func TestE2ERPCClientStopsCallingADeregisteredNode(t *testing.T) {
 	env := newEnv(t)
-	regs := settledRegistries(t, env, 3)
+	regs := connectedRegistries(t, env, 3)
 	r1, r2, rc := regs[0], regs[1], regs[2]
 	startGreeter(t, r1, "one")
 	stopTwo := startGreeter(t, r2, "two")
@@ -247,7 +227,7 @@ func (s slowWatch) Watch(opts ...registry.WatchOption) (registry.Watcher, error)
 // (a minute) expires.
 func TestE2ECacheSeesARemovalBeforeItsWatchStarts(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, service("svc", "v1", "n1", "n2"))
 	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
 	c := cache.New(slowWatch{r, 200 * time.Millisecond})

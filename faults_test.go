@@ -13,6 +13,7 @@ package nacos
 
 import (
 	"fmt"
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"testing"
 	"time"
 
@@ -149,7 +150,7 @@ func (h *healScenario) afterwards(t *testing.T, server func() string, subscriber
 func faultHeals(t *testing.T, fault string, lived bool, inject func(srv *nacostest.Server) error) {
 	env := newEnv(t)
 	srv := env.embedded(t, "Restart and DropConnections (TestReliabilityRealRestartHealsByItself restarts a real Nacos)")
-	regs := settledRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
+	regs := connectedRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
 	var h *healScenario
 	if lived {
 		h = newHeal(t, regs[0], regs[1], regs[2], nil)
@@ -301,7 +302,7 @@ func memberLoss(t *testing.T, lived bool) {
 	placer.place(t, pubB)
 	for _, r := range []*nacosRegistry{pubA, reader, pubB} {
 		if r != nil {
-			settled(t, r)
+			connect(t, r)
 		}
 	}
 	var h *healScenario
@@ -372,7 +373,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		}
 		addr := freeAddr(t)
 		const timeout = time.Second
-		log := testkit.NewLogRecorder()
+		log := gomicro3.NewLogRecorder()
 		start := time.Now()
 		r := NewRegistry(registry.Addrs(addr), registry.Timeout(timeout), WithLogger(log)).(*nacosRegistry)
 		t.Cleanup(func() { r.Close() })
@@ -405,7 +406,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 
 		// Register failed, but the registry holds the node as registered and keeps
 		// trying (registry.go maintain), so the node shows up once Nacos is up.
-		settled(t, r) // the settle ran while Nacos was down
+		connect(t, r) // the settle ran while Nacos was down
 		srv, err := nacostest.NewServer(nacostest.WithAddr(addr))
 		if err != nil {
 			t.Fatalf("start the server on %s: %v", addr, err)
@@ -458,7 +459,7 @@ func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 			testkit.RunChecked(t, false, func(t *testing.T) {
 				env := newEnv(t)
 				srv := env.embedded(t, "FailRequests and DropConnections")
-				r := settledRegistry(t, env, registry.Timeout(time.Second))
+				r := connectedRegistry(t, env, registry.Timeout(time.Second))
 				keep := service("rel-retry-keep", "v1", "k1")
 				mustRegister(t, r, keep)
 				gone := service("rel-retry-gone", "v1", "g1")

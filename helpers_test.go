@@ -8,6 +8,7 @@ package nacos
 import (
 	"fmt"
 	"hash/fnv"
+	"math/rand"
 	"runtime"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/micro-registry/nacos/internal/naming"
 	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
@@ -186,7 +188,7 @@ func instanceKeys(name string, instances []model.Instance) []string {
 	var keys []string
 	for _, in := range instances {
 		if in.Enable && in.Healthy {
-			keys = append(keys, stateKey(name, in.Metadata[legacyVersion], in.Metadata[keyNodeID], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
+			keys = append(keys, stateKey(name, in.Metadata["version"], in.Metadata["micro.id"], fmt.Sprintf("%s:%d", in.Ip, in.Port)))
 		}
 	}
 	return keys
@@ -286,23 +288,23 @@ func stateDiff(got, want string) string {
 // would.
 func sdkOf(t testing.TB, r *nacosRegistry) naming_client.INamingClient {
 	t.Helper()
-	c, err := r.namingClient()
+	c, err := r.core.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.(*sdkClient).sdk
+	return c.(*naming.SDKClient).SDK()
 }
 
 // sdkView is what r's SDK client has cached for these services: instances and the
 // version stamp (lastRefTime) of the list, for failure messages.
 func sdkView(r *nacosRegistry, names []string) string {
-	c, err := r.namingClient()
+	c, err := r.core.Client()
 	if err != nil {
 		return err.Error()
 	}
 	var parts []string
 	for _, name := range names {
-		svc, err := c.(*sdkClient).sdk.GetService(vo.GetServiceParam{ServiceName: name})
+		svc, err := c.(*naming.SDKClient).SDK().GetService(vo.GetServiceParam{ServiceName: name})
 		if err != nil {
 			parts = append(parts, name+": "+err.Error())
 			continue
@@ -491,55 +493,36 @@ func (r *watchReader) check(t testing.TB, name string) {
 // Registries ready for a test
 // ---------------------------------------------------------------------------------------
 
-// settledRegistry is a registry whose SDK client is up and settled: the registry's
-// start-up republish (registry.go settle) is over, so that neither it nor a late
-// start-up redo of the SDK reorders the test's first requests. nacos-sdk-go queues the
-// event that starts its redo before anyone can listen to it, and gives no sign of
-// having handled it; the registry publishes everything again a second after the client
-// started, for that reason (sdkClient.settle).
-func settledRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
+// connectedRegistry is a registry whose client is up.
+func connectedRegistry(t testing.TB, env *testEnv, opts ...registry.Option) *nacosRegistry {
 	t.Helper()
-	return settledRegistries(t, env, 1, opts...)[0]
+	return connectedRegistries(t, env, 1, opts...)[0]
 }
 
-// settledRegistries returns n registries with the same options, as settledRegistry
-// does, in about one settle delay: their clients start together.
-func settledRegistries(t testing.TB, env *testEnv, n int, opts ...registry.Option) []*nacosRegistry {
+// connectedRegistries returns n registries with the same options, their clients up.
+func connectedRegistries(t testing.TB, env *testEnv, n int, opts ...registry.Option) []*nacosRegistry {
 	t.Helper()
 	regs := make([]*nacosRegistry, n)
 	for i := range regs {
 		regs[i] = env.registry(t, opts...)
 	}
-	settled(t, regs...)
+	connect(t, regs...)
 	return regs
 }
 
-// settledPair is two settled registries, started together: one to publish, one to
-// read.
-func settledPair(t testing.TB, env *testEnv, opts ...registry.Option) (*nacosRegistry, *nacosRegistry) {
+// connectedPair is two connected registries: one to publish, one to read.
+func connectedPair(t testing.TB, env *testEnv, opts ...registry.Option) (*nacosRegistry, *nacosRegistry) {
 	t.Helper()
-	regs := settledRegistries(t, env, 2, opts...)
+	regs := connectedRegistries(t, env, 2, opts...)
 	return regs[0], regs[1]
 }
 
-// settled starts the clients of these registries and waits until their start-up
-// republish is over (registry.go settle).
-func settled(t testing.TB, regs ...*nacosRegistry) {
+// connect builds the clients of these registries.
+func connect(t testing.TB, regs ...*nacosRegistry) {
 	t.Helper()
-	clients := make([]*sdkClient, len(regs))
-	for i, r := range regs {
-		c, err := r.namingClient()
-		if err != nil {
+	for _, r := range regs {
+		if _, err := r.core.Client(); err != nil {
 			t.Fatal(err)
-		}
-		clients[i] = c.(*sdkClient)
-	}
-	timeout := time.After(recovery)
-	for _, c := range clients {
-		select {
-		case <-c.settled:
-		case <-timeout:
-			t.Fatal("the client never settled")
 		}
 	}
 }
@@ -585,4 +568,47 @@ func quiet(t testing.TB, srv *nacostest.Server, regs ...*nacosRegistry) {
 	}, "the clients are not done: %s connections for %d registries, healthy: %s, none of %v for %v: %s",
 		func() string { return fmt.Sprint(srv.Connections()) }, len(regs), func() string { return fmt.Sprint(connected()) },
 		redone, calm, func() string { return fmt.Sprint(srv.Idle(calm, redone...)) })
+}
+
+// greeterService looks like what go-micro's RPC server registers (see the contract doc):
+// an IPv6 address, nil service metadata, a subscriber endpoint without a response.
+func greeterService(endpoints int) *registry.Service {
+	s := &registry.Service{
+		Name:    "greeter",
+		Version: "1.0.0",
+		Nodes: []*registry.Node{{
+			Id:      "greeter-314f0c6e-3c1b-4c3b-9a55-5f8d7c2a1e90",
+			Address: "[fd00::2]:45393",
+			Metadata: map[string]string{
+				"broker": "http", "protocol": "mucp", "registry": "nacos", "server": "mucp", "transport": "http",
+			},
+		}},
+	}
+	for i := 0; i < endpoints; i++ {
+		s.Endpoints = append(s.Endpoints, &registry.Endpoint{
+			Name: fmt.Sprintf("Greeter.Method%d", i),
+			Request: &registry.Value{Name: "Request", Type: "Request", Values: []*registry.Value{
+				{Name: "name", Type: "string"}, {Name: "count", Type: "int32"},
+			}},
+			Response: &registry.Value{Name: "Response", Type: "Response", Values: []*registry.Value{
+				{Name: "msg", Type: "string"},
+			}},
+			Metadata: map[string]string{},
+		})
+	}
+	s.Endpoints = append(s.Endpoints, &registry.Endpoint{
+		Name:     "Func",
+		Request:  &registry.Value{Name: "Event", Type: "Event"},
+		Metadata: map[string]string{"subscriber": "true", "topic": "topic.a"},
+	})
+	return s
+}
+
+func randomText(n int) string {
+	rng := rand.New(rand.NewSource(1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + rng.Intn(26))
+	}
+	return string(b)
 }

@@ -145,7 +145,7 @@ func TestForeignReadersOfNodesSharingAnAddress(t *testing.T) {
 		if h.Ip != "127.0.0.1" || h.Port != 38187 || h.InstanceId != hosts[0].InstanceId {
 			t.Fatalf("want one address and one instance id for all, got %+v", hosts)
 		}
-		ids[h.Metadata[keyNodeID]] = h.Metadata["version"]
+		ids[h.Metadata["micro.id"]] = h.Metadata["version"]
 	}
 	if want := map[string]string{"a-1": "ff.http.broadcast", "b-1": "ff.http.broadcast", "c-1": "queue"}; !reflect.DeepEqual(ids, want) {
 		t.Fatalf("nodes by micro.id and version: %v, want %v", ids, want)

@@ -91,7 +91,7 @@ func loadTest(t *testing.T, publishers, perPublisher, readers, watchers int) {
 		regs[i] = env.registry(t)
 	}
 	looker := regs[readers]
-	settled(t, append(append([]*nacosRegistry{}, pubs...), regs...)...)
+	connect(t, append(append([]*nacosRegistry{}, pubs...), regs...)...)
 	gIdle := runtime.NumGoroutine()
 
 	// The watchers, before any instance exists.

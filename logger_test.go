@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"testing"
 
 	"github.com/asim/go-micro/v3/logger"
@@ -27,7 +28,7 @@ func TestProgramsSDKLoggerIsKept(t *testing.T) {
 }
 
 // sdkLineRecorder is an SDK logger that counts the lines it gets.
-type sdkLineRecorder struct{ rec testkit.LogRecorder }
+type sdkLineRecorder struct{ rec gomicro3.LogRecorder }
 
 func (s *sdkLineRecorder) count() int                { return s.rec.Len() }
 func (s *sdkLineRecorder) line(args ...interface{})  { s.rec.Log(logger.InfoLevel, args...) }

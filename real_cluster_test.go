@@ -112,7 +112,7 @@ func TestReliabilityRealClusterMemberLoss(t *testing.T) {
 		}
 		pubB := newReg()
 		place(pubB)
-		settled(t, pubA, reader, pubB)
+		connect(t, pubA, reader, pubB)
 
 		survivor := &testEnv{addr: members[(lost+1)%len(members)], namespace: namespace}
 		h := newHeal(t, pubA, pubB, reader, nil)

@@ -172,7 +172,7 @@ func TestReliabilityRealRestartHealsByItself(t *testing.T) {
 			t.Skip("restarts the real Nacos at NACOS_ADDR with the command in NACOS_RESTART (e.g. scripts/real-nacos.sh restart PORT); set both")
 		}
 		env := newEnv(t)
-		regs := settledRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
+		regs := connectedRegistries(t, env, 3, WithDiscoveryInterval(200*time.Millisecond))
 		h := newHeal(t, regs[0], regs[1], regs[2], nil)
 		h.connections = func() int { return env.connections(t) }
 		server := func() string { return env.held(t, env.namespace, "", h.names...) }

@@ -61,7 +61,7 @@ func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
 func batchOnAServerWithoutIt(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "FailNoHandler, to answer as a Nacos without batch support")
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	single := service("old-server", "v1", "n1")
 	must(t, r.Register(single), "register one node")
 	srv.FailRequests("BatchInstanceRequest", nacostest.FailNoHandler)
@@ -99,7 +99,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "FailRequests, to refuse without a reason")
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	kept := service("refused-kept", "v1", "k1")
 	mustRegister(t, r, kept)
 
@@ -127,7 +127,7 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
 	env := newEnv(t)
 	srv := env.embedded(t, "FailRequests")
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	mustRegister(t, r, service("rel-list", "v1", "n1"))
 	undo := srv.FailRequests("ServiceListRequest", nacostest.FailRefused)
 	defer undo()

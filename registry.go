@@ -76,11 +76,8 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 		}
 	}
 	err := r.core.Init(coreOptions(next))
-	if err == nil || errors.Is(err, core.ErrClosed) {
-		return err
-	}
-	if _, unusable := r.core.Settings(); unusable != nil {
-		r.opts = next // nothing usable yet: every method says why
+	if _, unusable := r.core.Settings(); err == nil || unusable != nil && !errors.Is(err, core.ErrClosed) {
+		r.opts = next // taken, or nothing usable yet: every method says why
 	}
 	return err
 }

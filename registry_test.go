@@ -3,6 +3,8 @@ package nacos
 import (
 	"errors"
 	"fmt"
+	"github.com/micro-registry/nacos/internal/core"
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"io"
 	"math"
 	"os"
@@ -18,7 +20,6 @@ import (
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/selector"
 	"github.com/asim/go-micro/v3/server"
-	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -90,7 +91,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 		got, _ = b.GetService("greeter")
 		return len(got) == 2 && len(got[0].Nodes) == 2
 	}, "got %d versions", len(got))
-	want := copyService(in, true)
+	want := toService(fromService(in), fromService(in).Nodes)
 	want.Nodes[1].Metadata = map[string]string{}                // nil metadata comes back empty
 	want.Nodes[0], want.Nodes[1] = want.Nodes[1], want.Nodes[0] // sorted by id
 	if !reflect.DeepEqual(got[0], want) {
@@ -103,7 +104,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 
 func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 	env := newEnv(t)
-	log := testkit.NewLogRecorder()
+	log := gomicro3.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	in := greeterService(3)
 	in.Endpoints[0].Metadata["doc"] = randomText(3000)
@@ -131,7 +132,7 @@ func TestCallerServiceIsNotModified(t *testing.T) {
 	r := env.registry(t)
 	in := greeterService(2)
 	in.Nodes = append(in.Nodes, &registry.Node{Id: "nil-md", Address: "10.0.0.9:1"})
-	before := copyService(in, true)
+	before := toService(fromService(in), fromService(in).Nodes)
 	if err := r.Register(in, registry.RegisterTTL(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 	if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	settled(t, r)
+	quiet(t, srv, r) // the client's start-up event may make the registry publish again
 	sent := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
 	before := sent()
 	for i := 0; i < 5; i++ {
@@ -181,7 +182,7 @@ func TestRegisterTTLWithdrawsNodesNotRegisteredAgain(t *testing.T) {
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	seen(b, "svc") // b subscribes first, to see the short-lived node
-	settled(t, a)
+	connect(t, a)
 	if err := a.Register(service("svc", "v1", "short"), registry.RegisterTTL(time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestPerCallParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The original plugin's string key works as well as the typed option.
-	ctx := withParam(nil, registerParamKey, vo.RegisterInstanceParam{GroupName: "team-a", ClusterName: "green"})
+	ctx := core.WithParam(nil, core.RegisterInstanceParamKey, vo.RegisterInstanceParam{GroupName: "team-a", ClusterName: "green"})
 	if err := a.Register(service("svc", "v1", "green"), registry.RegisterContext(ctx)); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,7 @@ func TestAuth(t *testing.T) {
 	if err := good.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatalf("right credentials: %v", err)
 	}
-	log := testkit.NewLogRecorder()
+	log := gomicro3.NewLogRecorder()
 	bad := env.registry(t, WithAuth(user, "wrong-password"), WithLogger(log))
 	err := bad.Register(service("svc", "v1", "n2"))
 	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") {
@@ -511,7 +512,7 @@ func TestBadOptionsNeverPanic(t *testing.T) {
 // says so at debug level.
 func TestDeregisterOfNothingSaysSo(t *testing.T) {
 	env := newEnv(t)
-	log := testkit.NewLogRecorder()
+	log := gomicro3.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
 	if err := r.Register(service("svc", "v1", "n1")); err != nil {
 		t.Fatal(err)
@@ -574,10 +575,10 @@ func TestClosedRegistry(t *testing.T) {
 	if _, err := w.Next(); err != registry.ErrWatcherStopped {
 		t.Fatalf("watcher after Close: %v", err)
 	}
-	if err := r.Register(service("svc", "v1", "n2")); err != errClosed {
+	if err := r.Register(service("svc", "v1", "n2")); err != core.ErrClosed {
 		t.Fatalf("Register after Close: %v", err)
 	}
-	if _, err := r.GetService("svc"); err != errClosed {
+	if _, err := r.GetService("svc"); err != core.ErrClosed {
 		t.Fatalf("GetService after Close: %v", err)
 	}
 	if srv := env.srv; srv != nil {

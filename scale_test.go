@@ -93,12 +93,12 @@ func TestScale(t *testing.T) {
 	}
 	regs := append(append([]*nacosRegistry{all}, pubs...), readers...)
 	for _, r := range regs { // all clients start, then all settle, a second later
-		if _, err := r.namingClient(); err != nil {
+		if _, err := r.core.Client(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range regs {
-		settled(t, r)
+		connect(t, r)
 	}
 	gIdle := runtime.NumGoroutine()
 	heapIdle := heapAlloc()

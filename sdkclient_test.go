@@ -3,6 +3,7 @@ package nacos
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/micro-registry/nacos/internal/core"
 	"strings"
 	"testing"
 
@@ -15,13 +16,24 @@ import (
 // parseAddr is the address parser the registry shares with the config source.
 var parseAddr = sdkclient.ParseAddr
 
-func configOf(t *testing.T, opts ...registry.Option) (*config, error) {
+// sdkConfig is what these options make of the SDK's configuration.
+type sdkConfig struct {
+	servers []constant.ServerConfig
+	client  constant.ClientConfig
+}
+
+func configOf(t *testing.T, opts ...registry.Option) (*sdkConfig, error) {
 	t.Helper()
 	var o registry.Options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return newConfig(o)
+	s, err := core.NewSettings(coreOptions(o))
+	if err != nil {
+		return nil, err
+	}
+	servers, client := s.SDKConfig()
+	return &sdkConfig{servers, client}, nil
 }
 
 // A tls.Config carrying certificates in memory cannot reach the SDK, which reads them

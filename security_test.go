@@ -5,6 +5,7 @@ package nacos
 
 import (
 	"fmt"
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 		return env.registry(t, WithNamespace(ns), WithDiscoveryInterval(100*time.Millisecond))
 	}
 	a, b, readerA, readerB := inNamespace(nsA), inNamespace(nsB), inNamespace(nsA), inNamespace(nsB)
-	settled(t, a, b, readerA, readerB)
+	connect(t, a, b, readerA, readerB)
 
 	// The same names and ids in both, with different addresses.
 	inA := []*registry.Service{service("iso-svc", "v1", "shared", "a1"), service("iso-only-a", "v1", "x")}
@@ -101,13 +102,13 @@ func TestReliabilityNamespaceIsolation(t *testing.T) {
 // process-wide and read without synchronisation by every client's goroutines, so the
 // test runs in a child process of its own (testkit.RunChecked) and sets them before any
 // client exists, for good.
-func captureLogs(t *testing.T) *testkit.LogRecorder {
+func captureLogs(t *testing.T) *gomicro3.LogRecorder {
 	t.Helper()
 	if !testkit.InChild(t) {
 		t.Fatal("captureLogs changes process-wide loggers: run the test with testkit.RunChecked(t, true, ...)")
 	}
-	sdkclient.InstallLogger(constant.ClientConfig{}, nil) // SDK lines go to logger.DefaultLogger
-	rec := testkit.NewLogRecorder()
+	sdkclient.InstallLogger(constant.ClientConfig{}, gomicro3.Logger(nil)) // SDK lines go to logger.DefaultLogger
+	rec := gomicro3.NewLogRecorder()
 	logger.DefaultLogger = rec
 	return rec
 }
@@ -125,7 +126,7 @@ func wrongCredentials(t *testing.T) {
 	)
 	log := captureLogs(t)
 	env, user, goodPassword := authEnv(t, "nacos", "rel-good-pa55word")
-	own := testkit.NewLogRecorder()
+	own := gomicro3.NewLogRecorder()
 	good := env.registry(t, WithAuth(user, goodPassword), WithAccessKey("rel-access-key-id", secretKey), WithLogger(own))
 	registered := service("rel-sec", "v1", "g1")
 	must(t, good.Register(registered), "right credentials")

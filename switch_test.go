@@ -17,7 +17,7 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
 		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
-		r := settledRegistry(t, a)
+		r := connectedRegistry(t, a)
 		var (
 			wg       sync.WaitGroup
 			mu       sync.Mutex
@@ -76,7 +76,7 @@ func TestCloseWhileAnotherBuildsItsClient(t *testing.T) {
 func TestCachedListsAreCopiedWithoutARace(t *testing.T) {
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		env := newEnv(t)
-		pub, r := settledPair(t, env)
+		pub, r := connectedPair(t, env)
 		lists := []*registry.Service{service("sorted", "v1", "a", "b", "c"), service("sorted", "v1", "d", "e", "f")}
 		done := make(chan struct{})
 		var wg sync.WaitGroup

@@ -3,10 +3,8 @@ package nacos
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand"
 	"reflect"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"go.uber.org/goleak"
 
@@ -197,7 +194,7 @@ func endpointsText(eps []*registry.Endpoint) string {
 
 func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	expectQuiet(t, w, watchQuiet) // nothing registered yet
 
@@ -214,7 +211,7 @@ func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
 
 func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	v1, v2 := watchService("svc", "v1", "n1"), watchService("svc", "v2", "n2", "n3")
 	v2.Nodes[1].Metadata["extra"] = "yes"
@@ -249,7 +246,7 @@ func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
 
 func TestWatchOneUpdateAmongThree(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2", "n3"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 3)
@@ -266,7 +263,7 @@ func TestWatchOneUpdateAmongThree(t *testing.T) {
 
 func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 2)
@@ -285,7 +282,7 @@ func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
 
 func TestWatchTwoOfThreeRemoved(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2", "n3")
 	mustRegister(t, a, svc)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -306,7 +303,7 @@ func TestWatchTwoOfThreeRemoved(t *testing.T) {
 
 func TestWatchLastNodeRemoved(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 1)
@@ -329,7 +326,7 @@ func TestWatchLastNodeRemoved(t *testing.T) {
 
 func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	w := watch(t, r, registry.WatchService("svc"))
 	expectResults(t, w, 1)
@@ -341,7 +338,7 @@ func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
 
 func TestWatchReportsExistingNodesFirst(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
 
 	// r has the service cached (GetService subscribed): the SDK does not call back again
@@ -359,7 +356,7 @@ func TestWatchReportsExistingNodesFirst(t *testing.T) {
 
 	// On a registry that never looked the service up: a watcher that stops unsubscribes,
 	// the SDK keeps the service in its cache, and a new watcher must still be told.
-	q := settledRegistry(t, env)
+	q := connectedRegistry(t, env)
 	w3 := watch(t, q, registry.WatchService("svc"))
 	expectResults(t, w3, 2)
 	w3.Stop()
@@ -373,7 +370,7 @@ func TestWatchReportsExistingNodesFirst(t *testing.T) {
 
 func TestWatchServiceFilterIgnoresOtherServices(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env, WithDiscoveryInterval(50*time.Millisecond))
+	a, r := connectedPair(t, env, WithDiscoveryInterval(50*time.Millisecond))
 	w := watch(t, r, registry.WatchService("wanted"))
 	all := watch(t, r) // an all-services watcher on the same registry must not leak into w
 	mustRegister(t, a, watchService("other", "v1", "o1", "o2"))
@@ -390,12 +387,12 @@ func TestWatchServiceFilterIgnoresOtherServices(t *testing.T) {
 
 func TestWatchAllServices(t *testing.T) {
 	env := newEnv(t)
-	a := settledRegistry(t, env)
+	a := connectedRegistry(t, env)
 	mustRegister(t, a, watchService("pre1", "v1", "p1", "p2"))
 	mustRegister(t, a, watchService("pre2", "v2", "p3"))
 
 	t.Run("existing services", func(t *testing.T) {
-		r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
+		r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
 		w := watch(t, r)
 		if got, want := describeAll(expectResults(t, w, 3)), "create pre1 v1/p1, create pre1 v1/p2, create pre2 v2/p3"; got != want {
 			t.Fatalf("got %s, want %s", got, want)
@@ -403,7 +400,7 @@ func TestWatchAllServices(t *testing.T) {
 	})
 
 	t.Run("registered through this registry: announced at once", func(t *testing.T) {
-		r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
+		r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
 		w := watch(t, r)
 		expectResults(t, w, 3)
 		mustRegister(t, r, watchService("mine", "v1", "m1"))
@@ -418,7 +415,7 @@ func TestWatchAllServices(t *testing.T) {
 	})
 
 	t.Run("looked up through this registry: announced at once", func(t *testing.T) {
-		r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
+		r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
 		w := watch(t, r)
 		expectResults(t, w, 3)
 		mustRegister(t, a, watchService("looked-up", "v1", "l1"))
@@ -429,7 +426,7 @@ func TestWatchAllServices(t *testing.T) {
 	})
 
 	t.Run("registered by another registry: discovered", func(t *testing.T) {
-		r := settledRegistry(t, env, WithDiscoveryInterval(200*time.Millisecond))
+		r := connectedRegistry(t, env, WithDiscoveryInterval(200*time.Millisecond))
 		w := watch(t, r)
 		expectResults(t, w, 4) // pre1, pre2 and looked-up
 		mustRegister(t, a, watchService("late", "v3", "x1", "x2"))
@@ -448,13 +445,13 @@ func TestWatchAllServices(t *testing.T) {
 
 func TestWatchSubscribeParam(t *testing.T) {
 	env := newEnv(t)
-	a := settledRegistry(t, env, WithGroup("g2"), WithCluster("c1"))
-	b := settledRegistry(t, env, WithGroup("g2"), WithCluster("c2"))
-	c := settledRegistry(t, env) // DEFAULT_GROUP
+	a := connectedRegistry(t, env, WithGroup("g2"), WithCluster("c1"))
+	b := connectedRegistry(t, env, WithGroup("g2"), WithCluster("c2"))
+	c := connectedRegistry(t, env) // DEFAULT_GROUP
 	mustRegister(t, a, watchService("svc", "v1", "a1"))
 	mustRegister(t, b, watchService("svc", "v1", "b1"))
 	mustRegister(t, c, watchService("svc", "v1", "d1"))
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 
 	t.Run("WatchParam", func(t *testing.T) {
 		w := watch(t, r, WatchParam(vo.SubscribeParam{ServiceName: "svc", GroupName: "g2", Clusters: []string{"c1"}}))
@@ -490,7 +487,7 @@ func TestWatchSubscribeParam(t *testing.T) {
 
 func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2")
 	mustRegister(t, a, svc)
 	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
@@ -538,7 +535,7 @@ func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
 // the rest of the process nor lose the final state: its results coalesce.
 func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 	env := newEnv(t)
-	regs := settledRegistries(t, env, 3)
+	regs := connectedRegistries(t, env, 3)
 	a, r, q := regs[0], regs[1], regs[2]
 	const slots, changes = 20, 1000
 	ids := make([]string, slots)
@@ -658,7 +655,7 @@ func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 
 func TestWatchStopUnblocksNext(t *testing.T) {
 	env := newEnv(t)
-	r := settledRegistry(t, env)
+	r := connectedRegistry(t, env)
 	for _, opts := range [][]registry.WatchOption{{registry.WatchService("svc")}, nil} {
 		w := watch(t, r, opts...)
 		if _, _, ok := nextWithin(w, 100*time.Millisecond); ok {
@@ -679,7 +676,7 @@ func TestWatchStopUnblocksNext(t *testing.T) {
 
 func TestWatchStopTwiceAndConcurrently(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -710,7 +707,7 @@ func TestWatchStopTwiceAndConcurrently(t *testing.T) {
 
 func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
 	eventually(t, within, func() bool { return seen(r, "svc") == "v1/n1,v1/n2" }, "r sees %q", func() string { return seen(r, "svc") })
@@ -729,7 +726,7 @@ func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 
 func TestWatchStopUnsubscribes(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	subscribers := func() int { return env.subscribers(t, env.namespace, DefaultGroup, "svc") }
 
@@ -776,7 +773,7 @@ func TestWatchStopUnsubscribes(t *testing.T) {
 
 func TestWatchersAreIndependent(t *testing.T) {
 	env := newEnv(t)
-	a, r := settledPair(t, env)
+	a, r := connectedPair(t, env)
 	w1 := watch(t, r, registry.WatchService("svc"))
 	w2 := watch(t, r, registry.WatchService("svc"))
 	all := watch(t, r)
@@ -811,8 +808,8 @@ func TestWatchersAreIndependent(t *testing.T) {
 // receiving the service's pushes and Stop must release its subscription.
 func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 	env := newEnv(t)
-	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
-	a := settledRegistry(t, env)
+	r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
+	a := connectedRegistry(t, env)
 	w := watch(t, r)
 	const services, writers = 5, 8
 	for i := 0; i < services; i++ {
@@ -851,8 +848,8 @@ func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
 // Stop must leave no goroutine behind, while the registry stays open.
 func TestWatchStopLeavesNoGoroutine(t *testing.T) {
 	env := newEnv(t)
-	a := settledRegistry(t, env)
-	r := settledRegistry(t, env, WithDiscoveryInterval(20*time.Millisecond))
+	a := connectedRegistry(t, env)
+	r := connectedRegistry(t, env, WithDiscoveryInterval(20*time.Millisecond))
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	if _, err := r.ListServices(); err != nil { // the client is up
 		t.Fatal(err)
@@ -883,8 +880,8 @@ func TestWatchStopLeavesNoGoroutine(t *testing.T) {
 func TestWatchNoGoroutineAfterClose(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	env := newEnv(t)
-	a := settledRegistry(t, env)
-	r := settledRegistry(t, env, WithDiscoveryInterval(20*time.Millisecond))
+	a := connectedRegistry(t, env)
+	r := connectedRegistry(t, env, WithDiscoveryInterval(20*time.Millisecond))
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
 	w := watch(t, r, registry.WatchService("svc"))
 	all := watch(t, r)
@@ -923,11 +920,11 @@ func watchSurvives(t *testing.T, fault string) {
 		{
 			env := newEnv(t)
 			srv := env.embedded(t, "Restart, DropConnections and FailRequests")
-			regs := settledRegistries(t, env, 3)
+			regs := connectedRegistries(t, env, 3)
 			a, b, r := regs[0], regs[1], regs[2]
 			mustRegister(t, a, watchService("svc", "v1", "n1", "n2")) // a batch
 			mustRegister(t, b, watchService("svc", "v1", "gone"))     // a single instance
-			settled(t, b)                                             // no start-up republish from b later
+			connect(t, b)                                             // no start-up republish from b later
 			w := watch(t, r, registry.WatchService("svc"))
 			state := watchState{}
 			for _, res := range expectResults(t, w, 3) {
@@ -1023,7 +1020,7 @@ func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 // returning the change on another, over loopback against the embedded server.
 func BenchmarkRegisterToNext(b *testing.B) {
 	env := newEnv(b)
-	a, r := settledRegistry(b, env), settledRegistry(b, env)
+	a, r := connectedRegistry(b, env), connectedRegistry(b, env)
 	mustRegister(b, a, watchService("bench", "v1", "n1"))
 	w := watch(b, r, registry.WatchService("bench"))
 	nextResult(b, w, within)
@@ -1053,9 +1050,9 @@ func BenchmarkRegisterToNext(b *testing.B) {
 // detector catches any unlocked access to w.discovered.
 func TestWatchConcurrentWithClose(t *testing.T) {
 	env := newEnv(t)
-	a := settledRegistry(t, env)
+	a := connectedRegistry(t, env)
 	mustRegister(t, a, service("svc", "v1", "n1"))
-	r := settledRegistry(t, env, WithDiscoveryInterval(time.Hour))
+	r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)

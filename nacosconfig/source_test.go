@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/micro-registry/nacos/internal/gomicro3"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -191,7 +192,7 @@ func TestKeepOnDelete(t *testing.T) {
 func TestMalformedPushIsLoggedAndTheLastGoodStands(t *testing.T) {
 	env := newEnv(t)
 	env.publish(t, "app.yaml", "a: 1")
-	log := testkit.NewLogRecorder()
+	log := gomicro3.NewLogRecorder()
 	s := env.source(t, []string{"app.yaml"}, WithLogger(log))
 	w := watch(t, s)
 	env.publish(t, "app.yaml", "a: [broken\n")
@@ -309,7 +310,7 @@ func TestAuthRefusal(t *testing.T) {
 	user, password := testkit.AuthUser(t, "nacos", "good-secret")
 	env := newEnv(t, nacostest.WithAuth(user, password)) // a real Nacos has its own users
 	env.publish(t, "app.yaml", "a: 1")
-	log := testkit.NewLogRecorder()
+	log := gomicro3.NewLogRecorder()
 	_, err := env.source(t, []string{"app.yaml"}, WithAuth(user, "wrong-secret"), WithLogger(log)).Read()
 	if err == nil || !strings.HasPrefix(err.Error(), "nacos: ") || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("wrong password: %v", err)

@@ -96,11 +96,9 @@ func (r *Registry) buildError() error {
 func (r *Registry) startBuild() *clientBuild {
 	b := &clientBuild{settings: r.settings, done: make(chan struct{})}
 	r.build = b
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.runBuild(b)
-	}()
+	// Not one of the goroutines Close waits for: the SDK's connect cannot be cut short,
+	// and a client built after Close is closed at once.
+	go r.runBuild(b)
 	if !r.running {
 		r.running = true
 		r.wg.Add(2)

@@ -22,9 +22,13 @@ import (
 // failure of Nacos itself (an error response) waits out its delay: the SDK answers each
 // by checking the connection and redoing its subscriptions, so asking sooner would turn
 // one failing registration into a storm of requests.
+//
+// A caller that waits (Register, Deregister) does not wait out the delay: its attempt
+// is made at once, but never sooner than minSpacing after the service's last one.
 const (
 	firstRetry = 2 * time.Second
 	lastRetry  = 30 * time.Second
+	minSpacing = time.Second
 )
 
 // publisher is the one owner of the registry's registrations in Nacos. It holds, per
@@ -70,7 +74,8 @@ type publication struct {
 	failure     error     // why the last attempt failed, until one succeeds
 	unreachable bool      // failure is Nacos being unreachable
 	failures    int       // attempts failed in a row
-	retryAt     time.Time // no attempt before
+	retryAt     time.Time // when to try again if nobody waits for it
+	lastAttempt time.Time
 	waiters     []*waiter
 }
 
@@ -186,8 +191,6 @@ func (p *publisher) await(key naming.ServiceKey, pub *publication, changed bool)
 	switch {
 	case !changed && p.inStep(pub):
 		return nil, nil
-	case !changed && pub.failure != nil:
-		return nil, pub.failure
 	case changed && len(pub.nodes) == 0 && !pub.sent:
 		delete(p.services, key) // never sent: nothing to withdraw
 		pub.answer(pub.gen, nil)
@@ -195,11 +198,24 @@ func (p *publisher) await(key naming.ServiceKey, pub *publication, changed bool)
 	}
 	w := &waiter{gen: pub.gen, done: make(chan error, 1)}
 	pub.waiters = append(pub.waiters, w)
-	if p.client != nil && (pub.unreachable || !time.Now().Before(pub.retryAt)) {
+	if p.client != nil {
 		p.due(key)
 		p.wakeUp()
 	}
 	return w, nil
+}
+
+// attemptAt is when pub may next be sent: at once, unless its last attempt failed. Then
+// a caller waiting for it waits at most minSpacing after that attempt; otherwise the
+// retry delay runs, which a reconnection cuts short if Nacos was unreachable.
+func (pub *publication) attemptAt() time.Time {
+	switch {
+	case pub.failure == nil:
+		return time.Time{}
+	case len(pub.waiters) > 0:
+		return pub.lastAttempt.Add(minSpacing)
+	}
+	return pub.retryAt
 }
 
 // answer tells the waiters of generations up to gen.
@@ -291,9 +307,10 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 			if pub.heldBy == p.client {
 				pub.heldBy = nil // the new connection holds nothing
 			}
-			if pub.failure == nil || pub.unreachable {
-				p.due(key)
+			if pub.unreachable {
+				pub.retryAt = now // cured
 			}
+			p.due(key)
 		}
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
@@ -303,11 +320,7 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 		p.nextRetry = time.Time{}
 		for key, pub := range p.services {
 			if pub.failure != nil {
-				if now.Before(pub.retryAt) {
-					p.retryNoLater(pub.retryAt)
-				} else {
-					p.due(key)
-				}
+				p.due(key) // the queue's pass below waits for those not due yet
 			}
 		}
 	}
@@ -319,8 +332,8 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 		if pub == nil || p.inStep(pub) {
 			continue
 		}
-		if pub.failure != nil && now.Before(pub.retryAt) && !pub.unreachable {
-			p.retryNoLater(pub.retryAt)
+		if at := pub.attemptAt(); now.Before(at) {
+			p.retryNoLater(at)
 			continue
 		}
 		return p.jobFor(key, pub), 0
@@ -360,7 +373,7 @@ func (p *publisher) jobFor(key naming.ServiceKey, pub *publication) *job {
 	if len(j.instances) > 0 {
 		pub.named = j.instances[len(j.instances)-1]
 	}
-	pub.sent = true
+	pub.sent, pub.lastAttempt = true, time.Now()
 	return j
 }
 

@@ -423,3 +423,42 @@ func (r *Registry) goRun(f func()) error {
 	}()
 	return nil
 }
+
+// Snapshot is what a registry holds, for tests and diagnostics.
+type Snapshot struct {
+	Publications  int            // services the publisher holds
+	Subscriptions int            // services subscribed to
+	Watchers      int            // watchers running
+	Reported      map[string]int // by watched service ("" for all): nodes reported so far
+	Client        naming.Client  // nil if none yet
+}
+
+// Snapshot returns what the registry holds now.
+func (r *Registry) Snapshot() Snapshot {
+	s := Snapshot{Publications: r.pub.count(), Subscriptions: r.subs.count(), Reported: map[string]int{}, Client: r.currentClient()}
+	r.mu.RLock()
+	ws := make([]*Watcher, 0, len(r.watchers))
+	for w := range r.watchers {
+		ws = append(ws, w)
+	}
+	r.mu.RUnlock()
+	for _, w := range ws {
+		w.mu.Lock()
+		n := 0
+		for _, reported := range w.reported {
+			for _, v := range reported {
+				n += len(v.Service.Nodes)
+			}
+		}
+		w.mu.Unlock()
+		s.Reported[w.service] += n
+	}
+	s.Watchers = len(ws)
+	return s
+}
+
+// Client returns the registry's client, waiting for it at most the timeout.
+func (r *Registry) Client() (naming.Client, error) {
+	c, _, err := r.namingClient()
+	return c, err
+}

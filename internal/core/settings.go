@@ -167,3 +167,8 @@ func (s *Settings) addrs() string {
 func (s *Settings) sameClient(t *Settings) bool {
 	return reflect.DeepEqual(s.servers, t.servers) && reflect.DeepEqual(s.client, t.client)
 }
+
+// SDKConfig returns the SDK's server list and client configuration the settings build.
+func (s *Settings) SDKConfig() ([]constant.ServerConfig, constant.ClientConfig) {
+	return s.servers, s.client
+}

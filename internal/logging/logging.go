@@ -41,3 +41,21 @@ type discard struct{}
 
 func (discard) Enabled(Level) bool { return false }
 func (discard) Log(Level, string)  {}
+
+func (l Level) String() string {
+	switch l {
+	case TraceLevel:
+		return "trace"
+	case DebugLevel:
+		return "debug"
+	case InfoLevel:
+		return "info"
+	case WarnLevel:
+		return "warn"
+	case ErrorLevel:
+		return "error"
+	case FatalLevel:
+		return "fatal"
+	}
+	return ""
+}

@@ -338,3 +338,6 @@ func result(ok bool, err error) error {
 	}
 	return err
 }
+
+// SDK returns the SDK's client, for tests that read Nacos as a plain SDK user would.
+func (c *SDKClient) SDK() naming_client.INamingClient { return c.sdk }

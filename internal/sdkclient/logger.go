@@ -29,6 +29,9 @@ func InstallLogger(cc constant.ClientConfig, log logging.Logger) {
 		if _, isSDKs := sdklog.GetLogger().(*sdklog.NacosLogger); !isSDKs {
 			return // the program installed its own
 		}
+		if log == nil {
+			log = logging.Discard
+		}
 		l := sdkLogger{to: log}
 		if cc.LogDir != "" {
 			file, err := sdklog.InitNacosLogger(sdklog.BuildLoggerConfig(cc))

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/logging"
 
 	"github.com/micro-registry/nacos/internal/testkit"
 )
@@ -29,15 +29,15 @@ func TestRedactBlanksCredentialsOnly(t *testing.T) {
 
 // The SDK's routine complaints are demoted to debug; its other lines keep their level.
 func TestRoutineSDKLinesAreDemoted(t *testing.T) {
-	rec := testkit.NewLogRecorder()
-	l := sdkLogger{micro: rec}
+	rec := &testkit.LogLines{}
+	l := sdkLogger{to: rec}
 	l.Errorf("%s Unsupported payload type", "1700000000000_127.0.0.1_50000") // SetupAckRequest of Nacos 2.3+
 	l.Errorf("connectionId %s received error event, isRunning:%v, isAbandon=%v, error=%v", "c", false, true, "EOF")
 	l.Errorf("Send request fail, request=%s", "InstanceRequest")
 	want := []string{
-		logger.DebugLevel.String() + " nacos-sdk: 1700000000000_127.0.0.1_50000 Unsupported payload type",
-		logger.DebugLevel.String() + " nacos-sdk: connectionId c received error event, isRunning:false, isAbandon=true, error=EOF",
-		logger.ErrorLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest",
+		logging.DebugLevel.String() + " nacos-sdk: 1700000000000_127.0.0.1_50000 Unsupported payload type",
+		logging.DebugLevel.String() + " nacos-sdk: connectionId c received error event, isRunning:false, isAbandon=true, error=EOF",
+		logging.ErrorLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest",
 	}
 	if got := rec.Text(); got != strings.Join(want, "\n") {
 		t.Fatalf("logged\n%s\nwant\n%s", got, strings.Join(want, "\n"))

@@ -1,48 +1,32 @@
 package testkit
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 
-	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/logging"
 )
 
-// LogRecorder is a go-micro logger that keeps what it is given, one line per call,
-// each starting with its level.
-type LogRecorder struct {
-	logger.Logger
-	mu    sync.Mutex
+// LogLines is a logging.Logger that keeps what it is given, one line per call, each
+// starting with its level. Every level is enabled.
+type LogLines struct {
+	mu    sync.Mutex // guards lines
 	lines []string
 }
 
-// NewLogRecorder returns a LogRecorder that takes every level.
-func NewLogRecorder() *LogRecorder {
-	return &LogRecorder{Logger: logger.NewLogger(logger.WithLevel(logger.TraceLevel))}
-}
+// Enabled says yes to every level.
+func (*LogLines) Enabled(logging.Level) bool { return true }
 
 // Log keeps a line.
-func (l *LogRecorder) Log(level logger.Level, v ...interface{}) {
+func (l *LogLines) Log(level logging.Level, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, level.String()+" "+fmt.Sprint(v...))
-}
-
-// Logf keeps a formatted line.
-func (l *LogRecorder) Logf(level logger.Level, format string, v ...interface{}) {
-	l.Log(level, fmt.Sprintf(format, v...))
+	l.lines = append(l.lines, level.String()+" "+msg)
 }
 
 // Text returns the lines kept so far.
-func (l *LogRecorder) Text() string {
+func (l *LogLines) Text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")
-}
-
-// Len returns how many lines were kept so far.
-func (l *LogRecorder) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.lines)
 }

@@ -1,37 +1,31 @@
-package nacos
+package naming
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+
+	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/internal/wire"
 )
 
 // The registry refuses exactly what Nacos refuses: each case is checked by the
-// registry's rules and sent, unchecked, through a plain SDK client to the server
-// (nacostest, which follows Java's rules, or a real Nacos with NACOS_ADDR). Nacos before
-// 2.3 has no parameter checker and accepts more; against it the registry only has to
-// accept nothing that Nacos refuses, as it keeps 2.3's rules on every server.
+// registry's rules (package wire) and sent, unchecked, through the SDK client of an
+// SDKClient to the server (nacostest, which follows Java's rules, or a real Nacos with
+// NACOS_ADDR). Nacos before 2.3 has no parameter checker and accepts more; against it the
+// registry only has to accept nothing that Nacos refuses, as it keeps 2.3's rules on
+// every server.
 func TestValidationMatchesNacos(t *testing.T) {
 	testkit.RunChecked(t, false, validationMatchesNacos) // the SDK reconnects after some refusals
 }
 
 func validationMatchesNacos(t *testing.T) {
-	env := newEnv(t)
-	r := env.registry(t)
-	cfg, err := r.config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := newNamingClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c := newEnv(t).dial(t)
 
 	base := func() vo.RegisterInstanceParam {
 		return vo.RegisterInstanceParam{ServiceName: "valid", Ip: "10.0.0.1", Port: 80, Weight: 1, Enable: true, Healthy: true, Ephemeral: true}
@@ -79,26 +73,27 @@ func validationMatchesNacos(t *testing.T) {
 		{"heart beat settings in order", withMetadata(map[string]string{"preserved.heart.beat.interval": "1000", "preserved.heart.beat.timeout": "1000"})},
 	}
 	checksParams := true // false for a Nacos without DefaultParamChecker (before 2.3)
+	var mismatches []string
 	for _, tc := range cases {
 		p := base()
 		tc.edit(&p)
 		in := model.Instance{Ip: p.Ip, Port: p.Port, ClusterName: p.ClusterName, Metadata: p.Metadata}
-		ours := checkServiceName(p.ServiceName)
+		ours := wire.CheckServiceName(p.ServiceName)
 		if ours == nil {
-			ours = checkIP(p.Ip)
+			ours = wire.CheckIP(p.Ip)
 		}
-		if ours == nil && metadataLen(p.Metadata) > DefaultMetadataBudget {
-			ours = errors.New("over the metadata budget")
+		if ours == nil && wire.MetadataLen(p.Metadata) > wire.MetadataLimit {
+			ours = errors.New("over the metadata limit")
 		}
 		if ours == nil {
-			ours = checkInstance(p.ServiceName, "n", in)
+			ours = wire.CheckInstance(p.ServiceName, "n", in)
 		}
 		// The SDK reconnects after a refusal that comes back as an error: until it
 		// is back, requests fail without an answer from Nacos.
 		var answer error
-		eventually(t, 10*time.Second, func() bool {
-			answer = sdkResult(c.sdk.RegisterInstance(p))
-			return answer == nil || isRefusal(answer)
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			answer = result(c.sdk.RegisterInstance(p))
+			return answer == nil || IsRefusal(answer)
 		}, "%s: no answer from Nacos: %v", tc.name, func() string { return fmtErr(answer) })
 		nacosAccepts := answer == nil
 		if tc.name == "name starting with @" && nacosAccepts {
@@ -108,7 +103,12 @@ func validationMatchesNacos(t *testing.T) {
 		// Whatever happened, clear the SDK's reconnect cache for the next case.
 		c.sdk.DeregisterInstance(vo.DeregisterInstanceParam{ServiceName: p.ServiceName, Ip: p.Ip, Port: p.Port, Ephemeral: true})
 		if nacosAccepts != (ours == nil) && (checksParams || !nacosAccepts) {
-			t.Errorf("%s: Nacos accepts: %v (%v); the registry refuses: %v", tc.name, nacosAccepts, answer, ours)
+			mismatches = append(mismatches, fmt.Sprintf("%s: Nacos accepts: %v (%v); the registry refuses: %v", tc.name, nacosAccepts, answer, ours))
 		}
+	}
+	// All of them at once, with t.Fatal: in RunChecked's child process, a body that
+	// returns has passed.
+	if len(mismatches) > 0 {
+		t.Fatalf("the registry's rules and Nacos disagree:\n%s", strings.Join(mismatches, "\n"))
 	}
 }
