@@ -29,6 +29,7 @@ import (
 // (registry_test.go's TestBadInputIsRefusedAndLosesNothing and TestBadOptionsNeverPanic
 // cover other cases; none is repeated here.)
 func TestReliabilityBadInput(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, badInput)
 }
 
@@ -442,6 +443,7 @@ func strangePushes(t *testing.T, env *testEnv, observer, pub *nacosRegistry, cou
 // Init with a bad option must say so and leave the registry as it was: working, with
 // its previous configuration.
 func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := connectedRegistry(t, env)
 	mustRegister(t, r, service("rel-init", "v1", "n1"))
@@ -460,6 +462,7 @@ func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 // as the registry already leaves out unhealthy, disabled and weightless instances: an
 // empty host even dials the local machine.
 func TestReliabilityUndialableInstancesAreNotServed(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	srv := env.embedded(t, "PushRaw")
 	pub, r := connectedPair(t, env)
@@ -505,6 +508,7 @@ func splitHostPort(addr string) (string, int, error) {
 // child goes on to check that the watcher sees the next push, and the test fails to say
 // the README and this test need updating.
 func TestMalformedPushCrashesTheSDK(t *testing.T) {
+	t.Parallel()
 	testkit.RunInChild(t, func(t *testing.T) {
 		env := newEnv(t)
 		srv := env.embedded(t, "PushRaw")
@@ -531,6 +535,7 @@ func TestMalformedPushCrashesTheSDK(t *testing.T) {
 
 // No option the caller passes makes the registry panic, nil ones included.
 func TestReliabilityNilOptionsDoNotPanic(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	var panics []string
 	try := func(name string, f func() error) {
@@ -569,6 +574,7 @@ func TestReliabilityNilOptionsDoNotPanic(t *testing.T) {
 // An address with an unbalanced bracket is a typo, not another address: "[::1:8848"
 // is taken as the host ::1:8848 on port 8848.
 func TestReliabilityUnbalancedBracketAddressIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, addr := range []string{"[::1:8848", "[fe80::1"} {
 		r := NewRegistry(registry.Addrs(addr))
 		err := r.Init()

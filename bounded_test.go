@@ -15,8 +15,10 @@ import (
 // leaves nothing behind: the subscriptions of names without instances are released
 // after 5 seconds, an all-services watcher does not subscribe to them, and the server's
 // subscribers, the process's goroutines and its memory come back near where they were.
+// Here through the SDK and the embedded server (or a real Nacos); the core's own test
+// (internal/core) looks up 10,000 names.
 func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
-	const lookups = 10000
+	const lookups = 1000
 	env := newEnv(t)
 	r := env.registry(t)
 	mustRegister(t, r, service("real", "v1", "n1"))
@@ -61,7 +63,7 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	heap1 := heapAlloc()
 	t.Logf("%d lookups of names that do not exist in %v; server subscribers %d right after, 0 once released; goroutines %d before, %d after; heap %s before, %s at the peak, %s after",
 		lookups, took.Round(time.Millisecond), atPeak, goroutines0, runtime.NumGoroutine(), megabytes(int64(heap0)), megabytes(int64(heapAtPeak)), megabytes(int64(heap1)))
-	if grown := int64(heap1) - int64(heap0); grown > 8<<20 {
+	if grown := int64(heap1) - int64(heap0); grown > lookups*800 {
 		t.Errorf("the heap grew by %s for %d lookups of names that do not exist", megabytes(grown), lookups)
 	}
 	if got := all.state(); got != stateOf(service("real", "v1", "n1")) {

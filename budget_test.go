@@ -160,6 +160,7 @@ func endpointsWithin(budget, most int, endpoints func(n int) []*registry.Endpoin
 // 1024 characters and in a raised limit. Run with -v for the figures (README, "The wire
 // format").
 func TestCodecEndpointsPerBudget(t *testing.T) {
+	t.Parallel()
 	typical := func(n int) []*registry.Endpoint { return typicalEndpoints(t, n) }
 	greeter := func(n int) []*registry.Endpoint { return greeterService(n - 1).Endpoints }
 	for _, c := range []struct{ budget, typical, greeter int }{{DefaultMetadataBudget, 6, 100}, {4096, 30, 700}} {
@@ -177,6 +178,7 @@ const legacyCatalog = "z쑋慛왆仈藾郓땝즔陀啄敩輻惔謚睰료ꤵ淟�
 
 // The first release's packed endpoints still decode, as go-micro's server extracts them.
 func TestFirstReleasesEndpointsDecode(t *testing.T) {
+	t.Parallel()
 	h := model.Instance{Ip: "10.0.0.1", Port: 1, Weight: 1, Healthy: true, Enable: true,
 		Metadata: map[string]string{"micro.id": "n", "micro.service": legacyCatalog}}
 	got := wire.Decode("catalog", []model.Instance{h}, nil)

@@ -22,6 +22,7 @@ import (
 // another registry, the registry itself and a watcher of all services that ran
 // throughout hold exactly that. Under -race the detector must stay silent.
 func TestReliabilityConcurrentCallers(t *testing.T) {
+	t.Parallel()
 	concurrentCallers(t, true)
 }
 
@@ -29,6 +30,7 @@ func TestReliabilityConcurrentCallers(t *testing.T) {
 // subscriptions while other goroutines look the same services up, which exposes the bug
 // of TestReliabilityWatchStopRacingALookupKeepsTheSubscription (in about one run in six).
 func TestReliabilityConcurrentCallersUnpinned(t *testing.T) {
+	t.Parallel()
 	concurrentCallers(t, false)
 }
 
@@ -185,6 +187,7 @@ func concurrentCallers(t *testing.T, pin bool) {
 // and must keep receiving pushes. subscriptions.release sends the SDK's Unsubscribe
 // after letting go of its lock, so it can reach Nacos after the lookup's new Subscribe.
 func TestReliabilityWatchStopRacingALookupKeepsTheSubscription(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r, pub := connectedPair(t, env)
 	const rounds, parallel = 10, 25

@@ -59,6 +59,7 @@ func deepCopy(t testing.TB, s *registry.Service) *registry.Service {
 // caller's maps) are shared by every reader: a copy toService hands out shares nothing
 // a caller can change with them, or with another copy, however the caller changes it.
 func TestToServiceSharesNothing(t *testing.T) {
+	t.Parallel()
 	in := threeNodeGreeter()
 	in.Metadata = map[string]string{"team": "core"}
 	in.Endpoints = append(in.Endpoints, typicalEndpoints(t, 3)...)
@@ -107,6 +108,7 @@ func nilAndEmpty() *registry.Service {
 }
 
 func TestConversionsKeepNilAndEmpty(t *testing.T) {
+	t.Parallel()
 	want := nilAndEmpty()
 	// The core's values as the decoder makes them.
 	core := &wire.Service{Name: "s", Endpoints: []*wire.Endpoint{nil, {Name: "e", Metadata: map[string]string{},
@@ -128,6 +130,7 @@ func TestConversionsKeepNilAndEmpty(t *testing.T) {
 // what the core then does to the structs it got (the maps are the caller's, which the
 // core only reads) does not reach the caller's service.
 func TestFromServiceLeavesTheCallersServiceAlone(t *testing.T) {
+	t.Parallel()
 	if fromService(nil) != nil {
 		t.Fatal("fromService(nil) is not nil")
 	}

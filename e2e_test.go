@@ -36,6 +36,7 @@ func reportedNodes(r *nacosRegistry, service string) int {
 func watcherCount(r *nacosRegistry) int { return r.core.Snapshot().Watchers }
 
 func TestE2ECacheSeesPushes(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, service("first", "v1", "n1"))
@@ -143,6 +144,7 @@ func startGreeter(t *testing.T, r registry.Registry, id string) (stop func()) {
 }
 
 func TestE2ERPCClientStopsCallingADeregisteredNode(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	regs := connectedRegistries(t, env, 3)
 	r1, r2, rc := regs[0], regs[1], regs[2]
@@ -226,6 +228,7 @@ func (s slowWatch) Watch(opts ...registry.WatchOption) (registry.Watcher, error)
 // by the new watcher, or the selector keeps picking the dead node until the cache's TTL
 // (a minute) expires.
 func TestE2ECacheSeesARemovalBeforeItsWatchStarts(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, service("svc", "v1", "n1", "n2"))

@@ -188,6 +188,7 @@ func faultHeals(t *testing.T, fault string, lived bool, inject func(srv *nacoste
 // After a restart (three in a row too) every node is back in the server, with no help
 // from the caller, and a registry sees them all and is told of later changes.
 func TestReliabilityRestartHealsByItself(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		faultHeals(t, "Restart", false, func(srv *nacostest.Server) error { return srv.Restart() })
 	})
@@ -195,6 +196,7 @@ func TestReliabilityRestartHealsByItself(t *testing.T) {
 
 // The same after the server drops every connection.
 func TestReliabilityDroppedConnectionsHealByThemselves(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		faultHeals(t, "DropConnections", false, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
 	})
@@ -203,6 +205,7 @@ func TestReliabilityDroppedConnectionsHealByThemselves(t *testing.T) {
 // A registry that lives through the restarts stays current: its GetService and its
 // watchers have every node again, and later changes.
 func TestReliabilityRestartKeepsAReaderCurrent(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		faultHeals(t, "Restart", true, func(srv *nacostest.Server) error { return srv.Restart() })
 	})
@@ -210,6 +213,7 @@ func TestReliabilityRestartKeepsAReaderCurrent(t *testing.T) {
 
 // The same through dropped connections.
 func TestReliabilityDroppedConnectionsKeepAReaderCurrent(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		faultHeals(t, "DropConnections", true, func(srv *nacostest.Server) error { srv.DropConnections(); return nil })
 	})
@@ -336,11 +340,13 @@ func memberLoss(t *testing.T, lived bool) {
 // One member of a three-member cluster goes away; the publisher connected to it fails
 // over to the others and every node is back, with no help from the caller.
 func TestReliabilityClusterMemberLossHealsByItself(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) { memberLoss(t, false) })
 }
 
 // The same with a reader that was connected to the lost member: it stays current.
 func TestReliabilityClusterMemberLossKeepsAReaderCurrent(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) { memberLoss(t, true) })
 }
 
@@ -367,6 +373,7 @@ func registryOn(t *testing.T, srv *nacostest.Server) *nacosRegistry {
 // fails with a clear error within the timeout, and once Nacos comes up registering and
 // watching work without restarting the process.
 func TestReliabilityNacosDownAtStart(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		if realNacos != "" {
 			t.Skip("starts its own server")
@@ -451,6 +458,7 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 // caches a registration for its reconnect redo before sending it, and forgets a
 // deregistered service even when the request failed.)
 func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
+	t.Parallel()
 	for _, m := range failModes {
 		if m.mode == nacostest.FailRefused {
 			continue // not retried: TestRefusalWithoutAReasonIsNotRetried

@@ -33,6 +33,7 @@ func sdkInstances(t *testing.T, r *nacosRegistry, group, name string, want int) 
 // The original plugin's GetService took a node's version from the metadata key
 // "version" (one Service per instance, Version: Metadata["version"]).
 func TestOriginalPluginReadersSeeTheVersion(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, old := env.registry(t), env.registry(t)
 	mustRegister(t, a, service("svc", "v2", "n1"))
@@ -46,6 +47,7 @@ func TestOriginalPluginReadersSeeTheVersion(t *testing.T) {
 // Instances the original plugin registered are found: its Register sent the first node
 // with the version in the metadata and no node id.
 func TestFindsWhatTheOriginalPluginRegistered(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	old, r := env.registry(t), env.registry(t)
 	if _, err := sdkOf(t, old).RegisterInstance(vo.RegisterInstanceParam{
@@ -74,6 +76,7 @@ func TestFindsWhatTheOriginalPluginRegistered(t *testing.T) {
 // every node of the service, with two deliberate differences: the service name comes
 // from the go-micro service, and the instance is ephemeral whatever the param says.
 func TestOriginalPluginsRegisterParam(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t, WithGroup("blue"))
 	p := vo.RegisterInstanceParam{
@@ -113,6 +116,7 @@ func TestOriginalPluginsRegisterParam(t *testing.T) {
 }
 
 func TestRegisterParamBadAddress(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t)
 	for _, p := range []vo.RegisterInstanceParam{{Ip: "主机"}, {Ip: "a b"}, {Port: 65536}} {
@@ -132,6 +136,7 @@ func TestRegisterParamBadAddress(t *testing.T) {
 // address and one instance id, told apart only by micro.id (README, "Java and Spring
 // Cloud readers").
 func TestForeignReadersOfNodesSharingAnAddress(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, reader := env.registry(t), env.registry(t)
 	for _, n := range []struct{ version, id string }{{"ff.http.broadcast", "a-1"}, {"ff.http.broadcast", "b-1"}, {"queue", "c-1"}} {

@@ -49,6 +49,7 @@ func sdkConnections(t testing.TB, addr string) int {
 // later changes reach it. It stops a member for good: start the cluster again to run
 // it again. The embedded form is TestReliabilityClusterMemberLossKeepsAReaderCurrent.
 func TestReliabilityRealClusterMemberLoss(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		members := strings.Split(realCluster, ",")
 		if realCluster == "" || realClusterStop == "" || len(members) < 3 {

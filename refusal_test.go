@@ -33,6 +33,7 @@ func steady(t *testing.T, what string, count func() int64) int64 {
 // A cluster name with '_' passes Nacos's parameter checker but not the register
 // handler (NamingUtils.checkInstanceIsLegal): it is refused before anything is sent.
 func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t, WithCluster("east_1"))
 	err := r.Register(service("refused-cluster", "v1", "n1"))
@@ -55,6 +56,7 @@ func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
 // service are refused once, with the version they need; nothing is retried, the SDK's
 // reconnect cache does not keep the batch, and what was registered stays.
 func TestBatchOnAServerWithoutItFailsClearlyOnce(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, batchOnAServerWithoutIt) // the SDK reconnects after the refusal
 }
 
@@ -97,6 +99,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 // A refusal the SDK passes on without its reason (Java's filters: auth, parameter
 // checks) is reported and not retried; a refused Deregister leaves the nodes registered.
 func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	srv := env.embedded(t, "FailRequests, to refuse without a reason")
 	r := connectedRegistry(t, env)
@@ -125,6 +128,7 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 // services (a user without read permission on a namespace gets such refusals). The SDK's
 // GetServiceList ignores the response's success flag.
 func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	srv := env.embedded(t, "FailRequests")
 	r := connectedRegistry(t, env)

@@ -24,6 +24,7 @@ import (
 )
 
 func TestRegisterEveryNodeVisibleToAnotherRegistry(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	if err := a.Register(service("svc", "v1", "n1", "n2")); err != nil {
@@ -44,6 +45,7 @@ func TestRegisterEveryNodeVisibleToAnotherRegistry(t *testing.T) {
 // go-micro's HTTP broker registers one node per subscribed topic, all with the broker's
 // address, under one service name and several versions, from one process.
 func TestHTTPBrokerPattern(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	topic := func(version, id string) *registry.Service {
@@ -74,6 +76,7 @@ func TestHTTPBrokerPattern(t *testing.T) {
 }
 
 func TestRoundTripThroughNacos(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	in := greeterService(5)
@@ -103,6 +106,7 @@ func TestRoundTripThroughNacos(t *testing.T) {
 }
 
 func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	log := gomicro3.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
@@ -128,6 +132,7 @@ func TestOverBudgetDropsEndpointsWithAWarning(t *testing.T) {
 }
 
 func TestCallerServiceIsNotModified(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t)
 	in := greeterService(2)
@@ -151,6 +156,7 @@ func TestCallerServiceIsNotModified(t *testing.T) {
 }
 
 func TestUnchangedReRegisterSendsNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
@@ -179,6 +185,7 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 }
 
 func TestRegisterTTLWithdrawsNodesNotRegisteredAgain(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	seen(b, "svc") // b subscribes first, to see the short-lived node
@@ -208,6 +215,7 @@ func TestRegisterTTLWithdrawsNodesNotRegisteredAgain(t *testing.T) {
 }
 
 func TestGetServiceNotFoundAfterLastNodeLeaves(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	if _, err := b.GetService("svc"); err != registry.ErrNotFound {
@@ -224,6 +232,7 @@ func TestGetServiceNotFoundAfterLastNodeLeaves(t *testing.T) {
 }
 
 func TestPushEmptyProtectionKeepsLastNodes(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t, WithPushEmptyProtection(true))
 	if err := a.Register(service("svc", "v1", "n1")); err != nil {
@@ -241,6 +250,7 @@ func TestPushEmptyProtectionKeepsLastNodes(t *testing.T) {
 }
 
 func TestGetServiceIsServedFromThePushedState(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	srv := env.embedded(t, "count of the requests it receives")
 	r := env.registry(t)
@@ -264,6 +274,7 @@ func TestGetServiceIsServedFromThePushedState(t *testing.T) {
 }
 
 func TestListServicesReadsEveryPage(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t)
 	const n = 1200
@@ -286,6 +297,7 @@ func TestListServicesReadsEveryPage(t *testing.T) {
 }
 
 func TestPerCallParams(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)
 	err := a.Register(service("svc", "v1", "blue"), RegisterParam(vo.RegisterInstanceParam{
@@ -333,6 +345,7 @@ func TestPerCallParams(t *testing.T) {
 }
 
 func TestInitMovesEverythingToTheNewServer(t *testing.T) {
+	t.Parallel()
 	// From the Nacos under test to a second, embedded one, in the same namespace.
 	one := newEnv(t)
 	two := embeddedEnv(t)
@@ -353,6 +366,7 @@ func TestInitMovesEverythingToTheNewServer(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	env, user, password := authEnv(t, "nacos", "s3cret-pw")
 	good := env.registry(t, WithAuth(user, password))
 	if err := good.Register(service("svc", "v1", "n1")); err != nil {
@@ -412,6 +426,7 @@ func TestBlankImportWithFlagsAndEnv(t *testing.T) {
 }
 
 func TestBadInputIsRefusedAndLosesNothing(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t)
 	good := service("svc", "v1", "keep")
@@ -465,6 +480,7 @@ func TestBadInputIsRefusedAndLosesNothing(t *testing.T) {
 }
 
 func TestBadOptionsNeverPanic(t *testing.T) {
+	t.Parallel()
 	cases := map[string][]registry.Option{
 		"negative timeout":     {registry.Timeout(-time.Second)},
 		"weight 0":             {WithWeight(0)},
@@ -511,6 +527,7 @@ func TestBadOptionsNeverPanic(t *testing.T) {
 // Deregister in a group where this registry registered nothing changes nothing, and
 // says so at debug level.
 func TestDeregisterOfNothingSaysSo(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	log := gomicro3.NewLogRecorder()
 	r := env.registry(t, WithLogger(log))
@@ -529,6 +546,7 @@ func TestDeregisterOfNothingSaysSo(t *testing.T) {
 }
 
 func TestAddressForms(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"10.0.0.1:8848":               "http://10.0.0.1:8848/nacos",
 		" nacos ":                     "http://nacos:8848/nacos",
@@ -554,6 +572,7 @@ func TestAddressForms(t *testing.T) {
 }
 
 func TestClosedRegistry(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := env.registry(t)
 	if err := r.Register(service("svc", "v1", "n1")); err != nil {
@@ -589,6 +608,7 @@ func TestClosedRegistry(t *testing.T) {
 // By default nacos-sdk-go writes log/ and cache/ beside the executable; the plugin
 // writes nothing.
 func TestWritesNoFiles(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Dir(os.Args[0])
 	env := newEnv(t)
 	a, b := env.registry(t), env.registry(t)

@@ -39,6 +39,7 @@ func configOf(t *testing.T, opts ...registry.Option) (*sdkConfig, error) {
 // A tls.Config carrying certificates in memory cannot reach the SDK, which reads them
 // from files: it is refused, pointing to WithTLS, rather than dropped silently.
 func TestTLSCertificatesInMemoryAreRefused(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]*tls.Config{
 		"RootCAs":      {RootCAs: x509.NewCertPool()},
 		"Certificates": {Certificates: []tls.Certificate{{}}},
@@ -68,6 +69,7 @@ func TestTLSCertificatesInMemoryAreRefused(t *testing.T) {
 // an address the SDK is given no server list, so it asks the endpoint; an address given
 // still wins.
 func TestEndpointFromClientConfig(t *testing.T) {
+	t.Parallel()
 	cc := constant.ClientConfig{Endpoint: "addr.example.com:8080"}
 	cfg, err := configOf(t, WithClientConfig(cc))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 // A registry in namespace A never sees nor changes namespace B, where the same service
 // names and node ids live.
 func TestReliabilityNamespaceIsolation(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	nsA, nsB := "rel-ns-a", "rel-ns-b"
 	if env.namespace != "" {

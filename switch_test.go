@@ -14,6 +14,7 @@ import (
 // Nacos holds is tied to the client that carried it, so a Register sent through the
 // old client just before the switch is published again through the new one.
 func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		a, b := newEnv(t), newEnv(t)
 		srvA, srvB := a.embedded(t, "instance lists"), b.embedded(t, "instance lists")
@@ -55,6 +56,7 @@ func TestRegisterRacingInitEndsUpOnTheNewServer(t *testing.T) {
 // One registry closing while another builds its client must not crash the process:
 // nacos-sdk-go v2.3.5's Shutdown deletes from a process-wide map that a build writes.
 func TestCloseWhileAnotherBuildsItsClient(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	for i := 0; i < 20; i++ {
 		closing, building := env.registry(t), env.registry(t)
@@ -74,6 +76,7 @@ func TestCloseWhileAnotherBuildsItsClient(t *testing.T) {
 // caches: a publisher switches between instance lists of the same length (the SDK sorts
 // the older one when a newer one arrives) while a reader subscribes again and again.
 func TestCachedListsAreCopiedWithoutARace(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, func(t *testing.T) {
 		env := newEnv(t)
 		pub, r := connectedPair(t, env)

@@ -193,6 +193,7 @@ func endpointsText(eps []*registry.Endpoint) string {
 }
 
 func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -210,6 +211,7 @@ func TestWatchBatchOfThreeIsThreeCreates(t *testing.T) {
 }
 
 func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -245,6 +247,7 @@ func TestWatchVersionsMetadataAndEndpoints(t *testing.T) {
 }
 
 func TestWatchOneUpdateAmongThree(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2", "n3"))
@@ -262,6 +265,7 @@ func TestWatchOneUpdateAmongThree(t *testing.T) {
 }
 
 func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
@@ -281,6 +285,7 @@ func TestWatchServiceFieldsChangeUpdatesEveryNode(t *testing.T) {
 }
 
 func TestWatchTwoOfThreeRemoved(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2", "n3")
@@ -302,6 +307,7 @@ func TestWatchTwoOfThreeRemoved(t *testing.T) {
 }
 
 func TestWatchLastNodeRemoved(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
@@ -325,6 +331,7 @@ func TestWatchLastNodeRemoved(t *testing.T) {
 }
 
 func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
@@ -337,6 +344,7 @@ func TestWatchLastNodeGoneWithItsRegistry(t *testing.T) {
 }
 
 func TestWatchReportsExistingNodesFirst(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1", "n2"))
@@ -369,6 +377,7 @@ func TestWatchReportsExistingNodesFirst(t *testing.T) {
 }
 
 func TestWatchServiceFilterIgnoresOtherServices(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env, WithDiscoveryInterval(50*time.Millisecond))
 	w := watch(t, r, registry.WatchService("wanted"))
@@ -386,6 +395,7 @@ func TestWatchServiceFilterIgnoresOtherServices(t *testing.T) {
 }
 
 func TestWatchAllServices(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a := connectedRegistry(t, env)
 	mustRegister(t, a, watchService("pre1", "v1", "p1", "p2"))
@@ -444,6 +454,7 @@ func TestWatchAllServices(t *testing.T) {
 }
 
 func TestWatchSubscribeParam(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a := connectedRegistry(t, env, WithGroup("g2"), WithCluster("c1"))
 	b := connectedRegistry(t, env, WithGroup("g2"), WithCluster("c2"))
@@ -486,6 +497,7 @@ func TestWatchSubscribeParam(t *testing.T) {
 }
 
 func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	svc := watchService("svc", "v1", "n1", "n2")
@@ -534,6 +546,7 @@ func TestWatchResultsAreTheReceiversOwn(t *testing.T) {
 // A reader that does not call Next for a while must hold up neither Nacos's pushes to
 // the rest of the process nor lose the final state: its results coalesce.
 func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	regs := connectedRegistries(t, env, 3)
 	a, r, q := regs[0], regs[1], regs[2]
@@ -654,6 +667,7 @@ func TestWatchIdleReaderCoalescesAndBlocksNobody(t *testing.T) {
 }
 
 func TestWatchStopUnblocksNext(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := connectedRegistry(t, env)
 	for _, opts := range [][]registry.WatchOption{{registry.WatchService("svc")}, nil} {
@@ -675,6 +689,7 @@ func TestWatchStopUnblocksNext(t *testing.T) {
 }
 
 func TestWatchStopTwiceAndConcurrently(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -706,6 +721,7 @@ func TestWatchStopTwiceAndConcurrently(t *testing.T) {
 }
 
 func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	w := watch(t, r, registry.WatchService("svc"))
@@ -725,6 +741,7 @@ func TestWatchNextAfterStopReturnsAtOnce(t *testing.T) {
 }
 
 func TestWatchStopUnsubscribes(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	mustRegister(t, a, watchService("svc", "v1", "n1"))
@@ -772,6 +789,7 @@ func TestWatchStopUnsubscribes(t *testing.T) {
 }
 
 func TestWatchersAreIndependent(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a, r := connectedPair(t, env)
 	w1 := watch(t, r, registry.WatchService("svc"))
@@ -807,6 +825,7 @@ func TestWatchersAreIndependent(t *testing.T) {
 // once, or registering while looking up) must be tracked once: the watcher must keep
 // receiving the service's pushes and Stop must release its subscription.
 func TestWatchConcurrentAnnouncementsTrackOnce(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	r := connectedRegistry(t, env, WithDiscoveryInterval(time.Hour))
 	a := connectedRegistry(t, env)
@@ -907,6 +926,7 @@ func TestWatchNoGoroutineAfterClose(t *testing.T) {
 // again; the watcher reports the difference and keeps delivering: nodes that come back
 // end up reported (possibly as delete then create), a node that does not is deleted.
 func TestWatchSurvivesRestartAndDroppedConnections(t *testing.T) {
+	t.Parallel()
 	for _, fault := range []string{"Restart", "DropConnections"} {
 		t.Run(fault, func(t *testing.T) { testkit.RunChecked(t, false, func(t *testing.T) { watchSurvives(t, fault) }) })
 	}
@@ -984,6 +1004,7 @@ func watchSurvives(t *testing.T, fault string) {
 // of fresh clients). The registry publishes everything again once the client has
 // settled (registry.go settle), so the newer registration wins in the end.
 func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	const clients = 40
 	var wg sync.WaitGroup
@@ -1049,6 +1070,7 @@ func BenchmarkRegisterToNext(b *testing.B) {
 // startDiscovery (called by registry.go startWatcher) meet under w.mu; the race
 // detector catches any unlocked access to w.discovered.
 func TestWatchConcurrentWithClose(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	a := connectedRegistry(t, env)
 	mustRegister(t, a, service("svc", "v1", "n1"))

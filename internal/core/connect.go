@@ -15,7 +15,6 @@ import (
 type connection struct {
 	client   naming.Client // the current client; nil until the first is built
 	build    *clientBuild  // a client being built, if any
-	buildErr error         // why the last build failed, if it did
 	running  bool          // the publisher's and the subscriptions' loops run
 }
 
@@ -83,11 +82,14 @@ func (r *Registry) currentClient() naming.Client {
 	return r.client
 }
 
-// buildError says why the last build failed, if it did.
-func (r *Registry) buildError() error {
+// pendingBuild returns the build under way when there is no client yet, or nil.
+func (r *Registry) pendingBuild() *clientBuild {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.buildErr
+	if r.client != nil {
+		return nil
+	}
+	return r.build
 }
 
 // startBuild builds a client for the current settings, in the background, replacing a
@@ -125,7 +127,7 @@ func (r *Registry) runBuild(b *clientBuild) {
 	r.mu.Lock()
 	wanted := r.build == b && !r.closed
 	if wanted {
-		r.build, r.buildErr = nil, err
+		r.build = nil
 	}
 	var old naming.Client
 	if wanted && err == nil {

@@ -159,23 +159,34 @@ func (r *Registry) Register(s *wire.Service, ttl time.Duration, ctx context.Cont
 	return nil
 }
 
-// await waits for the outcome of a change at most the timeout.
+// await waits for the outcome of a change at most the timeout. A build of the client
+// that fails meanwhile is the outcome: nothing can be published without a client.
 func (r *Registry) await(w *waiter, s *Settings, what string, key naming.ServiceKey) error {
 	timer := time.NewTimer(s.Timeout())
 	defer timer.Stop()
-	select {
-	case err := <-w.done:
-		return err
-	case <-r.done:
-		return ErrClosed
-	case <-timer.C:
+	b := r.pendingBuild()
+	for {
+		var built <-chan struct{}
+		if b != nil {
+			built = b.done
+		}
+		select {
+		case err := <-w.done:
+			return err
+		case <-r.done:
+			return ErrClosed
+		case <-built:
+			if b.err != nil {
+				return fmt.Errorf("nacos: %s service %q (group %q): %w", what, key.Name, key.Group, retrying(b.err))
+			}
+			b = nil
+			continue
+		case <-timer.C:
+		}
+		break
 	}
 	if r.currentClient() == nil {
-		msg := fmt.Sprintf("nacos: %s service %q (group %q): no connection to Nacos (%s) after %v", what, key.Name, key.Group, s.addrs(), s.Timeout())
-		if err := r.buildError(); err != nil {
-			return fmt.Errorf("%s: %w (the registry keeps trying)", msg, err)
-		}
-		return fmt.Errorf("%s (the registry keeps trying)", msg)
+		return fmt.Errorf("nacos: %s service %q (group %q): no connection to Nacos (%s) after %v (the registry keeps trying)", what, key.Name, key.Group, s.addrs(), s.Timeout())
 	}
 	return fmt.Errorf("nacos: %s service %q (group %q): Nacos did not answer within %v (the registry keeps trying)", what, key.Name, key.Group, s.Timeout())
 }
