@@ -2,6 +2,8 @@ package nacos
 
 import (
 	"fmt"
+	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/nacostest"
 	"math/rand"
 	"runtime"
 	"testing"
@@ -71,5 +73,119 @@ func TestRandomLookupsLeaveNothingBehind(t *testing.T) {
 	}
 	if _, err := r.GetService("real"); err != nil {
 		t.Errorf("GetService of the registered service after the scan: %v", err)
+	}
+}
+
+// The registry forgets a service once Nacos has confirmed it empty: dynamic service
+// names cost nothing once deregistered, and a reconnection registers nothing for them.
+func TestDeregisteredServicesAreForgotten(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	srv := env.embedded(t, "its request counts and dropping its connections")
+	r := connectedRegistry(t, env)
+	for i := range 50 {
+		s := service(fmt.Sprintf("dynamic-%d", i), "v1", "n1")
+		mustRegister(t, r, s)
+		mustDeregister(t, r, s)
+	}
+	if n := r.core.Snapshot().Publications; n != 0 {
+		t.Fatalf("after 50 register+deregister cycles the registry holds %d services", n)
+	}
+	kept := service("kept", "v1", "n1")
+	mustRegister(t, r, kept)
+	quiet(t, srv, r)
+	registrations := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
+	before := registrations()
+	srv.DropConnections()
+	held := func() string { return serverState(srv, "", "", "kept") }
+	eventually(t, recovery, func() bool { return held() == stateOf(kept) }, "after the reconnection the server holds %s", held)
+	quiet(t, srv, r)
+	if n := registrations() - before; n > 2 {
+		t.Fatalf("the reconnection sent %d registrations for the 1 service registered (and 50 deregistered)", n)
+	}
+}
+
+// An error response to every registration is retried with growing delays, and does not
+// turn into a storm of requests: the SDK answers each failed request by checking the
+// connection and redoing its subscriptions (and, left to itself, its registrations).
+func TestServerErrorsOnRegistrationAreNoStorm(t *testing.T) {
+	t.Parallel()
+	testkit.RunChecked(t, false, func(t *testing.T) { // the SDK races with itself as it redoes
+		env := newEnv(t)
+		srv := env.embedded(t, "failing registrations and counting requests")
+		r := connectedRegistry(t, env, registry.Timeout(time.Second))
+		watchAndRead(t, r, registry.WatchService("storm")) // a subscription the SDK redoes
+		quiet(t, srv, r)
+		srv.FailRequests("InstanceRequest", nacostest.FailWithError)
+		registers := func() int64 { return srv.Requests("InstanceRequest") }
+		subscribes := func() int64 { return srv.Requests("SubscribeServiceRequest") }
+		r0, s0 := registers(), subscribes()
+		mustFailClearly(t, "Register while Nacos fails it", r.Register(service("storm", "v1", "n1")))
+		testkit.Consistently(t, 5*time.Second, func() bool { return registers()-r0 <= 8 && subscribes()-s0 <= 3 }, func() string {
+			return fmt.Sprintf("Nacos failing every registration got %d register and %d subscribe requests, want at most 8 and 3 in 5s", registers()-r0, subscribes()-s0)
+		})
+	})
+}
+
+// A subscription that a watcher made and lookups then used is released once the
+// watcher has stopped and the lookups' expiry has passed.
+func TestLookupOfAWatchedServiceIsReleasedAfterTheWatcherStops(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	pub := env.registry(t)
+	r := connectedRegistry(t, env, WithLookupExpiry(300*time.Millisecond))
+	mustRegister(t, pub, service("shared", "v1", "n1"))
+	w := watchAndRead(t, r, registry.WatchService("shared"))
+	eventually(t, within, func() bool { return w.state() != "" }, "the watcher saw nothing")
+	if _, err := r.GetService("shared"); err != nil {
+		t.Fatal(err)
+	}
+	w.stop()
+	subscriptions := func() int { return r.core.Snapshot().Subscriptions }
+	eventually(t, within, func() bool { return subscriptions() == 0 }, "%s subscriptions remain", func() string { return fmt.Sprint(subscriptions()) })
+	eventually(t, within, func() bool { return env.subscribers(t, env.namespace, DefaultGroup, "shared") == 0 }, "the server still has a subscriber")
+}
+
+// A lookup that finds another lookup of the same name still subscribing waits for it at
+// most the timeout.
+func TestLookupWaitingForAStalledSubscribeIsBounded(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	srv := env.embedded(t, "stalling subscriptions")
+	const timeout = 500 * time.Millisecond
+	r := connectedRegistry(t, env, registry.Timeout(timeout))
+	undo := srv.FailRequests("SubscribeServiceRequest", nacostest.FailTimeout)
+	defer undo()
+	first := make(chan error, 1)
+	go func() { _, err := r.GetService("stalled"); first <- err }()
+	eventually(t, within, func() bool { return srv.Requests("SubscribeServiceRequest") > 0 }, "the first lookup never subscribed")
+	start := time.Now()
+	_, err := r.GetService("stalled")
+	if took := time.Since(start); took > timeout+250*time.Millisecond {
+		t.Fatalf("the second lookup waited %v, with a timeout of %v (%v)", took, timeout, err)
+	}
+	mustFailClearly(t, "the second lookup", err)
+	undo()
+	<-first
+}
+
+// Close waits for nothing longer than the timeout, even while a watcher of all services
+// is stalled subscribing to a service it has just discovered.
+func TestCloseWhileDiscoveryStallsIsBounded(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	srv := env.embedded(t, "stalling subscriptions")
+	const timeout = 500 * time.Millisecond
+	r := connectedRegistry(t, env, registry.Timeout(timeout), WithDiscoveryInterval(50*time.Millisecond))
+	watchAndRead(t, r)
+	undo := srv.FailRequests("SubscribeServiceRequest", nacostest.FailTimeout)
+	defer undo()
+	subscribed := srv.Requests("SubscribeServiceRequest")
+	mustRegister(t, env.registry(t), service("discovered", "v1", "n1"))
+	eventually(t, within, func() bool { return srv.Requests("SubscribeServiceRequest") > subscribed }, "the watcher never subscribed to the new service")
+	start := time.Now()
+	r.Close()
+	if took := time.Since(start); took > timeout+250*time.Millisecond {
+		t.Fatalf("Close took %v, with a timeout of %v", took, timeout)
 	}
 }

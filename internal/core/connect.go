@@ -13,9 +13,9 @@ import (
 // client being built at most the timeout. These fields of Registry are guarded by its
 // mu.
 type connection struct {
-	client   naming.Client // the current client; nil until the first is built
-	build    *clientBuild  // a client being built, if any
-	running  bool          // the publisher's and the subscriptions' loops run
+	client  naming.Client // the current client; nil until the first is built
+	build   *clientBuild  // a client being built, if any
+	running bool          // the publisher's and the subscriptions' loops run
 }
 
 // clientBuild is a client being built.

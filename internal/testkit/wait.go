@@ -24,3 +24,17 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, format str
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Consistently polls cond every 10 ms for the given time, and fails the test as soon as
+// it does not hold, saying what describe says then: for what must not happen within a
+// window (a rate, a bound).
+func Consistently(t testing.TB, during time.Duration, cond func() bool, describe func() string) {
+	t.Helper()
+	deadline := time.Now().Add(during)
+	for time.Now().Before(deadline) {
+		if !cond() {
+			t.Fatal(describe())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
