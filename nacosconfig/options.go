@@ -12,6 +12,7 @@ import (
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 
+	"github.com/micro-registry/nacos/internal/configformat"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
@@ -23,6 +24,14 @@ const (
 	// maxPending is how many changes a watcher keeps for its reader: one that falls
 	// further behind skips the oldest it has not read (the newest is never lost).
 	maxPending = 100
+)
+
+// The formats a dataId's content can have (WithFormat).
+const (
+	FormatJSON       = configformat.JSON
+	FormatYAML       = configformat.YAML
+	FormatTOML       = configformat.TOML
+	FormatProperties = configformat.Properties
 )
 
 // Option keys: unexported types, so no other package can collide with them. The keys of
@@ -160,9 +169,9 @@ func newSettings(opts source.Options) (*settings, error) {
 		if err := checkDataID(id); err != nil {
 			return nil, err
 		}
-		f, ok := formatOf(id)
+		f, ok := configformat.Of(id)
 		if format != "" {
-			if f, ok = knownFormat(format); !ok {
+			if f, ok = configformat.Known(format); !ok {
 				return nil, fmt.Errorf("nacos: format %q is not one of json, yaml, yml, toml, properties", format)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asim/go-micro/v3/config/source"
 	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/configformat"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
@@ -198,7 +199,7 @@ func (s *nacosSource) fetch(c *sdkClient, strict bool) (map[string]dataState, er
 			return nil, fmt.Errorf("nacos: dataId %q in group %q of namespace %q does not exist, and WithRequired is set",
 				id, s.cfg.group, s.cfg.client.NamespaceId)
 		}
-		values, err := decode(s.cfg.formats[id], []byte(content))
+		values, err := configformat.Decode(s.cfg.formats[id], []byte(content))
 		if err != nil && strict {
 			return nil, fmt.Errorf("nacos: dataId %q (%s): %v", id, s.cfg.formats[id], err)
 		}
@@ -211,7 +212,7 @@ func (s *nacosSource) fetch(c *sdkClient, strict bool) (map[string]dataState, er
 func (s *nacosSource) changeSet(states map[string]dataState) (*source.ChangeSet, error) {
 	merged := map[string]interface{}{}
 	for _, id := range s.cfg.dataIDs {
-		merge(merged, states[id].values)
+		configformat.Merge(merged, states[id].values)
 	}
 	data, err := json.Marshal(merged)
 	if err != nil {
@@ -256,11 +257,11 @@ func convert(cs *source.ChangeSet, to string) (string, error) {
 	if from == "" {
 		from = FormatJSON
 	}
-	from, ok := knownFormat(from)
+	from, ok := configformat.Known(from)
 	if !ok {
 		return "", fmt.Errorf("the ChangeSet's format %q is not one of json, yaml, yml, toml, properties", cs.Format)
 	}
-	values, err := decode(from, cs.Data)
+	values, err := configformat.Decode(from, cs.Data)
 	if err != nil {
 		return "", fmt.Errorf("the ChangeSet's %s data does not parse: %v", from, err)
 	}
@@ -270,7 +271,7 @@ func convert(cs *source.ChangeSet, to string) (string, error) {
 	if from == to {
 		return string(cs.Data), nil
 	}
-	out, err := encode(to, values)
+	out, err := configformat.Encode(to, values)
 	if err != nil {
 		return "", fmt.Errorf("its content has no %s form: %v", to, err)
 	}

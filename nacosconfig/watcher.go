@@ -5,6 +5,7 @@ import (
 
 	"github.com/asim/go-micro/v3/config/source"
 	"github.com/asim/go-micro/v3/logger"
+	"github.com/micro-registry/nacos/internal/configformat"
 	"github.com/nacos-group/nacos-sdk-go/v2/util"
 )
 
@@ -85,7 +86,7 @@ func (s *nacosSource) changed(c *sdkClient, dataID, content string) {
 	if now.md5 == old.md5 {
 		return
 	}
-	switch values, err := decode(format, []byte(content)); {
+	switch values, err := configformat.Decode(format, []byte(content)); {
 	case content == "" && s.cfg.keepOnDelete:
 		now.values = old.values
 	case err != nil:
