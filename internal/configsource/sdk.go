@@ -104,8 +104,8 @@ type sdkCache interface {
 }
 
 // newConfigClient builds a config client for s. It does not connect yet: the SDK does
-// on the first request. Only a refused login is checked over the network, within the
-// timeout.
+// on the first request. Only a refused login is checked over the network (within the
+// timeout, for each server).
 func newConfigClient(s *settings) (*configClient, error) {
 	sdkclient.InstallLogger(s.sdkSettings, s.log)
 	if err := sdkclient.CheckLogin(s.sdkSettings, s.servers); err != nil {

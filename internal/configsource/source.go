@@ -7,9 +7,10 @@
 // client and the SDK's defects (sdk.go), and logs to a logging.Logger.
 //
 // No lock is held across a call to Nacos, and every wait has a bound: each request
-// waits at most the timeout (WithTimeout in the adapters), and Watch, a watcher's Stop
-// and Close wait for the SDK's listen loop and shutdown at most the timeout, then say in
-// the log what they did not wait for.
+// waits at most its timeout (the client's, or the SDK's own), and Watch, a watcher's
+// Stop and Close wait for the SDK's listen loop and shutdown at most the client's
+// timeout (WithTimeout in the adapters), then say in the log what they did not wait
+// for.
 package configsource
 
 import (
