@@ -54,7 +54,7 @@ func BenchmarkRead100KBYAML(b *testing.B) {
 	sources := make([]source.Source, keys)
 	for i := range sources {
 		id := fmt.Sprintf("big-%02d.yaml", i)
-		env.publish(b, id, content)
+		env.Publish(b, id, content)
 		sources[i] = env.source(b, []string{id})
 		if _, err := sources[i].Read(); err != nil { // connect outside the timer
 			b.Fatal(err)
@@ -82,7 +82,7 @@ func BenchmarkChangeToNext(b *testing.B) {
 	ids := make([]string, keys)
 	for k := range watchers {
 		ids[k] = fmt.Sprintf("latency-%02d.yaml", k)
-		env.publish(b, ids[k], "v: -1")
+		env.Publish(b, ids[k], "v: -1")
 		w, err := env.source(b, []string{ids[k]}).Watch()
 		if err != nil {
 			b.Fatal(err)
@@ -99,7 +99,7 @@ func BenchmarkChangeToNext(b *testing.B) {
 		k := i % keys
 		p.wait(k)
 		start := time.Now()
-		env.publish(b, ids[k], fmt.Sprintf("v: %d", i))
+		env.Publish(b, ids[k], fmt.Sprintf("v: %d", i))
 		for {
 			cs := next(b, watchers[k], changeWithin)
 			var v struct{ V int }

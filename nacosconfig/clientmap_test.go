@@ -17,7 +17,7 @@ import (
 // race detector fails the test), and both keep working.
 func TestRegistryClosingWhileASourceReads(t *testing.T) {
 	env := newEnv(t)
-	env.publish(t, "shared.yaml", "a: 1")
+	env.Publish(t, "shared.yaml", "a: 1")
 	src := env.source(t, []string{"shared.yaml"})
 	stop := make(chan struct{})
 	var reads sync.WaitGroup
@@ -38,7 +38,7 @@ func TestRegistryClosingWhileASourceReads(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 10; i++ {
-		r := nacos.NewRegistry(registry.Addrs(env.addr), registry.Timeout(3*time.Second))
+		r := nacos.NewRegistry(registry.Addrs(env.Addr), registry.Timeout(3*time.Second))
 		node := &registry.Node{Id: fmt.Sprintf("n%d", i), Address: "127.0.0.1:9000"}
 		err := r.Register(&registry.Service{Name: fmt.Sprintf("clientmap-%d", i), Version: "v1", Nodes: []*registry.Node{node}})
 		nacos.Close(r)

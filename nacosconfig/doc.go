@@ -32,7 +32,17 @@
 // code. As with the registry, the SDK writes no snapshot or cache file unless
 // WithCacheDir names a directory, and no log file unless WithLogDir does.
 //
+// Watch, a watcher's Stop and Close wait for nacos-sdk-go at most the timeout
+// (WithTimeout), then say in the log what they did not wait for: a Watch whose first
+// listen round Nacos has not answered returns, and hears of changes once Nacos does; a
+// Close whose connection cannot end yet returns, and the connection ends in the
+// background.
+//
 // A source only read (never watched) keeps its connection until Close(src), the
 // source's io.Closer. To test code that uses it without a Nacos server, package
 // nacostest runs an embedded one.
+//
+// The package is go-micro v3's adapter over the plugin's config core
+// (internal/configsource), which every go-micro line's adapter shares: it translates
+// go-micro's options, ChangeSets, watchers and errors to the core's and back.
 package nacosconfig

@@ -1,9 +1,6 @@
 package nacosconfig
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"testing"
 	"time"
 
@@ -16,10 +13,9 @@ import (
 )
 
 // The tests run against the embedded server (nacostest) by default, and against a real
-// Nacos when NACOS_ADDR is set (see testkit.RealNacos). Tests that need fault injection
-// or server introspection skip against a real server.
-var realNacos = testkit.RealNacos
-
+// Nacos when NACOS_ADDR is set (see testkit.RealNacos). The source's behaviour is tested
+// in its core's package (internal/configsource); the tests here are the adapter's: its
+// options, its translation to go-micro's types and errors, and its examples.
 func TestMain(m *testing.M) {
 	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel))
 	goleak.VerifyTestMain(m, append([]goleak.Option{
@@ -36,81 +32,22 @@ func TestMain(m *testing.M) {
 	}, testkit.GoMicroGoroutines...)...)
 }
 
-// testEnv is a Nacos for one test: its own embedded server, or its own namespace on the
-// real server.
-type testEnv struct {
-	srv       *nacostest.Server // nil against a real Nacos
-	addr      string
-	namespace string
-}
+// testEnv is a Nacos for one test (testkit.ConfigEnv).
+type testEnv struct{ *testkit.ConfigEnv }
 
-func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
+func newEnv(t testing.TB, opts ...nacostest.Option) testEnv {
 	t.Helper()
-	if realNacos != "" {
-		if testkit.RealAuth != "" {
-			// The SDK logs in through http.DefaultTransport, whose idle connections to a
-			// real Nacos would outlive the test (the embedded server closes them).
-			t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
-		}
-		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
-		// child process would draw the same namespaces as its parent.
-		return &testEnv{addr: realNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
-	}
-	srv := testkit.StartServer(t, opts...)
-	return &testEnv{srv: srv, addr: srv.Addr()}
-}
-
-// embedded returns the embedded server, or skips the test against a real Nacos,
-// saying what of nacostest it needs.
-func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
-	t.Helper()
-	return testkit.Embedded(t, e.srv, needs)
-}
-
-// publish stores a config in the env's namespace, group DEFAULT_GROUP.
-func (e *testEnv) publish(t testing.TB, dataID, content string) {
-	t.Helper()
-	e.publishIn(t, e.namespace, dataID, content)
-}
-
-// publishIn stores a config in a namespace, group DEFAULT_GROUP.
-func (e *testEnv) publishIn(t testing.TB, namespace, dataID, content string) {
-	t.Helper()
-	if e.srv == nil {
-		realPublish(t, namespace, dataID, content)
-		return
-	}
-	if err := e.srv.PublishConfig(namespace, "", dataID, content); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (e *testEnv) remove(t testing.TB, dataID string) {
-	t.Helper()
-	if e.srv == nil {
-		realRemove(t, e.namespace, dataID)
-		return
-	}
-	e.srv.RemoveConfig(e.namespace, "", dataID)
-}
-
-// stored returns what the server holds of a config of the env's namespace.
-func (e *testEnv) stored(t testing.TB, dataID string) (string, bool) {
-	t.Helper()
-	if e.srv == nil {
-		return realConfig(t, e.namespace, dataID)
-	}
-	return e.srv.Config(e.namespace, "", dataID)
+	return testEnv{testkit.NewConfigEnv(t, opts...)}
 }
 
 // source returns a source of the dataIds on this env, closed when the test ends.
-func (e *testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) *nacosSource {
+func (e testEnv) source(t testing.TB, dataIDs []string, opts ...source.Option) *nacosSource {
 	t.Helper()
-	base := []source.Option{WithAddress([]string{e.addr}), WithTimeout(3 * time.Second), WithDataID(dataIDs...)}
-	if e.namespace != "" {
-		base = append(base, WithNamespace(e.namespace))
+	base := []source.Option{WithAddress([]string{e.Addr}), WithTimeout(3 * time.Second), WithDataID(dataIDs...)}
+	if e.Namespace != "" {
+		base = append(base, WithNamespace(e.Namespace))
 	}
-	if e.srv == nil && testkit.RealAuth != "" {
+	if e.Srv == nil && testkit.RealAuth != "" {
 		base = append(base, WithAuth(testkit.RealCredentials())) // the whole suite can run with auth on
 	}
 	s := NewSource(append(base, opts...)...).(*nacosSource)
@@ -160,6 +97,5 @@ func next(t testing.TB, w source.Watcher, within time.Duration) *source.ChangeSe
 	}
 }
 
-// changeWithin is how long a change may take to reach a watcher: the push is at once,
-// but the SDK asks again only every 5 s after a failed or limited query.
-const changeWithin = 15 * time.Second
+// changeWithin is how long a change may take to reach a watcher.
+const changeWithin = testkit.ConfigChangeWithin

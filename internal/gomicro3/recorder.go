@@ -12,7 +12,7 @@ import (
 // each starting with its level.
 type LogRecorder struct {
 	logger.Logger
-	mu    sync.Mutex
+	mu    sync.Mutex // guards lines
 	lines []string
 }
 

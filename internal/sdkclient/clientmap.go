@@ -16,10 +16,10 @@ import (
 // SDK's own config listen rounds look the map up too, on its goroutine, and cannot be
 // gated: the README lists that among the defects we cannot work around.
 var clientMap struct {
-	sync.Mutex
-	changed  sync.Cond
-	users    int
-	shutdown bool
+	sync.Mutex           // guards users and shutdown
+	changed    sync.Cond // signalled when users or shutdown change
+	users      int       // builds and requests under way
+	shutdown   bool      // a shutdown runs
 }
 
 func init() { clientMap.changed.L = &clientMap.Mutex }

@@ -57,7 +57,7 @@ func TestSDKRaceClassification(t *testing.T) {
 		ourProxyCall    = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "RegisterInstance()", ours + "(*sdkClient).publish()"}
 		ourCallback     = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "Subscribe()", ours + "(*sdkClient).subscribe.func1()", rpc + "notifyConnectionEvent()", rpc + "Start.func1()"}
 		ourAccess       = []string{ours + "(*sdkClient).publish()", ours + "(*publication).sync()"}
-		ourConfig       = []string{"github.com/micro-registry/nacos/nacosconfig.(*nacosSource).changed()"}
+		ourConfig       = []string{"github.com/micro-registry/nacos/internal/configsource.(*Source).changed()"}
 		cacheSort       = []string{sdk + "clients/naming_client/naming_cache.instanceSorter.Swap()", "sort.Sort()", sdk + "clients/naming_client/naming_cache.sortInstance()",
 			sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", rpc + "(*NamingPushRequestHandler).RequestReply()", rpc + "(*GrpcClient).bindBiRequestStream.func1()"}
 		cacheWrite = []string{"reflect.Value.String()", "encoding/json.Marshal()", sdk + "clients/cache.WriteServicesToFile()",

@@ -1,4 +1,7 @@
-package nacosconfig
+// Package configformat is what the config source knows of the formats of a config's
+// content: JSON, YAML, TOML and Java properties, decoded into and encoded from one JSON
+// object, and the merge of several such objects. It knows nothing of Nacos or go-micro.
+package configformat
 
 import (
 	"bytes"
@@ -12,42 +15,47 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The formats a dataId's content can have.
+// The formats a config's content can have.
 const (
-	FormatJSON       = "json"
-	FormatYAML       = "yaml"
-	FormatTOML       = "toml"
-	FormatProperties = "properties"
+	JSON       = "json"
+	YAML       = "yaml"
+	TOML       = "toml"
+	Properties = "properties"
 )
 
-// formatOf returns the format of a dataId from its extension (yml is YAML).
-func formatOf(dataID string) (string, bool) {
-	switch ext := strings.ToLower(strings.TrimPrefix(path.Ext(dataID), ".")); ext {
-	case FormatJSON, FormatYAML, FormatTOML, FormatProperties:
+// Names lists the names Known accepts, for errors.
+const Names = "json, yaml, yml, toml, properties"
+
+// Of returns the format of a config from its name's extension (yml is YAML).
+func Of(name string) (string, bool) {
+	switch ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), ".")); ext {
+	case JSON, YAML, TOML, Properties:
 		return ext, true
 	case "yml":
-		return FormatYAML, true
+		return YAML, true
 	}
 	return "", false
 }
 
-// knownFormat normalises a format name given by the user or a ChangeSet.
-func knownFormat(name string) (string, bool) {
-	return formatOf("." + name)
+// Known normalises a format name given by the user or a ChangeSet ("yml" is YAML, case
+// does not matter), and says whether it is one of the formats.
+func Known(name string) (string, bool) {
+	return Of("." + name)
 }
 
-// decode parses content of the format into a JSON object. Errors say the line.
-func decode(format string, content []byte) (map[string]interface{}, error) {
+// Decode parses content of the format into a JSON object, as encoding/json decodes one:
+// empty content is an empty object. Errors say the line.
+func Decode(format string, content []byte) (map[string]interface{}, error) {
 	out := map[string]interface{}{}
 	if len(bytes.TrimSpace(content)) == 0 {
 		return out, nil
 	}
 	switch format {
-	case FormatJSON:
+	case JSON:
 		if err := json.Unmarshal(content, &out); err != nil {
 			return nil, jsonError(content, err)
 		}
-	case FormatYAML:
+	case YAML:
 		var v interface{}
 		if err := yaml.Unmarshal(content, &v); err != nil {
 			return nil, err // yaml.v3 says "yaml: line N: ..."
@@ -59,7 +67,7 @@ func decode(format string, content []byte) (map[string]interface{}, error) {
 		if ok {
 			out = object
 		}
-	case FormatTOML:
+	case TOML:
 		if _, err := toml.Decode(string(content), &out); err != nil {
 			var perr toml.ParseError
 			if errors.As(err, &perr) {
@@ -68,7 +76,7 @@ func decode(format string, content []byte) (map[string]interface{}, error) {
 			return nil, err
 		}
 		out = jsonValue(out).(map[string]interface{})
-	case FormatProperties:
+	case Properties:
 		return decodeProperties(content)
 	default:
 		return nil, fmt.Errorf("unknown format %q", format)
@@ -124,36 +132,37 @@ func jsonValue(v interface{}) interface{} {
 	return v
 }
 
-// encode writes a JSON object in the format.
-func encode(format string, v map[string]interface{}) ([]byte, error) {
+// Encode writes a JSON object in the format.
+func Encode(format string, v map[string]interface{}) ([]byte, error) {
 	switch format {
-	case FormatJSON:
+	case JSON:
 		return json.MarshalIndent(v, "", "  ")
-	case FormatYAML:
+	case YAML:
 		return yaml.Marshal(v)
-	case FormatTOML:
+	case TOML:
 		var b bytes.Buffer
 		if err := toml.NewEncoder(&b).Encode(v); err != nil {
 			return nil, err
 		}
 		return b.Bytes(), nil
-	case FormatProperties:
+	case Properties:
 		return encodeProperties(v)
 	}
 	return nil, fmt.Errorf("unknown format %q", format)
 }
 
-// merge copies src into dst, key by key: objects are merged, anything else in src
-// replaces what dst has.
-func merge(dst, src map[string]interface{}) {
+// Merge copies src into dst, key by key: objects are merged, anything else in src
+// replaces what dst has. dst shares no object with src afterwards (lists and other
+// values are shared).
+func Merge(dst, src map[string]interface{}) {
 	for k, v := range src {
 		if sv, ok := v.(map[string]interface{}); ok {
 			if dv, ok := dst[k].(map[string]interface{}); ok {
-				merge(dv, sv)
+				Merge(dv, sv)
 				continue
 			}
 			copied := map[string]interface{}{}
-			merge(copied, sv)
+			Merge(copied, sv)
 			dst[k] = copied
 			continue
 		}

@@ -1,4 +1,4 @@
-package nacosconfig
+package configformat
 
 import (
 	"bytes"

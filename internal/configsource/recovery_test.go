@@ -1,4 +1,4 @@
-package nacosconfig
+package configsource
 
 import (
 	"testing"
@@ -8,11 +8,11 @@ import (
 )
 
 // watching returns a source of app.yaml, read and watched, on an embedded server.
-func watching(t *testing.T) (*nacostest.Server, *nacosSource, func() map[string]interface{}) {
+func watching(t *testing.T) (*nacostest.Server, *Source, func() map[string]interface{}) {
 	t.Helper()
 	env := newEnv(t)
-	srv := env.embedded(t, "Restart, DropConnections and FailRequests")
-	env.publish(t, "app.yaml", "v: 0")
+	srv := env.Embedded(t, "Restart, DropConnections and FailRequests")
+	env.Publish(t, "app.yaml", "v: 0")
 	s := env.source(t, []string{"app.yaml"})
 	w := watch(t, s)
 	return srv, s, func() map[string]interface{} { return decoded(t, next(t, w, changeWithin)) }
