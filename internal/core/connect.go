@@ -15,6 +15,7 @@ import (
 type connection struct {
 	client  naming.Client // the current client; nil until the first is built
 	build   *clientBuild  // a client being built, if any
+	built   *clientBuild  // the last build started, under way or ended
 	running bool          // the publisher's and the subscriptions' loops run
 }
 
@@ -82,14 +83,15 @@ func (r *Registry) currentClient() naming.Client {
 	return r.client
 }
 
-// pendingBuild returns the build under way when there is no client yet, or nil.
-func (r *Registry) pendingBuild() *clientBuild {
+// lastBuild returns the last build started, under way or failed, when there is no
+// client yet; nil otherwise.
+func (r *Registry) lastBuild() *clientBuild {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.client != nil {
 		return nil
 	}
-	return r.build
+	return r.built
 }
 
 // startBuild builds a client for the current settings, in the background, replacing a
@@ -97,7 +99,7 @@ func (r *Registry) pendingBuild() *clientBuild {
 // held.
 func (r *Registry) startBuild() *clientBuild {
 	b := &clientBuild{settings: r.settings, done: make(chan struct{})}
-	r.build = b
+	r.build, r.built = b, b
 	// Not one of the goroutines Close waits for: the SDK's connect cannot be cut short,
 	// and a client built after Close is closed at once.
 	go r.runBuild(b)
@@ -187,9 +189,8 @@ func (r *Registry) Close() error {
 	for _, w := range ws {
 		w.Stop() // never waits on Nacos
 	}
-	ended := make(chan struct{})
 	go func() {
-		defer close(ended)
+		defer close(r.ended)
 		r.wg.Wait()
 		if c != nil {
 			<-c.Close()
@@ -198,8 +199,12 @@ func (r *Registry) Close() error {
 	wait := time.NewTimer(timeout)
 	defer wait.Stop()
 	select {
-	case <-ended:
+	case <-r.ended:
 	case <-wait.C:
 	}
 	return nil
 }
+
+// Ended is closed once a closed registry has ended everything it ran: its goroutines and
+// its client. Close waits for that at most the timeout.
+func (r *Registry) Ended() <-chan struct{} { return r.ended }

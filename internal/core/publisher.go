@@ -48,7 +48,8 @@ const (
 type publisher struct {
 	settings    func() *Settings
 	wake        chan struct{} // one pending wake-up for run
-	reconnected atomic.Bool   // the SDK reconnected: publish everything again
+	reconnected atomic.Bool   // the connection is up again: retry what found it down
+	lost        atomic.Bool   // a connection was lost: publish everything again
 
 	mu         sync.Mutex // guards the fields below and every publication's; never held across a request
 	client     naming.Client
@@ -63,13 +64,14 @@ type publisher struct {
 // publication is one service's desired state and what Nacos holds of it. It is guarded
 // by publisher.mu.
 type publication struct {
-	nodes   map[wire.NodeKey]publishedNode // what Nacos must hold
-	gen     uint64                         // counts the changes of nodes
-	held    map[wire.NodeKey]publishedNode // what Nacos holds through heldBy: the nodes of heldGen
-	heldGen uint64
-	heldBy  naming.Client  // nil: Nacos holds nothing of it that the registry knows of
-	sent    bool           // a request was sent: withdrawing it takes a deregistration
-	named   model.Instance // an instance published before, for deregistering
+	nodes       map[wire.NodeKey]publishedNode // what Nacos must hold
+	gen         uint64                         // counts the changes of nodes
+	held        map[wire.NodeKey]publishedNode // what Nacos holds through heldBy: the nodes of heldGen
+	heldGen     uint64
+	heldBy      naming.Client  // nil: Nacos holds nothing of it that the registry knows of
+	sent        bool           // a request was sent: withdrawing it takes a deregistration
+	withdrawing bool           // Nacos refused what it held: it is withdrawn, then forgotten
+	named       model.Instance // an instance published before, for deregistering
 
 	failure     error     // why the last attempt failed, until one succeeds
 	unreachable bool      // failure is Nacos being unreachable
@@ -143,6 +145,7 @@ func (p *publisher) register(key naming.ServiceKey, nodes []wire.EncodedNode, tt
 	if changed {
 		pub.nodes = cloneNodes(pub.nodes, len(nodes))
 		pub.gen++
+		pub.withdrawing = false
 	}
 	for _, n := range nodes {
 		pub.nodes[n.Key] = publishedNode{instance: n.Instance, expires: expires}
@@ -247,9 +250,13 @@ func (p *publisher) setClient(c naming.Client) (adopted <-chan struct{}) {
 	return ch
 }
 
-// reconnect is called after the SDK reconnected: Nacos may hold nothing of this
-// registry's any more. It never blocks: it runs on the SDK's event goroutine.
-func (p *publisher) reconnect() {
+// reconnect is called when the client's connection is up again: what failed to reach
+// Nacos is sent again, and everything if a connection was lost (Nacos then holds
+// nothing of this registry's). It never blocks: it runs on the SDK's event goroutine.
+func (p *publisher) reconnect(lost bool) {
+	if lost {
+		p.lost.Store(true)
+	}
 	p.reconnected.Store(true)
 	p.wakeUp()
 }
@@ -303,14 +310,17 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.reconnected.Swap(false) {
+		lost := p.lost.Swap(false)
 		for key, pub := range p.services {
-			if pub.heldBy == p.client {
+			if lost && pub.heldBy == p.client {
 				pub.heldBy = nil // the new connection holds nothing
 			}
 			if pub.unreachable {
 				pub.retryAt = now // cured
 			}
-			p.due(key)
+			if lost || pub.unreachable {
+				p.due(key)
+			}
 		}
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
@@ -400,19 +410,27 @@ func (p *publisher) finish(j *job, err error) {
 		}
 	case naming.IsRefusal(err):
 		err = wrapErr(j, err)
-		if len(pub.waiters) == 0 {
-			s.logf(logging.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
-		}
+		waited := len(pub.waiters) > 0
 		pub.answer(j.gen, err)
 		if pub.gen != j.gen {
 			break // changed meanwhile: the change is published next
 		}
-		// A refusal changes nothing in Nacos: it still holds what it held.
-		if pub.heldBy == j.client && len(pub.held) > 0 {
+		switch {
+		case pub.withdrawing || len(pub.held) == 0:
+			delete(p.services, j.key) // nothing of it that the registry could change stands in Nacos
+		case j.gen == pub.heldGen:
+			// Nacos refuses what it held (a permission taken away, say).
+			s.logf(logging.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
+			pub.nodes, pub.gen, pub.withdrawing = map[wire.NodeKey]publishedNode{}, pub.gen+1, true
+			p.due(j.key)
+		default:
+			// A refusal changes nothing in Nacos: what it held stands, and is again what
+			// it must hold (sent again if it was held through an earlier connection).
+			if !waited {
+				s.logf(logging.ErrorLevel, "%v: what Nacos held before stands", err)
+			}
 			pub.nodes, pub.gen = pub.held, pub.gen+1
 			pub.heldGen = pub.gen
-		} else {
-			delete(p.services, j.key)
 		}
 	default:
 		err = wrapErr(j, err)

@@ -24,23 +24,24 @@ import (
 // serviceListPageSize is how many names ListServices asks for at a time.
 const serviceListPageSize = 500
 
-// Dialer builds a naming client for the settings; reconnected is to be called after
-// every reconnection (see naming.Dial).
-type Dialer func(s *Settings, reconnected func()) (naming.Client, error)
+// Dialer builds a naming client for the settings; reconnected is to be called whenever
+// its connection is up again, saying whether one was lost (see naming.Dial).
+type Dialer func(s *Settings, reconnected func(lost bool)) (naming.Client, error)
 
 // DialSDK builds the nacos-sdk-go client of the settings: the Dialer of every registry
 // outside the core's own tests.
-func DialSDK(s *Settings, reconnected func()) (naming.Client, error) {
+func DialSDK(s *Settings, reconnected func(lost bool)) (naming.Client, error) {
 	return naming.Dial(s.servers, s.client, s.log, reconnected)
 }
 
 // Registry is the registry of one go-micro registry value.
 type Registry struct {
-	dial Dialer
-	pub  *publisher
-	subs *subscriptions
-	done chan struct{}  // closed by Close
-	wg   sync.WaitGroup // the registry's goroutines
+	dial  Dialer
+	pub   *publisher
+	subs  *subscriptions
+	done  chan struct{}  // closed by Close
+	ended chan struct{}  // closed once Close has ended everything (see Ended)
+	wg    sync.WaitGroup // the registry's goroutines
 
 	mu sync.RWMutex // guards the fields below, connection's included; never held across a network call
 	connection
@@ -52,7 +53,7 @@ type Registry struct {
 
 // New returns a registry that builds its clients with dial. It does nothing until used.
 func New(dial Dialer) *Registry {
-	r := &Registry{dial: dial, done: make(chan struct{}), watchers: map[*Watcher]bool{}}
+	r := &Registry{dial: dial, done: make(chan struct{}), ended: make(chan struct{}), watchers: map[*Watcher]bool{}}
 	r.pub = newPublisher(r.currentSettings)
 	r.subs = newSubscriptions(r.currentSettings, r.currentClient)
 	return r
@@ -164,7 +165,7 @@ func (r *Registry) Register(s *wire.Service, ttl time.Duration, ctx context.Cont
 func (r *Registry) await(w *waiter, s *Settings, what string, key naming.ServiceKey) error {
 	timer := time.NewTimer(s.Timeout())
 	defer timer.Stop()
-	b := r.pendingBuild()
+	b := r.lastBuild()
 	for {
 		var built <-chan struct{}
 		if b != nil {

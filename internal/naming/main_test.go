@@ -58,7 +58,7 @@ func (e *testEnv) dial(t testing.TB) *SDKClient {
 		t.Fatal(err)
 	}
 	cc.UpdateCacheWhenEmpty = true // as the registry's settings have it
-	c, err := Dial(servers, cc, logging.Discard, func() {})
+	c, err := Dial(servers, cc, logging.Discard, func(bool) {})
 	if err != nil {
 		t.Fatal(err)
 	}

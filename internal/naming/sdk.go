@@ -59,14 +59,17 @@ type redoCache interface {
 }
 
 // Dial builds an SDK naming client. reconnected is called, on the SDK's event goroutine
-// (it must return at once), after every reconnection once the SDK's own redo of its
-// subscriptions is done: the caller then publishes its registrations again.
+// (it must return at once), whenever the SDK reports its connection up, once the SDK's
+// own redo of its subscriptions is done: lost says whether a connection was lost since
+// the last such report, in which case Nacos holds nothing of what the client registered
+// and the caller publishes it again. (The SDK also reports its connection up when it
+// starts, and after a failed request once the connection proves healthy.)
 //
 // The SDK connects while it builds: against a server that accepts connections but does
 // not answer, that takes three times its initial gRPC timeout (3 s, from the environment
 // variable nacos.remote.client.grpc.timeout) and cannot be cut short, so the registry
 // dials in the background.
-func Dial(servers []constant.ServerConfig, cc constant.ClientConfig, log logging.Logger, reconnected func()) (*SDKClient, error) {
+func Dial(servers []constant.ServerConfig, cc constant.ClientConfig, log logging.Logger, reconnected func(lost bool)) (*SDKClient, error) {
 	sdkclient.InstallLogger(cc, log)
 	servers = append(servers[:0:0], servers...)
 	if err := sdkclient.CheckLogin(cc, servers); err != nil {
@@ -103,7 +106,7 @@ var redoUnreachable, cacheUnforgotten sync.Once
 // hearReconnections registers reconnected as a listener of the SDK's connection events,
 // after the SDK's own (which redoes subscriptions), and finds the SDK's redo cache. The
 // SDK offers neither from outside: both are reached through unexported fields.
-func (c *SDKClient) hearReconnections(reconnected func()) {
+func (c *SDKClient) hearReconnections(reconnected func(lost bool)) {
 	rc, ok := sdkclient.Field(c.sdk, rpcClientPath...).(interface{ GetRpcClient() *rpc.RpcClient })
 	redo, ok2 := sdkclient.Field(c.sdk, redoPath...).(redoCache)
 	if !ok || !ok2 || rc.GetRpcClient() == nil {
@@ -114,14 +117,18 @@ func (c *SDKClient) hearReconnections(reconnected func()) {
 		return
 	}
 	c.redo = redo
-	rc.GetRpcClient().RegisterConnectionListener(connectedFunc(reconnected))
+	rc.GetRpcClient().RegisterConnectionListener(&connectionListener{connected: reconnected})
 }
 
-// connectedFunc is an SDK connection listener.
-type connectedFunc func()
+// connectionListener is an SDK connection listener. The SDK reports a connection lost
+// (it closes the one it had) before it reports the new one up.
+type connectionListener struct {
+	lost      atomic.Bool
+	connected func(lost bool)
+}
 
-func (f connectedFunc) OnConnected()  { f() }
-func (f connectedFunc) OnDisConnect() {}
+func (l *connectionListener) OnConnected()  { l.connected(l.lost.Swap(false)) }
+func (l *connectionListener) OnDisConnect() { l.lost.Store(true) }
 
 // Close shuts the SDK client down, in the background (see sdkclient.Shutdown).
 //
