@@ -25,7 +25,10 @@ import (
 //
 // A caller that waits (Register, Deregister) does not wait out the delay: its attempt
 // is made at once, but never sooner than minSpacing after the service's last one.
-const (
+//
+// Variables only for the core's tests, which shorten them all alike before any registry
+// starts (see TestMain); nothing else changes them.
+var (
 	firstRetry = 2 * time.Second
 	lastRetry  = 30 * time.Second
 	minSpacing = time.Second
