@@ -1,0 +1,316 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/micro-registry/nacos/internal/naming"
+	"github.com/micro-registry/nacos/internal/naming/fakenaming"
+	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/internal/wire"
+)
+
+// slack is how late a call may return after its timeout, or a delay may end.
+const slack = 100 * time.Millisecond
+
+// wantKeepsTrying fails the test unless err says that the registry keeps trying.
+func wantKeepsTrying(t *testing.T, err error) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), "the registry keeps trying") {
+		t.Fatalf("got %v, want an error saying that the registry keeps trying", err)
+	}
+}
+
+// Changes made while Nacos is still answering an earlier one are published after it,
+// in the order they were made: the last Register or Deregister wins.
+func TestTheLastChangeWins(t *testing.T) {
+	t.Parallel()
+	a, b := service("order", "a"), service("order", "b")
+	aV2 := service("order", "a")
+	aV2.Version = "v2"
+	register := func(s *wire.Service) func(*Registry) error {
+		return func(r *Registry) error { return r.Register(s, 0, context.Background()) }
+	}
+	deregister := func(s *wire.Service) func(*Registry) error {
+		return func(r *Registry) error { return r.Deregister(s, context.Background()) }
+	}
+	for _, tc := range []struct {
+		name    string
+		changes []func(*Registry) error
+		want    string
+	}{
+		{"deregistered", []func(*Registry) error{register(a), deregister(a)}, ""},
+		{"registered again", []func(*Registry) error{register(a), deregister(a), register(aV2)}, "v2/a"},
+		{"another node", []func(*Registry) error{register(a), register(b)}, "v1/a v1/b"},
+		{"one of two deregistered", []func(*Registry) error{register(a), register(b), deregister(a)}, "v1/b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakenaming.NewServer()
+			r := newRegistry(t, srv, short/4) // every change times out
+			release := stall(t, srv, fakenaming.Publish)
+			for i, change := range tc.changes {
+				wantKeepsTrying(t, change(r)) // Nacos does not answer: each waits out the timeout
+				if i == 0 {
+					testkit.Eventually(t, within, func() bool { return requests(srv, fakenaming.Publish) == 1 }, "the first change was not sent")
+				}
+			}
+			release()
+			eventuallyHeld(t, srv, "order", tc.want)
+		})
+	}
+}
+
+// Registers of one service's nodes made at once end in Nacos holding them all.
+func TestConcurrentRegistersEndInTheUnion(t *testing.T) {
+	t.Parallel()
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, patient)
+	var ids []string
+	var wg sync.WaitGroup
+	for i := range 20 {
+		id := fmt.Sprintf("n%02d", i)
+		ids = append(ids, "v1/"+id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Register(service("union", id), 0, context.Background()); err != nil {
+				t.Errorf("register %s: %v", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := held(srv, "union"), strings.Join(ids, " "); got != want {
+		t.Fatalf("Nacos holds %q, want %q", got, want)
+	}
+}
+
+// A registration Nacos fails is retried: one that failed in Nacos after the backoff,
+// even across a reconnection (the SDK checks its connection after each such failure:
+// were it retried at once, one failing registration would become a storm); one that did
+// not reach Nacos as soon as the client has reconnected.
+func TestFailuresAreRetried(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		err       error
+		reconnect bool
+		soon      bool // retried before the backoff ends
+	}{
+		{"server error", fakenaming.ErrServer, false, false},
+		{"server error, reconnected", fakenaming.ErrServer, true, false},
+		{"unreachable, reconnected", fakenaming.ErrUnreachable, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakenaming.NewServer()
+			r := newRegistry(t, srv, patient)
+			srv.Fail(fakenaming.Publish, tc.err)
+			err := r.Register(service("retried", "a"), 0, context.Background())
+			wantKeepsTrying(t, err)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("Register returned %v, want it to say why: %v", err, tc.err)
+			}
+			srv.Fail(fakenaming.Publish, nil)
+			if tc.reconnect {
+				client(t, r).Reconnect()
+			}
+			eventuallyHeld(t, srv, "retried", "v1/a")
+			at := srv.Requests(fakenaming.Publish)
+			if len(at) != 2 {
+				t.Fatalf("%d attempts, want 2", len(at))
+			}
+			if gap := at[1].Sub(at[0]); gap < firstRetry != tc.soon {
+				t.Fatalf("retried %v after the failure; the backoff is %v", gap, firstRetry)
+			}
+		})
+	}
+}
+
+// A registration Nacos refuses is refused to the caller, once, and never sent again;
+// the service goes back to what Nacos held: nothing at all for a first registration, the
+// nodes accepted before for a later one, which are what a reconnection publishes again.
+func TestARefusalIsNotRetried(t *testing.T) {
+	t.Parallel()
+	refused := &naming.RefusedError{Reason: "no permission"}
+	for _, tc := range []struct {
+		name    string
+		before  []string // nodes registered before the refusal
+		refused string   // the node refused
+		want    string   // the nodes Nacos holds, before a reconnection and after
+	}{
+		{"first registration", nil, "a", ""},
+		{"another node", []string{"a"}, "b", "v1/a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakenaming.NewServer()
+			r := newRegistry(t, srv, patient)
+			for _, id := range tc.before {
+				register(t, r, service("refused", id), 0)
+			}
+			srv.Fail(fakenaming.Publish, refused)
+			if err := r.Register(service("refused", tc.refused), 0, context.Background()); !errors.Is(err, refused) {
+				t.Fatalf("Register returned %v, want the refusal", err)
+			}
+			sent := requests(srv, fakenaming.Publish)
+			never(t, firstRetry+slack, func() bool { return requests(srv, fakenaming.Publish) > sent }, "a refused registration was sent again")
+			if got := held(srv, "refused"); got != tc.want {
+				t.Fatalf("after the refusal, Nacos holds %q, want %q", got, tc.want)
+			}
+
+			srv.Fail(fakenaming.Publish, nil)
+			client(t, r).Reconnect() // Nacos drops what the connection held
+			republished := sent
+			if tc.want != "" {
+				republished++
+			}
+			testkit.Eventually(t, within, func() bool {
+				return requests(srv, fakenaming.Publish) == republished && held(srv, "refused") == tc.want
+			},
+				"after a reconnection, Nacos holds %q (%d requests), want %q (%d)", func() string { return held(srv, "refused") }, func() string { return fmt.Sprint(requests(srv, fakenaming.Publish)) }, tc.want, republished)
+			never(t, minSpacing, func() bool { return requests(srv, fakenaming.Publish) > republished }, "the refused registration was sent after a reconnection")
+		})
+	}
+}
+
+// A node not registered again within its TTL is withdrawn; registering it again renews
+// it, and sends nothing to Nacos. A node registered without a TTL stays.
+func TestANodeNotRegisteredAgainWithinItsTTLIsWithdrawn(t *testing.T) {
+	t.Parallel()
+	const ttl = 150 * time.Millisecond
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, patient)
+	register(t, r, service("ttl", "forever"), 0)
+	register(t, r, service("ttl", "renewed"), ttl)
+	renewals := time.NewTicker(ttl / 4) // go-micro's re-registration, every RegisterInterval
+	defer renewals.Stop()
+	var last time.Time
+	for end := time.Now().Add(3 * ttl); time.Now().Before(end); <-renewals.C {
+		last = time.Now()
+		register(t, r, service("ttl", "renewed"), ttl)
+		if got := held(srv, "ttl"); got != "v1/forever v1/renewed" {
+			t.Fatalf("while renewed, Nacos holds %q", got)
+		}
+	}
+	if n := requests(srv, fakenaming.Publish); n != 2 {
+		t.Fatalf("%d requests, want 2: renewing sends nothing", n)
+	}
+	eventuallyHeld(t, srv, "ttl", "v1/forever")
+	if withdrawn := srv.Requests(fakenaming.Publish)[2]; withdrawn.Sub(last) < ttl {
+		t.Fatalf("withdrawn %v after it was last registered, within its TTL of %v", withdrawn.Sub(last), ttl)
+	}
+}
+
+// Dynamic service names cost nothing once deregistered: the registry forgets a service
+// once Nacos confirmed it empty, and a reconnection afterwards publishes nothing of it.
+func TestDeregisteredServicesAreForgotten(t *testing.T) {
+	t.Parallel()
+	const cycles = 10000
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, patient)
+	for i := range cycles {
+		s := service(fmt.Sprintf("dynamic-%d", i), "a")
+		register(t, r, s, 0)
+		deregister(t, r, s)
+	}
+	if n := r.Snapshot().Publications; n != 0 {
+		t.Fatalf("the registry holds %d services after they were all deregistered", n)
+	}
+	sent := requests(srv, fakenaming.Publish)
+	client(t, r).Reconnect()
+	register(t, r, service("after", "a"), 0) // published once the reconnection is taken in
+	never(t, 3*minSpacing, func() bool { return requests(srv, fakenaming.Publish) > sent+1 }, "the reconnection published forgotten services")
+}
+
+// An error-response storm is bounded: while Nacos fails every registration, a service
+// nobody registers again is asked for again after the backoff, which doubles (attempts
+// at 0, 2 s and 6 s, unscaled: two within 5 s); one registered again and again, with
+// the client reconnecting after every failure, at most once per minSpacing.
+func TestAFailingNacosIsNotStormed(t *testing.T) {
+	t.Parallel()
+	window := 5 * time.Second / timeScale
+	failing := func(t *testing.T) (*fakenaming.Server, *Registry, *wire.Service) {
+		srv := fakenaming.NewServer()
+		r := newRegistry(t, srv, patient)
+		srv.Fail(fakenaming.Publish, fakenaming.ErrServer)
+		s := service("stormed", "a")
+		wantKeepsTrying(t, r.Register(s, 0, context.Background()))
+		return srv, r, s
+	}
+	attemptsWithin := func(srv *fakenaming.Server, window time.Duration) int {
+		at := srv.Requests(fakenaming.Publish)
+		n := 0
+		for n < len(at) && at[n].Sub(at[0]) < window {
+			n++
+		}
+		return n
+	}
+
+	t.Run("registered once", func(t *testing.T) {
+		t.Parallel()
+		srv, _, _ := failing(t)
+		testkit.Eventually(t, 3*firstRetry+within, func() bool { return requests(srv, fakenaming.Publish) >= 3 }, "not retried")
+		at := srv.Requests(fakenaming.Publish)
+		if at[1].Sub(at[0]) < firstRetry || at[2].Sub(at[1]) < 2*firstRetry {
+			t.Fatalf("attempts after %v and %v, want after the backoff, %v then %v", at[1].Sub(at[0]), at[2].Sub(at[1]), firstRetry, 2*firstRetry)
+		}
+		if n := attemptsWithin(srv, window); n != 2 {
+			t.Fatalf("%d attempts within %v, want 2", n, window)
+		}
+	})
+
+	t.Run("registered again and again", func(t *testing.T) {
+		t.Parallel()
+		srv, r, s := failing(t)
+		end := srv.Requests(fakenaming.Publish)[0].Add(window)
+		var wg sync.WaitGroup
+		c := client(t, r)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(end) {
+					if err := r.Register(s, 0, context.Background()); err == nil {
+						t.Error("Register succeeded while Nacos fails")
+						return
+					}
+					c.Reconnect()
+				}
+			}()
+		}
+		wg.Wait()
+		if n, most := attemptsWithin(srv, window), int(window/minSpacing)+1; n > most {
+			t.Fatalf("%d attempts within %v, want at most %d", n, window, most)
+		}
+	})
+}
+
+// Register and Deregister wait for Nacos at most the timeout, and then say that the
+// registry keeps trying.
+func TestChangesWaitAtMostTheTimeout(t *testing.T) {
+	t.Parallel()
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, short)
+	register(t, r, service("stalled", "a"), 0)
+	release := stall(t, srv, fakenaming.Publish)
+	s := service("stalled", "b")
+	for _, change := range []struct {
+		name string
+		call func() error
+	}{
+		{"Register", func() error { return r.Register(s, 0, context.Background()) }},
+		{"Deregister", func() error { return r.Deregister(s, context.Background()) }},
+	} {
+		var err error
+		returnsWithin(t, short+slack, change.name, func() { err = change.call() })
+		wantKeepsTrying(t, err)
+	}
+	release()
+	eventuallyHeld(t, srv, "stalled", "v1/a")
+}

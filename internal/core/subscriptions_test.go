@@ -1,0 +1,156 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/micro-registry/nacos/internal/naming/fakenaming"
+	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/internal/wire"
+)
+
+// lookup returns what GetService answers for a service, described ("" for not found).
+func lookup(t *testing.T, r *Registry, name string) string {
+	t.Helper()
+	services, err := r.GetService(name, context.Background())
+	if errors.Is(err, ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("GetService(%q): %v", name, err)
+	}
+	return describe(services)
+}
+
+// wantReleased waits until every subscription is released, and checks that each was
+// released between expiry after the first lookup and latest after the last one.
+func wantReleased(t *testing.T, srv *fakenaming.Server, r *Registry, firstLookup, lastLookup time.Time, expiry, latest time.Duration) {
+	t.Helper()
+	testkit.Eventually(t, time.Until(lastLookup.Add(latest+slack)), func() bool { return r.Snapshot().Subscriptions == 0 },
+		"%d subscriptions left", func() string { return fmt.Sprint(r.Snapshot().Subscriptions) })
+	for _, at := range srv.Requests(fakenaming.Unsubscribe) {
+		if at.Sub(firstLookup) < expiry || at.Sub(lastLookup) > latest+slack {
+			t.Fatalf("released %v after the first lookup and %v after the last, want at least %v and at most %v", at.Sub(firstLookup), at.Sub(lastLookup), expiry, latest)
+		}
+	}
+}
+
+// A subscription a watcher made serves lookups too, with no request of their own; once
+// the watcher stops, it is released when the lookup expiry has passed since the last
+// lookup (never sooner; later by at most emptyLookupExpiry, see subscriptions.lookup).
+func TestALookupKeepsAWatchersSubscriptionForTheLookupExpiry(t *testing.T) {
+	t.Parallel()
+	const expiry = 200 * time.Millisecond
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, patient, setting{LookupExpiryKey{}, expiry})
+	register(t, r, service("shared", "a"), 0)
+	w, err := r.Watch("shared", context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantResults(t, w, "create v1/a")
+	lookup(t, r, "shared") // subscribes as a lookup too
+	firstLookup := time.Now()
+	if got := lookup(t, r, "shared"); got != "v1/a" { // answered from the pushed state
+		t.Fatalf("GetService found %q, want v1/a", got)
+	}
+	lastLookup := time.Now()
+	if n := requests(srv, fakenaming.Subscribe); n != 1 {
+		t.Fatalf("%d subscribe requests, want the watcher's alone", n)
+	}
+	w.Stop()
+	wantReleased(t, srv, r, firstLookup, lastLookup, expiry, expiry+emptyLookupExpiry)
+}
+
+// A lookup of a name without instances (a gateway deriving names from URL paths looks
+// up names that do not exist) holds its subscription for emptyLookupExpiry at most (5
+// s, unscaled), or the lookup expiry if that is shorter.
+func TestLookupsOfUnknownNamesAreReleased(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		expiry time.Duration // the lookup expiry; 0 for the default
+		want   time.Duration
+	}{
+		{"default expiry", 0, emptyLookupExpiry},
+		{"short expiry", 50 * time.Millisecond, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakenaming.NewServer()
+			var settings []setting
+			if tc.expiry > 0 {
+				settings = append(settings, setting{LookupExpiryKey{}, tc.expiry})
+			}
+			r := newRegistry(t, srv, patient, settings...)
+			firstLookup := time.Now()
+			for i := range 100 {
+				if got := lookup(t, r, fmt.Sprintf("unknown-%d", i)); got != "" {
+					t.Fatalf("found %q", got)
+				}
+			}
+			wantReleased(t, srv, r, firstLookup, time.Now(), tc.want, tc.want)
+			if n := requests(srv, fakenaming.Unsubscribe); n != 100 {
+				t.Fatalf("%d unsubscribe requests, want 100", n)
+			}
+		})
+	}
+}
+
+// A lookup waits for another lookup's subscribe to the same service at most the
+// timeout.
+func TestALookupWaitsForAStalledSubscribeAtMostTheTimeout(t *testing.T) {
+	t.Parallel()
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, short)
+	register(t, r, service("slow", "a"), 0)
+	release := stall(t, srv, fakenaming.Subscribe)
+	first := make(chan string)
+	go func() {
+		services, err := r.GetService("slow", context.Background())
+		first <- fmt.Sprintf("%s %v", describe(services), err)
+	}()
+	testkit.Eventually(t, within, func() bool { return requests(srv, fakenaming.Subscribe) == 1 }, "the first lookup did not subscribe")
+	var err error
+	returnsWithin(t, short+slack, "the second GetService", func() { _, err = r.GetService("slow", context.Background()) })
+	if err == nil || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("the second GetService returned %v, want Nacos not answering", err)
+	}
+	release()
+	if got := <-first; got != "v1/a <nil>" {
+		t.Fatalf("the first GetService returned %s once Nacos answered", got)
+	}
+}
+
+// wantResults reads what the watcher reports next, described as "action version/id",
+// and fails unless it is want, in that order.
+func wantResults(t *testing.T, w *Watcher, want ...string) {
+	t.Helper()
+	got := make(chan string, len(want))
+	go func() {
+		for range want {
+			r, err := w.Next()
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- r.Action + " " + describe([]*wire.Service{{Version: r.Service.Version, Nodes: []*wire.Node{r.Node}}})
+		}
+	}()
+	var results []string
+	timeout := time.After(within)
+	for range want {
+		select {
+		case r := <-got:
+			results = append(results, r)
+		case <-timeout:
+			t.Fatalf("the watcher reported %q, then nothing for %v; want %q", results, within, want)
+		}
+	}
+	if strings.Join(results, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("the watcher reported %q, want %q", results, want)
+	}
+}
