@@ -314,3 +314,22 @@ func TestChangesWaitAtMostTheTimeout(t *testing.T) {
 	release()
 	eventuallyHeld(t, srv, "stalled", "v1/a")
 }
+
+// Register waits for Nacos at most the timeout even when a watcher of every service is
+// told of the new service: that watcher's subscribe is not Register's to wait for.
+func TestRegisterDoesNotWaitForAWatchersSubscribe(t *testing.T) {
+	t.Parallel()
+	srv := fakenaming.NewServer()
+	r := newRegistry(t, srv, short)
+	w, err := r.Watch("", context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := stall(t, srv, fakenaming.Subscribe)
+	returnsWithin(t, short+slack, "Register", func() { err = r.Register(service("announced", "a"), 0, context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	wantResults(t, w, "create v1/a")
+}
