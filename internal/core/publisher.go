@@ -315,6 +315,9 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 			}
 			p.due(key)
 		}
+		// Nodes whose TTL ran out are not published again: Nacos may have refused to
+		// withdraw them, which put them back (see finish).
+		p.nextExpiry = now
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
 		p.expire(s, now)

@@ -132,50 +132,75 @@ func TestFailuresAreRetried(t *testing.T) {
 	}
 }
 
-// A registration Nacos refuses is refused to the caller, once, and never sent again;
-// the service goes back to what Nacos held: nothing at all for a first registration, the
-// nodes accepted before for a later one, which are what a reconnection publishes again.
+// A change Nacos refuses is refused to the caller, once, and never sent again; the
+// service goes back to what Nacos held, which is what a reconnection publishes again:
+// nothing for a refused first registration, the nodes accepted before for a refused
+// later one, the node for a refused deregistration. A node whose TTL ran out is not
+// published again, even though Nacos refused to withdraw it.
 func TestARefusalIsNotRetried(t *testing.T) {
 	t.Parallel()
 	refused := &naming.RefusedError{Reason: "no permission"}
+	const ttl = 100 * time.Millisecond
 	for _, tc := range []struct {
-		name    string
-		before  []string // nodes registered before the refusal
-		refused string   // the node refused
-		want    string   // the nodes Nacos holds, before a reconnection and after
+		name        string
+		before      []string                // nodes registered before Nacos refuses
+		ttl         time.Duration           // theirs
+		change      func(r *Registry) error // the change refused; nil: the TTL running out
+		held        string                  // what Nacos holds after the refusal
+		republished string                  // and after a reconnection
 	}{
-		{"first registration", nil, "a", ""},
-		{"another node", []string{"a"}, "b", "v1/a"},
+		{"first registration", nil, 0, func(r *Registry) error { return r.Register(service("refused", "a"), 0, context.Background()) }, "", ""},
+		{"another node", []string{"a"}, 0, func(r *Registry) error { return r.Register(service("refused", "b"), 0, context.Background()) }, "v1/a", "v1/a"},
+		{"deregistration", []string{"a"}, 0, func(r *Registry) error { return r.Deregister(service("refused", "a"), context.Background()) }, "v1/a", "v1/a"},
+		{"withdrawal at the end of the TTL", []string{"a"}, ttl, nil, "v1/a", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := fakenaming.NewServer()
 			r := newRegistry(t, srv, patient)
 			for _, id := range tc.before {
-				register(t, r, service("refused", id), 0)
+				register(t, r, service("refused", id), tc.ttl)
 			}
 			srv.Fail(fakenaming.Publish, refused)
-			if err := r.Register(service("refused", tc.refused), 0, context.Background()); !errors.Is(err, refused) {
-				t.Fatalf("Register returned %v, want the refusal", err)
+			if tc.change != nil {
+				if err := tc.change(r); !errors.Is(err, refused) {
+					t.Fatalf("the change returned %v, want the refusal", err)
+				}
 			}
-			sent := requests(srv, fakenaming.Publish)
-			never(t, firstRetry+slack, func() bool { return requests(srv, fakenaming.Publish) > sent }, "a refused registration was sent again")
-			if got := held(srv, "refused"); got != tc.want {
-				t.Fatalf("after the refusal, Nacos holds %q, want %q", got, tc.want)
+			sent := len(tc.before) + 1
+			testkit.Eventually(t, ttl+within, func() bool { return requests(srv, fakenaming.Publish) == sent }, "the change was not sent")
+			never(t, firstRetry+slack, func() bool { return requests(srv, fakenaming.Publish) > sent }, "a refused change was sent again")
+			if got := held(srv, "refused"); got != tc.held {
+				t.Fatalf("after the refusal, Nacos holds %q, want %q", got, tc.held)
 			}
 
 			srv.Fail(fakenaming.Publish, nil)
 			client(t, r).Reconnect() // Nacos drops what the connection held
-			republished := sent
-			if tc.want != "" {
-				republished++
+			settled(t, srv)
+			if got := held(srv, "refused"); got != tc.republished {
+				t.Fatalf("after a reconnection, Nacos holds %q, want %q", got, tc.republished)
 			}
-			testkit.Eventually(t, within, func() bool {
-				return requests(srv, fakenaming.Publish) == republished && held(srv, "refused") == tc.want
-			},
-				"after a reconnection, Nacos holds %q (%d requests), want %q (%d)", func() string { return held(srv, "refused") }, func() string { return fmt.Sprint(requests(srv, fakenaming.Publish)) }, tc.want, republished)
-			never(t, minSpacing, func() bool { return requests(srv, fakenaming.Publish) > republished }, "the refused registration was sent after a reconnection")
+			if n := r.Snapshot().Publications; (n == 0) != (tc.republished == "") {
+				t.Fatalf("the registry holds %d services, and Nacos %q", n, tc.republished)
+			}
 		})
+	}
+}
+
+// settled waits until the registry has sent no Publish for minSpacing from now on.
+func settled(t *testing.T, srv *fakenaming.Server) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; {
+		n := requests(srv, fakenaming.Publish)
+		for quiet := time.Now().Add(minSpacing); time.Now().Before(quiet) && requests(srv, fakenaming.Publish) == n; {
+			time.Sleep(time.Millisecond)
+		}
+		if requests(srv, fakenaming.Publish) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry still publishes after %v", within)
+		}
 	}
 }
 
