@@ -315,9 +315,6 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 			}
 			p.due(key)
 		}
-		// Nodes whose TTL ran out are not published again: Nacos may have refused to
-		// withdraw them, which put them back (see finish).
-		p.nextExpiry = now
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
 		p.expire(s, now)
@@ -413,9 +410,11 @@ func (p *publisher) finish(j *job, err error) {
 		if pub.gen != j.gen {
 			break // changed meanwhile: the change is published next
 		}
-		// A refusal changes nothing in Nacos: it still holds what it held.
+		// A refusal changes nothing in Nacos: it still holds what it held. The nodes
+		// whose TTL ran out are not taken back, though: their withdrawal is not asked
+		// for again, and the connection's end takes them.
 		if pub.heldBy == j.client && len(pub.held) > 0 {
-			pub.nodes, pub.gen = pub.held, pub.gen+1
+			pub.nodes, pub.gen = unexpired(pub.held, time.Now()), pub.gen+1
 			pub.heldGen = pub.gen
 		} else {
 			delete(p.services, j.key)
@@ -468,6 +467,17 @@ func (p *publisher) expire(s *Settings, now time.Time) {
 		}
 		p.due(key)
 	}
+}
+
+// unexpired returns the nodes of m whose TTL has not run out.
+func unexpired(m map[wire.NodeKey]publishedNode, now time.Time) map[wire.NodeKey]publishedNode {
+	c := make(map[wire.NodeKey]publishedNode, len(m))
+	for k, n := range m {
+		if n.expires.IsZero() || n.expires.After(now) {
+			c[k] = n
+		}
+	}
+	return c
 }
 
 // cloneNodes copies a publication's nodes, with room for extra more. A change of nodes
