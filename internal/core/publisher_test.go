@@ -186,15 +186,15 @@ func TestARefusalIsNotRetried(t *testing.T) {
 // reconnection; the other nodes live on.
 func TestARefusedWithdrawalIsNotRetried(t *testing.T) {
 	t.Parallel()
-	const ttl = 150 * time.Millisecond
+	const ttl = 200 * time.Millisecond
 	srv := fakenaming.NewServer()
 	r := newRegistry(t, srv, patient)
 	register(t, r, service("dead", "a"), ttl)
 	register(t, r, service("alive", "b"), ttl)
 	srv.Fail(fakenaming.Publish, refused)
-	renewals := time.NewTicker(ttl / 4) // later expiries are checked for (see publisher.expire)
+	renewals := time.NewTicker(ttl / 10) // later expiries are checked for (see publisher.expire)
 	defer renewals.Stop()
-	for end := time.Now().Add(4 * ttl); time.Now().Before(end); <-renewals.C {
+	for end := time.Now().Add(3 * ttl); time.Now().Before(end); <-renewals.C {
 		register(t, r, service("alive", "b"), ttl)
 	}
 	if n := requests(srv, fakenaming.Publish); n != 3 {
@@ -233,15 +233,15 @@ func settled(t *testing.T, srv *fakenaming.Server) {
 // it, and sends nothing to Nacos. A node registered without a TTL stays.
 func TestANodeNotRegisteredAgainWithinItsTTLIsWithdrawn(t *testing.T) {
 	t.Parallel()
-	const ttl = 150 * time.Millisecond
+	const ttl = 200 * time.Millisecond
 	srv := fakenaming.NewServer()
 	r := newRegistry(t, srv, patient)
 	register(t, r, service("ttl", "forever"), 0)
 	register(t, r, service("ttl", "renewed"), ttl)
-	renewals := time.NewTicker(ttl / 4) // go-micro's re-registration, every RegisterInterval
+	renewals := time.NewTicker(ttl / 10) // go-micro's re-registration, every RegisterInterval
 	defer renewals.Stop()
 	var last time.Time
-	for end := time.Now().Add(3 * ttl); time.Now().Before(end); <-renewals.C {
+	for end := time.Now().Add(2 * ttl); time.Now().Before(end); <-renewals.C {
 		last = time.Now()
 		register(t, r, service("ttl", "renewed"), ttl)
 		if got := held(srv, "ttl"); got != "v1/forever v1/renewed" {
