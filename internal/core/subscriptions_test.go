@@ -100,28 +100,40 @@ func TestLookupsOfUnknownNamesAreReleased(t *testing.T) {
 	}
 }
 
-// A lookup waits for another lookup's subscribe to the same service at most the
-// timeout.
-func TestALookupWaitsForAStalledSubscribeAtMostTheTimeout(t *testing.T) {
+// A lookup waits at most the timeout for Nacos to answer another request about the
+// same service: another lookup's subscribe, or the unsubscribe of an expired lookup's.
+func TestALookupWaitsForNacosAtMostTheTimeout(t *testing.T) {
 	t.Parallel()
-	srv := fakenaming.NewServer()
-	r := newRegistry(t, srv, short)
-	register(t, r, service("slow", "a"), 0)
-	release := stall(t, srv, fakenaming.Subscribe)
-	first := make(chan string)
-	go func() {
-		services, err := r.GetService("slow", context.Background())
-		first <- fmt.Sprintf("%s %v", describe(services), err)
-	}()
-	testkit.Eventually(t, within, func() bool { return requests(srv, fakenaming.Subscribe) == 1 }, "the first lookup did not subscribe")
-	var err error
-	returnsWithin(t, short+slack, "the second GetService", func() { _, err = r.GetService("slow", context.Background()) })
-	if err == nil || !strings.Contains(err.Error(), "did not answer") {
-		t.Fatalf("the second GetService returned %v, want Nacos not answering", err)
-	}
-	release()
-	if got := <-first; got != "v1/a <nil>" {
-		t.Fatalf("the first GetService returned %s once Nacos answered", got)
+	for _, tc := range []struct {
+		name    string
+		stalled fakenaming.Kind
+	}{
+		{"another lookup's subscribe", fakenaming.Subscribe},
+		{"an expired lookup's unsubscribe", fakenaming.Unsubscribe},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := fakenaming.NewServer()
+			r := newRegistry(t, srv, short, setting{LookupExpiryKey{}, 10 * time.Millisecond})
+			register(t, r, service("slow", "a"), 0)
+			release := stall(t, srv, tc.stalled)
+			first := make(chan error, 1)
+			go func() {
+				_, err := r.GetService("slow", context.Background())
+				first <- err
+			}()
+			testkit.Eventually(t, within, func() bool { return requests(srv, tc.stalled) == 1 }, "no %v request", tc.stalled)
+			var err error
+			returnsWithin(t, short+slack, "GetService", func() { _, err = r.GetService("slow", context.Background()) })
+			if err == nil || !strings.Contains(err.Error(), "did not answer") {
+				t.Fatalf("GetService returned %v, want Nacos not answering", err)
+			}
+			release()
+			if err := <-first; err != nil {
+				t.Fatalf("the first GetService returned %v once Nacos answered", err)
+			}
+			testkit.Eventually(t, within, func() bool { return lookup(t, r, "slow") == "v1/a" }, "GetService does not find the service")
+		})
 	}
 }
 
