@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -54,6 +55,9 @@ const (
 
 // within is how long a test waits for what should happen at once.
 const within = 5 * time.Second
+
+// slack is how late a call may return after its timeout, or a delay may end.
+const slack = 100 * time.Millisecond
 
 // setting is one of the registry's options: a key of settings.go and its value.
 type setting struct{ key, value any }
@@ -198,4 +202,72 @@ func returnsWithin(t *testing.T, d time.Duration, what string, f func()) {
 		t.Fatalf("%s did not return within %v", what, d)
 	}
 	t.Logf("%s returned after %v", what, time.Since(start).Round(time.Millisecond))
+}
+
+// wantKeepsTrying fails the test unless err says that the registry keeps trying.
+func wantKeepsTrying(t *testing.T, err error) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), "the registry keeps trying") {
+		t.Fatalf("got %v, want an error saying that the registry keeps trying", err)
+	}
+}
+
+// settled waits until the registry has sent no Publish for minSpacing from now on.
+func settled(t *testing.T, srv *fakenaming.Server) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; {
+		n := requests(srv, fakenaming.Publish)
+		for quiet := time.Now().Add(minSpacing); time.Now().Before(quiet) && requests(srv, fakenaming.Publish) == n; {
+			time.Sleep(time.Millisecond)
+		}
+		if requests(srv, fakenaming.Publish) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry still publishes after %v", within)
+		}
+	}
+}
+
+// lookup returns what GetService answers for a service, described ("" for not found).
+func lookup(t *testing.T, r *Registry, name string) string {
+	t.Helper()
+	services, err := r.GetService(name, context.Background())
+	if errors.Is(err, ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("GetService(%q): %v", name, err)
+	}
+	return describe(services)
+}
+
+// wantResults reads what the watcher reports next, described as "action version/id",
+// and fails unless it is want, in that order.
+func wantResults(t *testing.T, w *Watcher, want ...string) {
+	t.Helper()
+	got := make(chan string, len(want))
+	go func() {
+		for range want {
+			r, err := w.Next()
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- r.Action + " " + describe([]*wire.Service{{Version: r.Service.Version, Nodes: []*wire.Node{r.Node}}})
+		}
+	}()
+	var results []string
+	timeout := time.After(within)
+	for range want {
+		select {
+		case r := <-got:
+			results = append(results, r)
+		case <-timeout:
+			t.Fatalf("the watcher reported %q, then nothing for %v; want %q", results, within, want)
+		}
+	}
+	if strings.Join(results, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("the watcher reported %q, want %q", results, want)
+	}
 }

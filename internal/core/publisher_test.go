@@ -15,18 +15,7 @@ import (
 	"github.com/micro-registry/nacos/internal/wire"
 )
 
-// slack is how late a call may return after its timeout, or a delay may end.
-const slack = 100 * time.Millisecond
-
 var refused = &naming.RefusedError{Reason: "no permission"}
-
-// wantKeepsTrying fails the test unless err says that the registry keeps trying.
-func wantKeepsTrying(t *testing.T, err error) {
-	t.Helper()
-	if err == nil || !strings.Contains(err.Error(), "the registry keeps trying") {
-		t.Fatalf("got %v, want an error saying that the registry keeps trying", err)
-	}
-}
 
 // Changes made while Nacos is still answering an earlier one are published after it,
 // in the order they were made: the last Register or Deregister wins.
@@ -209,23 +198,6 @@ func TestARefusedWithdrawalIsNotRetried(t *testing.T) {
 	settled(t, srv)
 	if got := held(srv, "dead") + "|" + held(srv, "alive"); got != "|v1/b" {
 		t.Fatalf("after a reconnection, Nacos holds %q of dead|alive, want %q", got, "|v1/b")
-	}
-}
-
-// settled waits until the registry has sent no Publish for minSpacing from now on.
-func settled(t *testing.T, srv *fakenaming.Server) {
-	t.Helper()
-	for deadline := time.Now().Add(within); ; {
-		n := requests(srv, fakenaming.Publish)
-		for quiet := time.Now().Add(minSpacing); time.Now().Before(quiet) && requests(srv, fakenaming.Publish) == n; {
-			time.Sleep(time.Millisecond)
-		}
-		if requests(srv, fakenaming.Publish) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the registry still publishes after %v", within)
-		}
 	}
 }
 

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,21 +9,7 @@ import (
 
 	"github.com/micro-registry/nacos/internal/naming/fakenaming"
 	"github.com/micro-registry/nacos/internal/testkit"
-	"github.com/micro-registry/nacos/internal/wire"
 )
-
-// lookup returns what GetService answers for a service, described ("" for not found).
-func lookup(t *testing.T, r *Registry, name string) string {
-	t.Helper()
-	services, err := r.GetService(name, context.Background())
-	if errors.Is(err, ErrNotFound) {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("GetService(%q): %v", name, err)
-	}
-	return describe(services)
-}
 
 // wantReleased waits until every subscription is released, and checks that each was
 // released between expiry after the first lookup and latest after the last one.
@@ -134,35 +119,5 @@ func TestALookupWaitsForNacosAtMostTheTimeout(t *testing.T) {
 			}
 			testkit.Eventually(t, within, func() bool { return lookup(t, r, "slow") == "v1/a" }, "GetService does not find the service")
 		})
-	}
-}
-
-// wantResults reads what the watcher reports next, described as "action version/id",
-// and fails unless it is want, in that order.
-func wantResults(t *testing.T, w *Watcher, want ...string) {
-	t.Helper()
-	got := make(chan string, len(want))
-	go func() {
-		for range want {
-			r, err := w.Next()
-			if err != nil {
-				got <- err.Error()
-				return
-			}
-			got <- r.Action + " " + describe([]*wire.Service{{Version: r.Service.Version, Nodes: []*wire.Node{r.Node}}})
-		}
-	}()
-	var results []string
-	timeout := time.After(within)
-	for range want {
-		select {
-		case r := <-got:
-			results = append(results, r)
-		case <-timeout:
-			t.Fatalf("the watcher reported %q, then nothing for %v; want %q", results, within, want)
-		}
-	}
-	if strings.Join(results, ", ") != strings.Join(want, ", ") {
-		t.Fatalf("the watcher reported %q, want %q", results, want)
 	}
 }
