@@ -24,7 +24,9 @@ import (
 // one failing registration into a storm of requests.
 //
 // A caller that waits (Register, Deregister) does not wait out the delay: its attempt
-// is made at once, but never sooner than minSpacing after the service's last one.
+// is made at once. Neither a caller nor a reconnection brings an attempt sooner than
+// minSpacing after the service's last one: a connection that keeps dropping must not
+// make a storm either.
 //
 // Variables only for the core's tests, which shorten them all alike before any registry
 // starts (see TestMain); nothing else changes them.
@@ -311,7 +313,7 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 				pub.heldBy = nil // the new connection holds nothing
 			}
 			if pub.unreachable {
-				pub.retryAt = now // cured
+				pub.retryAt = pub.lastAttempt.Add(minSpacing) // cured: at once, unless the connection keeps dropping
 			}
 			p.due(key)
 		}

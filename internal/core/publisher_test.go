@@ -84,7 +84,8 @@ func TestConcurrentRegistersEndInTheUnion(t *testing.T) {
 // A registration Nacos fails is retried: one that failed in Nacos after the backoff,
 // even across a reconnection (the SDK checks its connection after each such failure:
 // were it retried at once, one failing registration would become a storm); one that did
-// not reach Nacos as soon as the client has reconnected.
+// not reach Nacos as soon as the client has reconnected (though not within minSpacing
+// of its last attempt).
 func TestFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -252,15 +253,16 @@ func TestDeregisteredServicesAreForgotten(t *testing.T) {
 
 // An error-response storm is bounded: while Nacos fails every registration, a service
 // nobody registers again is asked for again after the backoff, which doubles (attempts
-// at 0, 2 s and 6 s, unscaled: two within 5 s); one registered again and again, with
-// the client reconnecting after every failure, at most once per minSpacing.
+// at 0, 2 s and 6 s, unscaled: two within 5 s); one registered again and again, while
+// the connection keeps dropping, at most once per minSpacing, whether Nacos answers
+// with errors or does not answer.
 func TestAFailingNacosIsNotStormed(t *testing.T) {
 	t.Parallel()
 	window := 5 * time.Second / timeScale
-	failing := func(t *testing.T) (*fakenaming.Server, *Registry, *wire.Service) {
+	failing := func(t *testing.T, err error) (*fakenaming.Server, *Registry, *wire.Service) {
 		srv := fakenaming.NewServer()
 		r := newRegistry(t, srv, patient)
-		srv.Fail(fakenaming.Publish, fakenaming.ErrServer)
+		srv.Fail(fakenaming.Publish, err)
 		s := service("stormed", "a")
 		wantKeepsTrying(t, r.Register(s, 0, context.Background()))
 		return srv, r, s
@@ -276,7 +278,7 @@ func TestAFailingNacosIsNotStormed(t *testing.T) {
 
 	t.Run("registered once", func(t *testing.T) {
 		t.Parallel()
-		srv, _, _ := failing(t)
+		srv, _, _ := failing(t, fakenaming.ErrServer)
 		testkit.Eventually(t, 3*firstRetry+within, func() bool { return requests(srv, fakenaming.Publish) >= 3 }, "not retried")
 		at := srv.Requests(fakenaming.Publish)
 		if at[1].Sub(at[0]) < firstRetry || at[2].Sub(at[1]) < 2*firstRetry {
@@ -287,30 +289,45 @@ func TestAFailingNacosIsNotStormed(t *testing.T) {
 		}
 	})
 
-	t.Run("registered again and again", func(t *testing.T) {
-		t.Parallel()
-		srv, r, s := failing(t)
-		end := srv.Requests(fakenaming.Publish)[0].Add(window)
-		var wg sync.WaitGroup
-		c := client(t, r)
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(end) {
-					if err := r.Register(s, 0, context.Background()); err == nil {
-						t.Error("Register succeeded while Nacos fails")
-						return
+	for _, tc := range []struct {
+		name        string
+		err         error
+		registering int // goroutines registering again as soon as Register returns
+	}{
+		{"registered again and again, reconnecting", fakenaming.ErrServer, 4},
+		{"unreachable, registered again and again, reconnecting", fakenaming.ErrUnreachable, 4},
+		{"unreachable, reconnecting", fakenaming.ErrUnreachable, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, r, s := failing(t, tc.err)
+			end := srv.Requests(fakenaming.Publish)[0].Add(window)
+			var wg sync.WaitGroup
+			for range tc.registering {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(end) {
+						if err := r.Register(s, 0, context.Background()); err == nil {
+							t.Error("Register succeeded while Nacos fails")
+							return
+						}
 					}
-					c.Reconnect()
-				}
-			}()
-		}
-		wg.Wait()
-		if n, most := attemptsWithin(srv, window), int(window/minSpacing)+1; n > most {
-			t.Fatalf("%d attempts within %v, want at most %d", n, window, most)
-		}
-	})
+				}()
+			}
+			c := client(t, r)
+			flapping := time.NewTicker(time.Millisecond) // the connection, dropped and made again
+			defer flapping.Stop()
+			for time.Now().Before(end) {
+				c.Reconnect()
+				<-flapping.C
+			}
+			wg.Wait()
+			if n, most := attemptsWithin(srv, window), int(window/minSpacing)+1; n > most {
+				t.Fatalf("%d attempts within %v, want at most %d", n, window, most)
+			}
+		})
+	}
 }
 
 // Register and Deregister wait for Nacos at most the timeout, and then say that the
