@@ -14,9 +14,13 @@
 //
 //   - A connection holds one registration per service: a Publish replaces the
 //     connection's registration of the service, and an empty one withdraws it.
-//   - A service's instance list merges every connection's registration, one instance
-//     per ip:port:cluster (the latest registration wins), with Nacos's defaults: cluster
-//     DEFAULT, instance id ip#port#cluster#group@@name, service name group@@name.
+//   - An instance is held as Java holds one registered through the SDK: from the
+//     fields the SDK sends, ephemeral, with Java's instance id (made before the cluster
+//     defaults: ip#port##group@@name without one), cluster DEFAULT by default, service
+//     name group@@name, and heartbeat settings from the preserved metadata keys.
+//   - A service's instances are the union of every connection's registration, as a set
+//     of whole instances: the same address registered twice with different metadata
+//     is there twice. Subscribers see the enabled ones.
 //   - A subscription to a service without instances is no error. Subscribe delivers the
 //     current list before it returns; every change of a list is pushed to every
 //     subscriber, with a stamp greater than the one before (Nacos's lastRefTime).
@@ -27,7 +31,8 @@
 //
 // What the SDK does for its user is done as nacos-sdk-go v2.3.5 does it behind
 // naming.SDKClient: a subscription survives a reconnection (the SDK redoes it), and a
-// list is pushed only when it changed. Left out: Nacos's push delay, health checks,
+// list is pushed only when it changed. The embedded server nacostest, checked against
+// Java, is the reference: TestFakeAgreesWithNacostest runs one script on both. Left out: Nacos's push delay, health checks,
 // persistent instances, auth, parameter checks beyond blank names and addresses, and
 // the expiry of services left empty (Nacos drops them from ServiceNames after about a
 // minute). Pushes are delivered on the goroutine of the request that caused them, with
@@ -40,11 +45,13 @@ package fakenaming
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,7 +93,6 @@ type Server struct {
 	mu       sync.Mutex
 	services map[serviceID]*service
 	stamp    uint64 // the last stamp pushed
-	seq      uint64 // counts registrations: the latest wins an address
 	clients  map[*Client]bool
 	received map[Kind][]time.Time
 	faults   map[Kind]error
@@ -101,15 +107,11 @@ type serviceID struct {
 
 type service struct {
 	listed        bool // it was registered: ServiceNames lists it
-	registrations map[*Client]registration
-	hosts         []model.Instance // the merged list, as last pushed
+	registrations map[*Client][]model.Instance
+	hosts         []model.Instance // the union of the registrations
+	visible       []model.Instance // its enabled instances, as last pushed
 	stamp         uint64
 	subscribers   map[*subscriber]bool
-}
-
-type registration struct {
-	seq   uint64
-	hosts []model.Instance
 }
 
 type subscriber struct {
@@ -168,8 +170,8 @@ func (s *Server) Stall(kind Kind) (release func()) {
 	}
 }
 
-// Instances returns the instance list of a service in a namespace ("" is public), as
-// subscribers were last pushed it.
+// Instances returns the instances a service of a namespace ("" is public) holds,
+// disabled ones included (subscribers do not see those).
 func (s *Server) Instances(namespace string, key naming.ServiceKey) []model.Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,8 +286,7 @@ func (c *Client) Publish(key naming.ServiceKey, instances []model.Instance, name
 		delete(svc.registrations, c)
 		delete(c.registered, key)
 	} else {
-		s.seq++
-		svc.registrations[c] = registration{s.seq, hosts}
+		svc.registrations[c] = hosts
 		svc.listed = true
 		if c.registered == nil {
 			c.registered = map[naming.ServiceKey]bool{}
@@ -304,18 +305,36 @@ func checkKey(key naming.ServiceKey) error {
 	return nil
 }
 
-// asNacosHolds returns an instance as Nacos holds it once registered.
+// asNacosHolds returns an instance as Java holds it once registered through the SDK,
+// which sends only the fields below (see naming.SDKClient.Publish).
 func asNacosHolds(key naming.ServiceKey, in model.Instance) model.Instance {
-	in.Metadata = maps.Clone(in.Metadata)
-	if in.Metadata == nil {
-		in.Metadata = map[string]string{}
+	out := model.Instance{Ip: in.Ip, Port: in.Port, Weight: in.Weight, Healthy: in.Healthy, Enable: in.Enable,
+		Ephemeral: true, ClusterName: in.ClusterName, ServiceName: key.Group + "@@" + key.Name, Metadata: maps.Clone(in.Metadata)}
+	out.InstanceId = fmt.Sprintf("%s#%d#%s#%s", out.Ip, out.Port, out.ClusterName, out.ServiceName)
+	if strings.TrimSpace(out.ClusterName) == "" {
+		out.ClusterName = "DEFAULT"
 	}
-	if in.ClusterName == "" {
-		in.ClusterName = "DEFAULT"
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
 	}
-	in.ServiceName = key.Group + "@@" + key.Name
-	in.InstanceId = fmt.Sprintf("%s#%d#%s#%s", in.Ip, in.Port, in.ClusterName, in.ServiceName)
-	return in
+	out.InstanceHeartBeatInterval = millis(out.Metadata, "preserved.heart.beat.interval", 5000)
+	out.InstanceHeartBeatTimeOut = millis(out.Metadata, "preserved.heart.beat.timeout", 15000)
+	out.IpDeleteTimeout = millis(out.Metadata, "preserved.ip.delete.timeout", 30000)
+	return out
+}
+
+// millis reads a heartbeat setting from its preserved metadata key, as Java's
+// Instance does.
+func millis(metadata map[string]string, key string, fallback int) int {
+	v := metadata[key]
+	if strings.Trim(v, "0123456789") != "" || v == "" {
+		return fallback
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fallback
+	}
+	return n
 }
 
 // service returns the service id names, making it if there is none. s.mu must be held.
@@ -323,30 +342,41 @@ func (s *Server) service(id serviceID) *service {
 	svc := s.services[id]
 	if svc == nil {
 		s.stamp++
-		svc = &service{registrations: map[*Client]registration{}, stamp: s.stamp, subscribers: map[*subscriber]bool{}}
+		svc = &service{registrations: map[*Client][]model.Instance{}, stamp: s.stamp, subscribers: map[*subscriber]bool{}}
 		s.services[id] = svc
 	}
 	return svc
 }
 
-// changed merges a service's registrations and pushes the list if it changed. s.mu
-// must be held.
+// changed takes the union of a service's registrations and pushes what subscribers
+// see if it changed. s.mu must be held.
 func (s *Server) changed(svc *service) {
-	regs := slices.SortedFunc(maps.Values(svc.registrations), func(a, b registration) int { return cmp.Compare(a.seq, b.seq) })
-	byAddress := map[string]model.Instance{}
-	for _, r := range regs {
-		for _, h := range r.hosts {
-			byAddress[h.InstanceId] = h // the latest registration wins
+	byIdentity := map[string]model.Instance{}
+	for _, hosts := range svc.registrations {
+		for _, h := range hosts {
+			identity, err := json.Marshal(h)
+			if err != nil {
+				panic(err) // an instance always encodes
+			}
+			byIdentity[h.InstanceId+"\x00"+string(identity)] = h
 		}
 	}
-	hosts := slices.SortedFunc(maps.Values(byAddress), func(a, b model.Instance) int { return cmp.Compare(a.InstanceId, b.InstanceId) })
-	if reflect.DeepEqual(hosts, svc.hosts) || len(hosts) == 0 && len(svc.hosts) == 0 {
+	keys := slices.Sorted(maps.Keys(byIdentity))
+	svc.hosts = svc.hosts[:0:0]
+	visible := []model.Instance{}
+	for _, k := range keys {
+		svc.hosts = append(svc.hosts, byIdentity[k])
+		if byIdentity[k].Enable {
+			visible = append(visible, byIdentity[k])
+		}
+	}
+	if reflect.DeepEqual(visible, svc.visible) || len(visible) == 0 && len(svc.visible) == 0 {
 		return
 	}
 	s.stamp++
-	svc.hosts, svc.stamp = hosts, s.stamp
+	svc.visible, svc.stamp = visible, s.stamp
 	for sub := range svc.subscribers {
-		sub.push(cloneHosts(hosts), svc.stamp)
+		sub.push(cloneHosts(visible), svc.stamp)
 	}
 }
 
@@ -378,7 +408,7 @@ func (c *Client) Subscribe(key naming.ServiceKey, push func([]model.Instance, ui
 		c.subs = map[*subscriber]serviceID{}
 	}
 	c.subs[sub] = id
-	push(cloneHosts(svc.hosts), svc.stamp)
+	push(cloneHosts(svc.visible), svc.stamp)
 	var once sync.Once
 	return func() { once.Do(func() { c.unsubscribe(sub) }) }, nil
 }

@@ -99,30 +99,34 @@ func TestPublishReplacesTheConnectionsRegistration(t *testing.T) {
 	wantLists(t, r, "", "10.0.0.1:80 10.0.0.2:80", "10.0.0.2:80", "10.0.0.2:80 10.0.0.3:80", "10.0.0.3:80")
 
 	got := srv.Instances("public", svc)[0]
-	if got.ClusterName != "DEFAULT" || got.InstanceId != "10.0.0.3#80#DEFAULT#DEFAULT_GROUP@@svc" || got.ServiceName != "DEFAULT_GROUP@@svc" || got.Metadata == nil {
+	if got.ClusterName != "DEFAULT" || got.InstanceId != "10.0.0.3#80##DEFAULT_GROUP@@svc" || got.ServiceName != "DEFAULT_GROUP@@svc" ||
+		got.Metadata == nil || got.InstanceHeartBeatTimeOut != 15000 {
 		t.Fatalf("held %+v, not as Nacos holds it", got)
 	}
 }
 
-// One instance per ip:port:cluster: the latest registration wins it, and the other
-// connection's comes back once the latest is withdrawn.
-func TestTheLatestRegistrationWinsAnAddress(t *testing.T) {
+// A service's instances are a set of whole instances: an address registered by two
+// connections is there once if they registered the same instance, twice otherwise.
+// Subscribers do not see disabled instances.
+func TestInstancesAreASetOfWholeInstances(t *testing.T) {
 	srv := fakenaming.NewServer()
 	c1, c2 := srv.Dial("", func() {}), srv.Dial("", func() {})
-	first, second := instance("10.0.0.1"), instance("10.0.0.1")
-	first.Metadata, second.Metadata = map[string]string{"by": "c1"}, map[string]string{"by": "c2"}
+	r, _ := subscribe(t, c1, svc)
+	first, second, disabled := instance("10.0.0.1"), instance("10.0.0.1"), instance("10.0.0.2")
+	first.Metadata, second.Metadata, disabled.Enable = map[string]string{"by": "c1"}, map[string]string{"by": "c2"}, false
 	for _, p := range []struct {
-		c  *fakenaming.Client
-		in []model.Instance
-		by string
-	}{{c1, []model.Instance{first}, "c1"}, {c2, []model.Instance{second}, "c2"}, {c2, nil, "c1"}} {
+		c    *fakenaming.Client
+		in   []model.Instance
+		held int
+	}{{c1, []model.Instance{first}, 1}, {c2, []model.Instance{second}, 2}, {c2, []model.Instance{first}, 1}, {c2, []model.Instance{first, disabled}, 2}} {
 		if err := p.c.Publish(svc, p.in, model.Instance{}); err != nil {
 			t.Fatal(err)
 		}
-		if held := srv.Instances("", svc); len(held) != 1 || held[0].Metadata["by"] != p.by {
-			t.Fatalf("held %v, want the instance of %s", held, p.by)
+		if held := srv.Instances("", svc); len(held) != p.held {
+			t.Fatalf("held %v, want %d instances", held, p.held)
 		}
 	}
+	wantLists(t, r, "", "10.0.0.1:80", "10.0.0.1:80 10.0.0.1:80", "10.0.0.1:80")
 }
 
 // Namespaces and groups are apart; ServiceNames pages the names of a group that were
