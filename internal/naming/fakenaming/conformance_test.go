@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,19 +50,29 @@ func (l *latest) get() string {
 
 // side is one Nacos the script runs against, through two clients.
 type side struct {
-	a, b   naming.Client
-	seenBy [2]*latest // subscriptions of a and b
+	a, b        naming.Client
+	seenBy      [2]*latest // subscriptions of a and b
+	drop        func()     // ends both clients' connections
+	reconnected atomic.Int32
 }
 
 // The fake does what the embedded server nacostest (itself checked against Java) does
 // behind the SDK: the same script, run through fakenaming and through naming.SDKClient
 // over nacostest, ends each step with the same lists pushed to subscribers, instance
-// for instance, and the same service names.
+// for instance, and the same service names; and both clients reconnect after their
+// connections were dropped. Under the race detector it runs in a child process, which
+// tolerates nacos-sdk-go's own races (testkit.RunChecked).
 func TestFakeAgreesWithNacostest(t *testing.T) {
+	testkit.RunChecked(t, false, fakeAgreesWithNacostest)
+}
+
+func fakeAgreesWithNacostest(t *testing.T) {
+	fake, real := &side{}, &side{}
 	srv := fakenaming.NewServer()
-	fake := &side{a: srv.Dial("", func() {}), b: srv.Dial("", func() {})}
-	addr := testkit.StartServer(t).Addr()
-	real := &side{a: dialSDK(t, addr), b: dialSDK(t, addr)}
+	fa, fb := srv.Dial("", func() { fake.reconnected.Add(1) }), srv.Dial("", func() { fake.reconnected.Add(1) })
+	fake.a, fake.b, fake.drop = fa, fb, func() { fa.Reconnect(); fb.Reconnect() }
+	nacos := testkit.StartServer(t)
+	real.a, real.b, real.drop = dialSDK(t, nacos.Addr(), &real.reconnected), dialSDK(t, nacos.Addr(), &real.reconnected), nacos.DropConnections
 
 	node := func(ip, cluster string, enabled bool, metadata ...string) model.Instance {
 		in := model.Instance{Ip: ip, Port: 8080, Weight: 1, Healthy: true, Enable: enabled, Ephemeral: true, ClusterName: cluster, Metadata: map[string]string{}}
@@ -95,11 +106,11 @@ func TestFakeAgreesWithNacostest(t *testing.T) {
 		publish(b, x3),
 		publish(a),
 		publish(a),
-		func(s *side) error {
-			_, _, err := s.b.ServiceNames(vo.GetAllServiceInfoParam{GroupName: svc.Group, PageNo: 1, PageSize: 10})
-			return err
-		},
+		publish(a, x1),
+		func(s *side) error { s.drop(); return nil }, // Nacos drops both connections' instances
+		publish(a, x2),
 	} {
+		reconnected := real.reconnected.Load() // the SDK may count its first connection too
 		for _, s := range []*side{fake, real} {
 			if err := step(s); err != nil {
 				t.Fatalf("step %d: %v", i, err)
@@ -113,6 +124,9 @@ func TestFakeAgreesWithNacostest(t *testing.T) {
 			testkit.Eventually(t, 5*time.Second, func() bool { return real.seenBy[j].get() == want },
 				"step %d: subscriber %d of nacostest has\n%s\nthe fake's has\n%s", i, j, real.seenBy[j].get, want)
 		}
+		if n := fake.reconnected.Swap(0); n > 0 { // the fake's clients reconnected in this step
+			testkit.Eventually(t, 5*time.Second, func() bool { return real.reconnected.Load() >= reconnected+n }, "step %d: the SDK clients did not reconnect", i)
+		}
 	}
 	for _, page := range []vo.GetAllServiceInfoParam{{GroupName: svc.Group, PageNo: 1, PageSize: 10}, {GroupName: svc.Group, PageNo: 2, PageSize: 1}, {GroupName: "other", PageNo: 1, PageSize: 10}} {
 		names, total, err := fake.a.ServiceNames(page)
@@ -124,15 +138,15 @@ func TestFakeAgreesWithNacostest(t *testing.T) {
 }
 
 // dialSDK returns an SDKClient on the server at addr, configured as the registry
-// configures its own, closed when the test ends.
-func dialSDK(t *testing.T, addr string) naming.Client {
+// configures its own, that counts its reconnections; closed when the test ends.
+func dialSDK(t *testing.T, addr string, reconnected *atomic.Int32) naming.Client {
 	t.Helper()
 	servers, cc, err := sdkclient.Build(context.Background(), sdkclient.Connection{Addrs: []string{addr}, Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cc.UpdateCacheWhenEmpty = true
-	c, err := naming.Dial(servers, cc, logging.Discard, func() {})
+	c, err := naming.Dial(servers, cc, logging.Discard, func() { reconnected.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
