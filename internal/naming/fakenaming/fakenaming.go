@@ -31,13 +31,14 @@
 //
 // What the SDK does for its user is done as nacos-sdk-go v2.3.5 does it behind
 // naming.SDKClient: a subscription survives a reconnection (the SDK redoes it), and a
-// list is pushed only when it changed. The embedded server nacostest, checked against
-// Java, is the reference: TestFakeAgreesWithNacostest runs one script on both. Left out: Nacos's push delay, health checks,
-// persistent instances, auth, parameter checks beyond blank names and addresses, and
-// the expiry of services left empty (Nacos drops them from ServiceNames after about a
-// minute). Pushes are delivered on the goroutine of the request that caused them, with
-// the server's lock held: a push function must return at once and must not call the
-// Client, as naming.Client asks.
+// list is pushed only when it changed. The reference is the embedded server nacostest,
+// checked against Java: TestFakeAgreesWithNacostest runs one script on both.
+//
+// Left out: Nacos's push delay, health checks, persistent instances, auth, parameter
+// checks beyond blank names and addresses, and the expiry of services left empty (Nacos
+// drops them from ServiceNames after about a minute). Pushes are delivered on the
+// goroutine of the request that caused them, with the server's lock held: a push
+// function must return at once and must not call the Client, as naming.Client asks.
 //
 // Test hooks: Requests tells when requests of a kind were received; Fail makes them
 // fail, Stall holds them until released; Client.Reconnect simulates a new connection.
