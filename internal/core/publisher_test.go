@@ -24,10 +24,10 @@ func TestTheLastChangeWins(t *testing.T) {
 	a, b := service("order", "a"), service("order", "b")
 	aV2 := service("order", "a")
 	aV2.Version = "v2"
-	register := func(s *wire.Service) func(*Registry) error {
+	registering := func(s *wire.Service) func(*Registry) error {
 		return func(r *Registry) error { return r.Register(s, 0, context.Background()) }
 	}
-	deregister := func(s *wire.Service) func(*Registry) error {
+	deregistering := func(s *wire.Service) func(*Registry) error {
 		return func(r *Registry) error { return r.Deregister(s, context.Background()) }
 	}
 	for _, tc := range []struct {
@@ -35,10 +35,10 @@ func TestTheLastChangeWins(t *testing.T) {
 		changes []func(*Registry) error
 		want    string
 	}{
-		{"deregistered", []func(*Registry) error{register(a), deregister(a)}, ""},
-		{"registered again", []func(*Registry) error{register(a), deregister(a), register(aV2)}, "v2/a"},
-		{"another node", []func(*Registry) error{register(a), register(b)}, "v1/a v1/b"},
-		{"one of two deregistered", []func(*Registry) error{register(a), register(b), deregister(a)}, "v1/b"},
+		{"deregistered", []func(*Registry) error{registering(a), deregistering(a)}, ""},
+		{"registered again", []func(*Registry) error{registering(a), deregistering(a), registering(aV2)}, "v2/a"},
+		{"another node", []func(*Registry) error{registering(a), registering(b)}, "v1/a v1/b"},
+		{"one of two deregistered", []func(*Registry) error{registering(a), registering(b), deregistering(a)}, "v1/b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
