@@ -24,8 +24,13 @@ import (
 // one failing registration into a storm of requests.
 //
 // A caller that waits (Register, Deregister) does not wait out the delay: its attempt
-// is made at once, but never sooner than minSpacing after the service's last one.
-const (
+// is made at once. Neither a caller nor a reconnection brings an attempt sooner than
+// minSpacing after the service's last one: a connection that keeps dropping must not
+// make a storm either.
+//
+// Variables only for the core's tests, which shorten them all alike before any registry
+// starts (see TestMain); nothing else changes them.
+var (
 	firstRetry = 2 * time.Second
 	lastRetry  = 30 * time.Second
 	minSpacing = time.Second
@@ -316,7 +321,7 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 				pub.heldBy = nil // the new connection holds nothing
 			}
 			if pub.unreachable {
-				pub.retryAt = now // cured
+				pub.retryAt = pub.lastAttempt.Add(minSpacing) // cured: at once, unless the connection keeps dropping
 			}
 			if lost || pub.unreachable {
 				p.due(key)
@@ -425,11 +430,13 @@ func (p *publisher) finish(j *job, err error) {
 			p.due(j.key)
 		default:
 			// A refusal changes nothing in Nacos: what it held stands, and is again what
-			// it must hold (sent again if it was held through an earlier connection).
+			// it must hold (sent again if it was held through an earlier connection). The
+			// nodes whose TTL ran out are not taken back, though: their withdrawal is not
+			// asked for again, and the connection's end takes them.
 			if !waited {
 				s.logf(logging.ErrorLevel, "%v: what Nacos held before stands", err)
 			}
-			pub.nodes, pub.gen = pub.held, pub.gen+1
+			pub.nodes, pub.gen = unexpired(pub.held, time.Now()), pub.gen+1
 			pub.heldGen = pub.gen
 		}
 	default:
@@ -480,6 +487,17 @@ func (p *publisher) expire(s *Settings, now time.Time) {
 		}
 		p.due(key)
 	}
+}
+
+// unexpired returns the nodes of m whose TTL has not run out.
+func unexpired(m map[wire.NodeKey]publishedNode, now time.Time) map[wire.NodeKey]publishedNode {
+	c := make(map[wire.NodeKey]publishedNode, len(m))
+	for k, n := range m {
+		if n.expires.IsZero() || n.expires.After(now) {
+			c[k] = n
+		}
+	}
+	return c
 }
 
 // cloneNodes copies a publication's nodes, with room for extra more. A change of nodes

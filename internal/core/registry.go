@@ -404,7 +404,8 @@ func (r *Registry) Watchers() int {
 
 // announce tells the watchers of all services of a group about a name this registry
 // registered, or looked up and found, so that they need not wait for their next
-// discovery.
+// discovery. They subscribe in the background: the caller does not wait for Nacos to
+// answer them.
 func (r *Registry) announce(key naming.ServiceKey) {
 	r.mu.RLock()
 	var ws []*Watcher
@@ -414,11 +415,16 @@ func (r *Registry) announce(key naming.ServiceKey) {
 		}
 	}
 	r.mu.RUnlock()
-	for _, w := range ws {
-		if err := w.track(key); err != nil {
-			r.logf(logging.DebugLevel, "watcher: %v", err)
-		}
+	if len(ws) == 0 {
+		return
 	}
+	_ = r.goRun(func() { // fails only once closed, when the watchers are stopped
+		for _, w := range ws {
+			if err := w.track(key); err != nil {
+				r.logf(logging.DebugLevel, "watcher: %v", err)
+			}
+		}
+	})
 }
 
 // goRun runs f in a goroutine that Close waits for, unless the registry is closed.

@@ -36,8 +36,9 @@ type subscriptions struct {
 
 // emptyLookupExpiry bounds how long a lookup keeps a subscription to a service without
 // instances: a gateway deriving service names from URL paths looks up names that do
-// not exist, and each would otherwise hold a subscription for the full expiry.
-const emptyLookupExpiry = 5 * time.Second
+// not exist, and each would otherwise hold a subscription for the full expiry. A
+// variable only for the core's tests, like firstRetry.
+var emptyLookupExpiry = 5 * time.Second
 
 // subscription is one service's subscription and the latest instance list Nacos pushed.
 type subscription struct {
