@@ -9,7 +9,6 @@ package nacostest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,6 +22,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
+
+	"github.com/micro-registry/nacos/internal/testkit"
 )
 
 // realNacosAddr is the HTTP address of a real Nacos to compare with, as the
@@ -149,27 +150,11 @@ var conformanceDeviations = []deviation{
 		why: "Nacos 2.2 takes \"public\" for a tenant of its own everywhere; 2.5 reads it as the default namespace (\"\") but in listening, as nacostest"},
 }
 
-// realNacosVersion asks the server at addr for its version.
+// realNacosVersion asks the server at addr for its version (testkit.ServerVersion: the
+// state API of 2.x or of 3.x).
 func realNacosVersion(t testing.TB, addr string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/nacos/v1/console/server/state", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Close = true // no idle connection left behind for goleak
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("the server state of the Nacos at NACOS_ADDR: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var state struct {
-		Version string `json:"version"`
-	}
-	if err := json.Unmarshal(body, &state); err != nil || state.Version == "" {
-		t.Fatalf("the server state of the Nacos at NACOS_ADDR: %d %s", resp.StatusCode, body)
-	}
-	return state.Version
+	return testkit.ServerVersion(t, addr)
 }
 
 func TestConformance(t *testing.T) {
