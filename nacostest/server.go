@@ -63,8 +63,8 @@
 // the cache its queries read has it (a query a few milliseconds later can
 // still answer the old content). Where Nacos 2.2 differs, nacostest follows
 // 2.5: 2.2 has no parameter checker, keeps a config type it does not know,
-// ignores casMd5 over gRPC, and takes "public" for a tenant of its own
-// everywhere.
+// ignores casMd5 over gRPC, and takes "public" and "null" for tenants of their
+// own everywhere.
 //
 // It does not compare, and nacostest does differently: service lists come in
 // name order, where Java's order is that of a hash set (the pages partition
