@@ -2,6 +2,7 @@ package nacos
 
 import (
 	"fmt"
+	"github.com/micro-registry/nacos/internal/testenv"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func newEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 // set (for a second server).
 func embeddedEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 	t.Helper()
-	srv := testkit.StartServer(t, opts...)
+	srv := testenv.StartServer(t, opts...)
 	return &testEnv{srv: srv, addr: srv.Addr()}
 }
 
@@ -62,7 +63,7 @@ func embeddedEnv(t testing.TB, opts ...nacostest.Option) *testEnv {
 // saying what of nacostest it needs (its fault injection, mostly).
 func (e *testEnv) embedded(t testing.TB, needs string) *nacostest.Server {
 	t.Helper()
-	return testkit.Embedded(t, e.srv, needs)
+	return testenv.Embedded(t, e.srv, needs)
 }
 
 // registry returns a new registry on this env, closed when the test ends.

@@ -3,8 +3,6 @@ package nacos
 import (
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,19 +26,7 @@ var (
 // connections from other members left out).
 func sdkConnections(t testing.TB, addr string) int {
 	t.Helper()
-	var connections map[string]struct {
-		MetaInfo struct {
-			Labels map[string]string `json:"labels"`
-		} `json:"metaInfo"`
-	}
-	openAPI(t, addr, http.MethodGet, "/v2/core/loader/current", url.Values{}, &connections)
-	n := 0
-	for _, c := range connections {
-		if c.MetaInfo.Labels["source"] == "sdk" {
-			n++
-		}
-	}
-	return n
+	return testkit.SDKConnections(t, addr)
 }
 
 // One member of a real three-member Nacos cluster is stopped while registries hold

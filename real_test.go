@@ -1,13 +1,11 @@
 package nacos
 
-// The real Nacos at NACOS_ADDR as a test server: its state read through Nacos's HTTP
-// open API (where nacostest has introspection), namespaces created through it,
-// restarts by the NACOS_RESTART command and the auth-on server's user NACOS_AUTH.
+// The real Nacos at NACOS_ADDR as a test server: its state read through the HTTP open
+// API of its version (testkit.Instances and the others; where nacostest has
+// introspection), namespaces created through it, restarts by the NACOS_RESTART command
+// and the auth-on server's user NACOS_AUTH.
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"sort"
@@ -33,29 +31,6 @@ func authEnv(t testing.TB, username, password string) (env *testEnv, user, pass 
 		return newEnv(t, nacostest.WithAuth(user, pass)), user, pass
 	}
 	return newEnv(t), user, pass
-}
-
-// openAPI calls the HTTP open API of the real Nacos at addr (as NACOS_AUTH's user if
-// set) and decodes the JSON answer into out, if not nil.
-func openAPI(t testing.TB, addr, method, path string, params url.Values, out any) {
-	t.Helper()
-	body, status := testkit.OpenAPI(t, addr, method, path, params)
-	if status != http.StatusOK {
-		t.Fatalf("Nacos open API %s %s: %d %s", method, path, status, body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			t.Fatalf("Nacos open API %s %s: %v in %s", method, path, err, body)
-		}
-	}
-}
-
-// group is a group name as Nacos's open API wants it.
-func openAPIGroup(group string) string {
-	if group == "" {
-		return "DEFAULT_GROUP"
-	}
-	return group
 }
 
 // held is what the server holds for these services (enabled, healthy instances), in
@@ -85,13 +60,7 @@ func (e *testEnv) instances(t testing.TB, namespace, group, name string) []model
 	if e.srv != nil {
 		return e.srv.Instances(namespace, group, name)
 	}
-	var list struct {
-		Hosts []model.Instance `json:"hosts"`
-	}
-	openAPI(t, e.addr, http.MethodGet, "/v1/ns/instance/list", url.Values{
-		"serviceName": {name}, "groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "healthyOnly": {"false"},
-	}, &list)
-	return list.Hosts
+	return testkit.Instances(t, e.addr, namespace, group, name)
 }
 
 // subscribers is how many clients subscribe to the service.
@@ -100,13 +69,7 @@ func (e *testEnv) subscribers(t testing.TB, namespace, group, name string) int {
 	if e.srv != nil {
 		return e.srv.Subscribers(namespace, group, name)
 	}
-	var list struct {
-		Count int `json:"count"`
-	}
-	openAPI(t, e.addr, http.MethodGet, "/v1/ns/service/subscribers", url.Values{
-		"serviceName": {name}, "groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "pageNo": {"1"}, "pageSize": {"100"},
-	}, &list)
-	return list.Count
+	return testkit.Subscribers(t, e.addr, namespace, group, name)
 }
 
 // services lists the services of the namespace and group, sorted.
@@ -115,13 +78,7 @@ func (e *testEnv) services(t testing.TB, namespace, group string) []string {
 	if e.srv != nil {
 		return e.srv.Services(namespace, group)
 	}
-	var list struct {
-		Doms []string `json:"doms"`
-	}
-	openAPI(t, e.addr, http.MethodGet, "/v1/ns/service/list", url.Values{
-		"groupName": {openAPIGroup(group)}, "namespaceId": {namespace}, "pageNo": {"1"}, "pageSize": {"1000"},
-	}, &list)
-	return sortedCopy(list.Doms)
+	return sortedCopy(testkit.Services(t, e.addr, namespace, group))
 }
 
 // connections is how many client connections the server has: the embedded server's
@@ -131,30 +88,16 @@ func (e *testEnv) connections(t testing.TB) int {
 	if e.srv != nil {
 		return e.srv.Connections()
 	}
-	var metrics struct {
-		Connections int `json:"connectionBasedClientCount"`
-	}
-	openAPI(t, e.addr, http.MethodGet, "/v1/ns/operator/metrics", url.Values{"onlyStatus": {"false"}}, &metrics)
-	return metrics.Connections
+	return testkit.Connections(t, e.addr)
 }
 
 // createNamespace creates a namespace on the real Nacos through its open API, removed
 // when the test ends; the embedded server needs none.
 func (e *testEnv) createNamespace(t testing.TB, id string) {
 	t.Helper()
-	if e.srv != nil {
-		return
+	if e.srv == nil {
+		testkit.CreateNamespace(t, e.addr, id)
 	}
-	var created bool
-	openAPI(t, e.addr, http.MethodPost, "/v1/console/namespaces", url.Values{
-		"customNamespaceId": {id}, "namespaceName": {id}, "namespaceDesc": {"created by a test of micro-registry/nacos"},
-	}, &created)
-	if !created {
-		t.Fatalf("Nacos did not create namespace %s", id)
-	}
-	t.Cleanup(func() {
-		openAPI(t, e.addr, http.MethodDelete, "/v1/console/namespaces", url.Values{"namespaceId": {id}}, nil)
-	})
 }
 
 func sortedCopy(names []string) []string {

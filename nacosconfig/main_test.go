@@ -1,6 +1,7 @@
 package nacosconfig
 
 import (
+	"github.com/micro-registry/nacos/internal/testenv"
 	"testing"
 	"time"
 
@@ -32,12 +33,12 @@ func TestMain(m *testing.M) {
 	}, testkit.GoMicroGoroutines...)...)
 }
 
-// testEnv is a Nacos for one test (testkit.ConfigEnv).
-type testEnv struct{ *testkit.ConfigEnv }
+// testEnv is a Nacos for one test (testenv.ConfigEnv).
+type testEnv struct{ *testenv.ConfigEnv }
 
 func newEnv(t testing.TB, opts ...nacostest.Option) testEnv {
 	t.Helper()
-	return testEnv{testkit.NewConfigEnv(t, opts...)}
+	return testEnv{testenv.NewConfigEnv(t, opts...)}
 }
 
 // source returns a source of the dataIds on this env, closed when the test ends.
@@ -98,4 +99,4 @@ func next(t testing.TB, w source.Watcher, within time.Duration) *source.ChangeSe
 }
 
 // changeWithin is how long a change may take to reach a watcher.
-const changeWithin = testkit.ConfigChangeWithin
+const changeWithin = testenv.ConfigChangeWithin

@@ -14,8 +14,12 @@ import (
 )
 
 // loginPath is where SDK v2.3.5 logs in: {contextPath}/v1/auth/users/login
-// with the default context path /nacos.
-const loginPath = "/nacos/v1/auth/users/login"
+// with the default context path /nacos. loginPathV3 is Nacos 3.x's own
+// (WithNacos3).
+const (
+	loginPath   = "/nacos/v1/auth/users/login"
+	loginPathV3 = "/nacos/v3/auth/user/login"
+)
 
 // tokenTTLSeconds is Java's default token lifetime. The SDK renews the token
 // after 80% of it, i.e. never during a test.
@@ -33,6 +37,10 @@ const (
 	unsupportedToken = "unsupported signature algorithm"
 	badSignature     = "Invalid signature"
 	tokenExpired     = "token expired!"
+	// Nacos 3.x's (AbstractAuthenticationManager, AuthResult.format).
+	userNotFound3   = "User not found! Please check user exist or password is right!"
+	refusalFormat3  = "Code: %d, Message: %s."
+	identityFailed3 = http.StatusUnauthorized
 )
 
 // authority checks credentials and issues and verifies tokens: JWTs signed
@@ -40,6 +48,7 @@ const (
 // as Nacos members share the token secret.
 type authority struct {
 	enabled  bool
+	nacos3   bool // WithNacos3: 3.x's refusals
 	username string
 	password string
 	key      []byte
@@ -48,7 +57,7 @@ type authority struct {
 func newAuthority(o options) *authority {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // never fails (crypto/rand)
-	return &authority{enabled: o.auth, username: o.username, password: o.password, key: key}
+	return &authority{enabled: o.auth, nacos3: o.nacos3, username: o.username, password: o.password, key: key}
 }
 
 // loginProblem says why a login fails: HTTP status and body. With auth off
@@ -96,9 +105,21 @@ func (a *authority) signature(signed string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// tokenProblem returns why a naming request with this token is refused, or
-// "" if it may proceed, checking as NacosSignatureAlgorithm.verify does.
+// tokenProblem returns why a request with this token is refused, or "" if it
+// may proceed, in the words of the version the server follows.
 func (a *authority) tokenProblem(token string) string {
+	problem := a.tokenCheck(token)
+	if problem == "" || !a.nacos3 {
+		return problem
+	}
+	if problem == userNotFound {
+		problem = userNotFound3
+	}
+	return fmt.Sprintf(refusalFormat3, identityFailed3, problem)
+}
+
+// tokenCheck checks the token as NacosSignatureAlgorithm.verify does.
+func (a *authority) tokenCheck(token string) string {
 	if !a.enabled {
 		return ""
 	}
@@ -127,6 +148,9 @@ func (a *authority) tokenProblem(token string) string {
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(loginPath, s.handleLogin)
+	if s.opts.nacos3 {
+		mux.HandleFunc(loginPathV3, s.handleLogin)
+	}
 	return mux
 }
 
@@ -139,7 +163,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	username := r.FormValue("username")
 	status, problem := s.backend.auth.loginProblem(username, r.FormValue("password"))
-	s.logf("nacostest: login of user %q: %d %s", username, status, problem)
+	s.logf("nacostest: login of user %q at %s: %d %s", username, r.URL.Path, status, problem)
+	if problem != "" && s.opts.nacos3 {
+		// Only a user not found by name is Spring's refusal (blank credentials are
+		// the auth plugin's).
+		springError(w, r, status == http.StatusInternalServerError && !isBlank(username) && !isBlank(r.FormValue("password")))
+		return
+	}
 	if problem != "" {
 		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
 		w.WriteHeader(status)
@@ -157,3 +187,26 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // nacosAdmin is the user that Nacos makes its admin.
 const nacosAdmin = "nacos"
+
+// springError answers a refused login as Nacos 3.x does: Spring's JSON error
+// body, whose message hides the reason. At the v1 path 3.x's API-compatibility
+// filter turns every refusal into a 500; at its own path an unknown user is a
+// 403 (Spring Security's "Access Denied"), any other refusal a 500.
+func springError(w http.ResponseWriter, r *http.Request, unknownUser bool) {
+	status, reason, message := http.StatusInternalServerError, "Internal Server Error", "Handle API Compatibility failed, please see log for detail."
+	if r.URL.Path == loginPathV3 {
+		message = "No message available"
+		if unknownUser {
+			status, reason, message = http.StatusForbidden, "Forbidden", "Access Denied"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Timestamp string `json:"timestamp"`
+		Status    int    `json:"status"`
+		Error     string `json:"error"`
+		Message   string `json:"message"`
+		Path      string `json:"path"`
+	}{time.Now().UTC().Format("2006-01-02T15:04:05.000+00:00"), status, reason, message, r.URL.Path})
+}

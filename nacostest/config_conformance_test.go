@@ -12,7 +12,7 @@ import (
 
 // The config service, by raw gRPC: queries, publishes with types and
 // compare-and-swap, parameter checks, remove, listening by md5 and pushes, and
-// the public namespace, spelled "" and "public".
+// the public namespace, spelled "", "public" and "null".
 func conformConfig(c *conformer) {
 	conn, listener := c.raw(), c.raw()
 	ns, group := c.namespace, c.group
@@ -125,14 +125,16 @@ func conformConfig(c *conformer) {
 	c.record("query public as public", settled("public", group, "pub", "public content").Content)
 	publish("public", group, "pub2", "spelled public", "", "")
 	c.record("query public-spelled as empty", settled("", group, "pub2", "spelled public").Content)
+	publish("null", group, "pub3", "spelled null", "", "")
+	c.record("query null-spelled as empty", settled("", group, "pub3", "spelled null").Content)
 	c.record("listen as public", listen(true, "public", "pub", md5Hex("public content")))
 	publish("", group, "pub", "changed", "", "")
 	c.record("push to a public listener", pushes(pushWait))
 	c.record("listen as empty", listen(true, "", "pub", md5Hex("changed")))
 	publish("public", group, "pub", "changed again", "", "")
 	c.record("push to both spellings", pushes(pushWait))
-	for _, tenant := range []string{"", "public"} {
-		for _, dataID := range []string{"pub", "pub2"} {
+	for _, tenant := range []string{"", "public", "null"} {
+		for _, dataID := range []string{"pub", "pub2", "pub3"} {
 			remove(tenant, group, dataID)
 		}
 	}

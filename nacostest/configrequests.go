@@ -27,9 +27,9 @@ func configRequest(r *rpc_request.ConfigRequest) rpc_request.ConfigRequest {
 	return *r
 }
 
-func configKeyOf(r *rpc_request.ConfigRequest) configKey {
+func configKeyOf(s *Server, r *rpc_request.ConfigRequest) configKey {
 	c := configRequest(r)
-	return newConfigKey(c.Tenant, c.Group, c.DataId)
+	return s.backend.configs.key(c.Tenant, c.Group, c.DataId)
 }
 
 func configParams(r *rpc_request.ConfigRequest) []paramInfo {
@@ -104,7 +104,7 @@ func handleConfigQuery(s *Server, _ *connection, req *rpc_request.ConfigQueryReq
 	if problem := tagProblem(req.Tag); problem != "" {
 		return respond(&rpc_response.ConfigQueryResponse{Response: failed(resultFail, resultFail, problem)})
 	}
-	item, ok := s.backend.configs.get(configKeyOf(req.ConfigRequest))
+	item, ok := s.backend.configs.get(configKeyOf(s, req.ConfigRequest))
 	if !ok || !isBlank(req.Tag) { // tagged (gray) configs are not kept
 		return respond(&rpc_response.ConfigQueryResponse{Response: failed(resultFail, codeConfigNotFound, "config data not exist")})
 	}
@@ -118,7 +118,7 @@ func handleConfigQuery(s *Server, _ *connection, req *rpc_request.ConfigQueryReq
 }
 
 func handleConfigPublish(s *Server, _ *connection, req *rpc_request.ConfigPublishRequest) reply {
-	k := configKeyOf(req.ConfigRequest)
+	k := configKeyOf(s, req.ConfigRequest)
 	fail := func(errorCode int, message string) reply {
 		return respond(&rpc_response.ConfigPublishResponse{Response: failed(resultFail, errorCode, message)})
 	}
@@ -141,7 +141,7 @@ func handleConfigPublish(s *Server, _ *connection, req *rpc_request.ConfigPublis
 }
 
 func handleConfigRemove(s *Server, _ *connection, req *rpc_request.ConfigRemoveRequest) reply {
-	k := configKeyOf(req.ConfigRequest)
+	k := configKeyOf(s, req.ConfigRequest)
 	// ParamUtils.checkParam(dataId, group, "datumId", "rm"); Java answers its
 	// failures without an error code.
 	if problem := s.backend.configs.publishProblem(k, "rm"); problem != "" {
@@ -156,9 +156,7 @@ func handleConfigRemove(s *Server, _ *connection, req *rpc_request.ConfigRemoveR
 func handleConfigBatchListen(s *Server, c *connection, req *rpc_request.ConfigBatchListenRequest) reply {
 	changed := []model.ConfigContext{}
 	for _, l := range req.ConfigListenContexts {
-		// Java keys listeners by the tenant as sent (ConfigBatchListenRequestHandler):
-		// a listener of "public" hears nothing of the default namespace ("").
-		k := configKey{tenant: l.Tenant, group: l.Group, dataID: l.DataId}
+		k := s.backend.configs.listenKey(l.Tenant, l.Group, l.DataId)
 		if !req.Listen {
 			s.backend.configs.unlisten(c, k)
 			continue

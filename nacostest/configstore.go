@@ -15,24 +15,44 @@ import (
 // configKey identifies a config: Java's groupKey (dataId, group, tenant).
 type configKey struct{ tenant, group, dataID string }
 
-// newConfigKey normalises the tenant of a publish, query or remove like Java
-// 2.5 (NamespaceUtil.processNamespaceParameter): "public" and "null" are the
-// default namespace, whose id is "", so that those spellings meet. Listening
-// keeps the tenant as sent (see handleConfigBatchListen).
-func newConfigKey(tenant, group, dataID string) configKey {
-	tenant = strings.TrimSpace(tenant)
-	if strings.EqualFold(tenant, defaultNamespace) || strings.EqualFold(tenant, "null") {
+// key normalises the tenant of a publish, query or remove like Java's
+// NamespaceUtil.processNamespaceParameter, so that the spellings of the
+// default namespace meet (nacostest keeps it under ""). 2.x (2.5): blank,
+// "public" and "null" in any case; 3.x (WithNacos3): blank and, trimmed,
+// "public", its default namespace id. Other tenants are trimmed.
+func (st *configStore) key(tenant, group, dataID string) configKey {
+	switch {
+	case isBlank(tenant):
 		tenant = ""
+	case st.nacos3:
+		if tenant = strings.TrimSpace(tenant); tenant == defaultNamespace {
+			tenant = ""
+		}
+	case strings.EqualFold(tenant, defaultNamespace) || strings.EqualFold(tenant, "null"):
+		tenant = ""
+	default:
+		tenant = strings.TrimSpace(tenant)
 	}
 	return configKey{tenant: tenant, group: group, dataID: dataID}
 }
 
-// helperConfigKey is the key the helpers name, where group "" is DEFAULT_GROUP.
-func helperConfigKey(namespace, group, dataID string) configKey {
+// listenKey is the config a listener of this tenant hears: 2.x keys listeners
+// by the tenant as sent (ConfigChangeBatchListenRequestHandler), so that a
+// listener of "public" hears nothing of the default namespace (""); 3.x
+// normalises it as a publish does.
+func (st *configStore) listenKey(tenant, group, dataID string) configKey {
+	if st.nacos3 {
+		return st.key(tenant, group, dataID)
+	}
+	return configKey{tenant: tenant, group: group, dataID: dataID}
+}
+
+// helperKey is the key the helpers name, where group "" is DEFAULT_GROUP.
+func (st *configStore) helperKey(namespace, group, dataID string) configKey {
 	if group == "" {
 		group = defaultGroup
 	}
-	return newConfigKey(namespace, group, dataID)
+	return st.key(namespace, group, dataID)
 }
 
 // configItem is a stored config, as Java's ConfigCacheService and its disk dump
@@ -49,6 +69,7 @@ type configItem struct {
 // share Java's database.
 type configStore struct {
 	maxContent int
+	nacos3     bool // WithNacos3
 
 	mu    sync.Mutex
 	items map[configKey]*configItem
@@ -62,6 +83,7 @@ type configStore struct {
 func newConfigStore(o options) *configStore {
 	return &configStore{
 		maxContent: o.maxConfigContent,
+		nacos3:     o.nacos3,
 		items:      make(map[configKey]*configItem),
 		listeners:  make(map[configKey]map[*connection]string),
 	}
@@ -190,7 +212,7 @@ func (st *configStore) listenerCount(k configKey) int {
 // "public") is the default namespace, group "" DEFAULT_GROUP. The content is
 // stored as given, whatever its format.
 func (s *Server) PublishConfig(namespace, group, dataID, content string) error {
-	k := helperConfigKey(namespace, group, dataID)
+	k := s.backend.configs.helperKey(namespace, group, dataID)
 	if problem := s.backend.configs.publishProblem(k, content); problem != "" {
 		return &configError{problem}
 	}
@@ -201,19 +223,19 @@ func (s *Server) PublishConfig(namespace, group, dataID, content string) error {
 // Config returns the content of a config and whether it exists. Namespace ""
 // (or "public") is the default namespace, group "" DEFAULT_GROUP.
 func (s *Server) Config(namespace, group, dataID string) (content string, ok bool) {
-	item, ok := s.backend.configs.get(helperConfigKey(namespace, group, dataID))
+	item, ok := s.backend.configs.get(s.backend.configs.helperKey(namespace, group, dataID))
 	return item.content, ok
 }
 
 // RemoveConfig deletes a config and notifies its listeners. Removing a config
 // that does not exist does nothing.
 func (s *Server) RemoveConfig(namespace, group, dataID string) {
-	s.backend.configs.remove(helperConfigKey(namespace, group, dataID))
+	s.backend.configs.remove(s.backend.configs.helperKey(namespace, group, dataID))
 }
 
 // ConfigListeners returns how many connections listen to a config.
 func (s *Server) ConfigListeners(namespace, group, dataID string) int {
-	return s.backend.configs.listenerCount(helperConfigKey(namespace, group, dataID))
+	return s.backend.configs.listenerCount(s.backend.configs.helperKey(namespace, group, dataID))
 }
 
 // configError is Nacos's refusal of a config operation.

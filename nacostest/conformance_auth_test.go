@@ -30,7 +30,7 @@ func TestConformanceAuth(t *testing.T) {
 	sc := scenario{name: "auth", run: func(c *conformer) { conformAuth(c, username, password) }}
 	namespace := fmt.Sprintf("conf-auth-%x", rand.Uint32())
 	real := runScenario(t, sc, "nacos", realNacosAddr, namespace, "CONF_AUTH", version)
-	srv := newServer(t, WithAuth(username, password))
+	srv := newServer(t, append(versionOptions(version), WithAuth(username, password))...)
 	ours := runScenario(t, sc, "nacostest", srv.Addr(), namespace, "CONF_AUTH", version)
 	seen := map[int]bool{}
 	compared, deviations := compareObservations(t, version, "nacostest", sc.name, real, ours, seen)
@@ -41,8 +41,8 @@ func TestConformanceAuth(t *testing.T) {
 // conformAuth logs in right and wrong, and sends naming requests with and without
 // a token.
 func conformAuth(c *conformer, username, password string) {
-	login := func(name, user, pass string) string {
-		resp, err := http.PostForm("http://"+c.addr+"/nacos/v1/auth/users/login", url.Values{"username": {user}, "password": {pass}})
+	loginAt := func(path, name, user, pass string) string {
+		resp, err := http.PostForm("http://"+c.addr+path, url.Values{"username": {user}, "password": {pass}})
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -66,10 +66,20 @@ func conformAuth(c *conformer, username, password string) {
 		}{resp.StatusCode, token != "", body["tokenTtl"], body["username"], body["globalAdmin"]})
 		return token
 	}
+	login := func(name, user, pass string) string { return loginAt("/nacos/v1/auth/users/login", name, user, pass) }
 	token := login("login", username, password)
 	login("login with a wrong password", username, password+"-wrong")
 	login("login of an unknown user", "nobody-"+username, password)
 	login("login without a password", username, "")
+	if isNacos3(c.version) { // 3.x's own login path, beside the SDK's
+		login := func(name, user, pass string) string {
+			return loginAt("/nacos/v3/auth/user/login", "v3 "+name, user, pass)
+		}
+		login("login", username, password)
+		login("login with a wrong password", username, password+"-wrong")
+		login("login of an unknown user", "nobody-"+username, password)
+		login("login without a password", username, "")
+	}
 
 	raw := c.raw()
 	register := rpc_request.NewInstanceRequest(c.namespace, "auth", "DEFAULT_GROUP", "registerInstance", instanceOf(instance("auth", "10.13.0.1", 80, nil)))

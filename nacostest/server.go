@@ -15,11 +15,12 @@
 // disabled instances; configs are persistent (they survive Restart), their
 // md5 is that of the UTF-8 content, a listener is told only when the md5
 // changes, a config that does not exist has md5 "" and answers errorCode 300,
-// namespace "public" is the default namespace (id "") to a publish, query or
-// remove but a tenant of its own to a listener, a type Nacos does not know is
-// stored as "text", and config content is limited to 10 MiB
+// namespace "public" (and "null") is the default namespace (id "") to a
+// publish, query or remove but a tenant of its own to a listener, a type Nacos
+// does not know is stored as "text", and config content is limited to 10 MiB
 // (WithMaxConfigContent); bad requests are refused with the parameter-check,
-// ParamUtils and auth messages and codes of Java. Like Java it acknowledges a
+// ParamUtils and auth messages and codes of Java. WithNacos3 answers as Nacos
+// 3.x where it differs from 2.x. Like Java it acknowledges a
 // connection setup that carries an ability table (SetupAckRequest; SDK v2.3.5
 // sends none, so gets none), refuses requests on a connection not set up, and
 // probes connections idle for 20 s with ClientDetectionRequest, closing those
@@ -34,8 +35,9 @@
 // TestConformance (conformance_test.go) runs the same SDK and raw gRPC
 // interactions against nacostest and against a real Nacos (NACOS_ADDR) and
 // compares what they show; TestConformanceAuth does so for logins and tokens
-// (NACOS_AUTH). Both pass against Nacos 2.5.1 and 2.2.3. The differences
-// they find on purpose:
+// (NACOS_AUTH). Both pass against Nacos 2.5.1 and 2.2.3, and with WithNacos3
+// (which answers as 3.x where it differs from 2.x) against 3.0.3. The
+// differences they find on purpose:
 //
 //   - Pushes go out at once, where Java waits 500 ms and merges the changes
 //     of that time into one push, pushes an unchanged list again after every
@@ -44,7 +46,8 @@
 //   - A port below 0, which only raw JSON can carry (the SDK's port is
 //     unsigned), does not decode: 502 instead of Java's parameter refusal.
 //   - The SetupAckRequest announces supportPersistentInstanceByGrpc false:
-//     there are no persistent instances here.
+//     there are no persistent instances here (3.x also announces fuzzyWatch,
+//     lock and mcp, none of which nacostest serves).
 //   - With auth off anyone logs in; Java checks the credentials even then
 //     (the SDK only logs the failure and goes on).
 //   - nacostest follows 2.3+ where 2.2 differs: 2.2 leaves instanceId blank,
@@ -60,8 +63,8 @@
 // the cache its queries read has it (a query a few milliseconds later can
 // still answer the old content). Where Nacos 2.2 differs, nacostest follows
 // 2.5: 2.2 has no parameter checker, keeps a config type it does not know,
-// ignores casMd5 over gRPC, and takes "public" for a tenant of its own
-// everywhere.
+// ignores casMd5 over gRPC, and takes "public" and "null" for tenants of their
+// own everywhere.
 //
 // It does not compare, and nacostest does differently: service lists come in
 // name order, where Java's order is that of a hash set (the pages partition
@@ -159,6 +162,8 @@ type options struct {
 	clientIdle time.Duration
 	// maxConfigContent is Java's nacos.config.max.content (PropertyUtil.maxContent).
 	maxConfigContent int
+	// nacos3 answers as Nacos 3.x where it differs from 2.x (WithNacos3).
+	nacos3 bool
 }
 
 // WithAuth turns authentication on: the SDK must log in with these
@@ -207,6 +212,37 @@ func WithAddr(addr string) Option {
 // content is refused with Java's message "invalid content, over n".
 func WithMaxConfigContent(n int) Option {
 	return func(o *options) { o.maxConfigContent = n }
+}
+
+// WithNacos3 makes the server answer as Nacos 3.x does where 3.x differs from
+// 2.x, which the server follows by default (2.3 to 2.5). TestConformance
+// measured these against Nacos 3.0.3:
+//
+//   - The default namespace of configs is spelled "" or "public", to a listener
+//     as to a publish, query or remove: a listener of either hears changes made
+//     under either (2.x keys listeners by the tenant as sent, so a listener of
+//     "public" hears nothing of ""). "null", which 2.x also takes for the
+//     default namespace, is a namespace of its own (3.x's
+//     NamespaceUtil.processNamespaceParameter defaults only a blank tenant).
+//   - With WithAuth, a request refused for its token says so as 3.x's auth
+//     plugin does: "Code: 401, Message: <reason>.", and the reason for a
+//     missing token is "User not found! Please check user exist or password is
+//     right!" (2.x: the bare reason, "user not found!" for a missing token).
+//   - A refused login at the SDK's path is answered HTTP 500 with a JSON
+//     error body, Spring's, that hides the reason (2.x: 403 for a wrong
+//     password, 500 for an unknown user, with the reason as plain text). The
+//     SDK only sees that it failed.
+//   - The login is also served at 3.x's own path, /nacos/v3/auth/user/login,
+//     beside the one the SDK uses, /nacos/v1/auth/users/login (which 3.x keeps).
+//     Refusals there are 403 for an unknown user and 500 otherwise, as 3.0.3
+//     answers them.
+//
+// What 3.x does and nacostest does not, with or without it: 3.x announces the
+// abilities fuzzyWatch, lock and mcp in its SetupAckRequest (nacostest serves
+// none of them), and it serves the v3 HTTP admin and client API (nacostest
+// serves no HTTP API but the login).
+func WithNacos3() Option {
+	return func(o *options) { o.nacos3 = true }
 }
 
 // DefaultMaxConfigContent is Java's default limit of a config's content.

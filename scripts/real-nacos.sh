@@ -326,11 +326,13 @@ launch() {
 	echo $! >"$dir/pid"
 }
 
-# wait_ready waits until the member's naming service answers over HTTP and its gRPC port
-# accepts connections.
+# wait_ready waits until the member's naming service answers over HTTP (3.x: its
+# readiness, which needs its modules, naming included) and its gRPC port accepts
+# connections.
 wait_ready() {
 	local port=$1 dir=$state_root/$1 deadline=$((SECONDS + timeout))
 	local url="http://127.0.0.1:$port/nacos/v1/ns/service/list?pageNo=1&pageSize=1"
+	! major3 || url="http://127.0.0.1:$port/nacos/v3/admin/core/state/readiness"
 	while [ $SECONDS -lt $deadline ]; do
 		if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
 			show_log "$port"
@@ -363,18 +365,18 @@ show_log() {
 setup_auth() {
 	local port=$1 user=${NACOS_AUTH%%:*} pass=${NACOS_AUTH#*:}
 	[ "$user" != "$NACOS_AUTH" ] && [ -n "$user" ] && [ -n "$pass" ] || die "NACOS_AUTH must be user:password"
-	local base=http://127.0.0.1:$port/nacos users roles perms admin_pass=nacos
+	local base=http://127.0.0.1:$port/nacos users roles perms login admin_pass=nacos
 	if major3; then
-		users=$base/v3/auth/user roles=$base/v3/auth/role perms=$base/v3/auth/permission
+		users=$base/v3/auth/user roles=$base/v3/auth/role perms=$base/v3/auth/permission login=$base/v3/auth/user/login
 	else
-		users=$base/v1/auth/users roles=$base/v1/auth/roles perms=$base/v1/auth/permissions
+		users=$base/v1/auth/users roles=$base/v1/auth/roles perms=$base/v1/auth/permissions login=$base/v1/auth/users/login
 	fi
 	# Nacos 2.4+ starts with no admin password: the first caller sets it. Older versions
 	# have nacos/nacos. Either way the admin is "nacos".
 	[ "$user" != nacos ] || admin_pass=$pass
 	curl -s -o /dev/null -X POST "$users/admin" -d "password=$admin_pass" || true
 	local token
-	token=$(curl -s -X POST "$base/v1/auth/users/login" -d "username=nacos&password=$admin_pass" | sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p')
+	token=$(curl -s -X POST "$login" -d "username=nacos&password=$admin_pass" | sed -n 's/.*"accessToken":"\([^"]*\)".*/\1/p')
 	[ -n "$token" ] || die "could not log in as the admin user nacos to create $user"
 	[ "$user" != nacos ] || return 0
 	curl -sf -o /dev/null -X POST "$users" -d "username=$user&password=$pass&accessToken=$token" ||

@@ -3,6 +3,7 @@ package configsource
 import (
 	"context"
 	"encoding/json"
+	"github.com/micro-registry/nacos/internal/testenv"
 	"testing"
 	"time"
 
@@ -25,12 +26,12 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// testEnv is a Nacos for one test (testkit.ConfigEnv).
-type testEnv struct{ *testkit.ConfigEnv }
+// testEnv is a Nacos for one test (testenv.ConfigEnv).
+type testEnv struct{ *testenv.ConfigEnv }
 
 func newEnv(t testing.TB, opts ...nacostest.Option) testEnv {
 	t.Helper()
-	return testEnv{testkit.NewConfigEnv(t, opts...)}
+	return testEnv{testenv.NewConfigEnv(t, opts...)}
 }
 
 // option sets one of the Options of a test's source.
@@ -67,7 +68,7 @@ func (e testEnv) source(t testing.TB, dataIDs []string, opts ...option) *Source 
 var eventually = testkit.Eventually
 
 // changeWithin is how long a change may take to reach a watcher.
-const changeWithin = testkit.ConfigChangeWithin
+const changeWithin = testenv.ConfigChangeWithin
 
 // read reads s, checking the ChangeSet's fields, and returns its content.
 func read(t testing.TB, s *Source) map[string]interface{} {

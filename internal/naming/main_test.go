@@ -3,6 +3,7 @@ package naming
 import (
 	"context"
 	"fmt"
+	"github.com/micro-registry/nacos/internal/testenv"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func newEnv(t testing.TB) *testEnv {
 		// same namespaces as its parent.
 		return &testEnv{addr: testkit.RealNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
-	return &testEnv{addr: testkit.StartServer(t).Addr()}
+	return &testEnv{addr: testenv.StartServer(t).Addr()}
 }
 
 // dial returns a new SDKClient on this env, built from the settings the registry builds

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/micro-registry/nacos/internal/testenv"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -71,7 +72,7 @@ func fakeAgreesWithNacostest(t *testing.T) {
 	srv := fakenaming.NewServer()
 	fa, fb := srv.Dial("", func(bool) { fake.reconnected.Add(1) }), srv.Dial("", func(bool) { fake.reconnected.Add(1) })
 	fake.a, fake.b, fake.drop = fa, fb, func() { fa.Reconnect(); fb.Reconnect() }
-	nacos := testkit.StartServer(t)
+	nacos := testenv.StartServer(t)
 	real.a, real.b, real.drop = dialSDK(t, nacos.Addr(), &real.reconnected), dialSDK(t, nacos.Addr(), &real.reconnected), nacos.DropConnections
 
 	node := func(ip, cluster string, enabled bool, metadata ...string) model.Instance {

@@ -1,16 +1,14 @@
-package testkit
+// Package testenv is the Nacos the plugin's tests run against: an embedded nacostest
+// server of their own, or, with NACOS_ADDR set, the real Nacos there (testkit.RealNacos),
+// whose state is read and written through its open API (testkit). It is apart from
+// testkit because nacostest's own tests use testkit.
+package testenv
 
 import (
-	"os"
 	"testing"
 
 	"github.com/micro-registry/nacos/nacostest"
 )
-
-// RealNacos is the address of the real Nacos the tests run against, from NACOS_ADDR
-// (host:port, e.g. 127.0.0.1:8848 after `docker compose up -d`); "" means each test
-// runs its own embedded server (nacostest).
-var RealNacos = os.Getenv("NACOS_ADDR")
 
 // StartServer starts an embedded Nacos for the test, closed when the test ends.
 func StartServer(t testing.TB, opts ...nacostest.Option) *nacostest.Server {

@@ -1,13 +1,13 @@
-package testkit
+package testenv
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
+	"github.com/micro-registry/nacos/internal/testkit"
 	"github.com/micro-registry/nacos/nacostest"
 )
 
@@ -17,9 +17,10 @@ import (
 const ConfigChangeWithin = 15 * time.Second
 
 // ConfigEnv is a Nacos for one test of the config source: its own embedded server, or
-// its own namespace on the real Nacos at RealNacos, whose configs are then written and
-// read through Nacos's HTTP open API (where nacostest has helpers), which nacos-sdk-go's
-// rate limit does not count, as RealAuth's user when the server has auth on.
+// its own namespace on the real Nacos at testkit.RealNacos, whose configs are then
+// written and read through the HTTP open API of its version (testkit), which
+// nacos-sdk-go's rate limit does not count, as testkit.RealAuth's user when the server
+// has auth on.
 type ConfigEnv struct {
 	Srv       *nacostest.Server // nil against a real Nacos
 	Addr      string
@@ -27,18 +28,18 @@ type ConfigEnv struct {
 }
 
 // NewConfigEnv returns a ConfigEnv for the test, on an embedded server started with opts
-// unless RealNacos is set.
+// unless testkit.RealNacos is set.
 func NewConfigEnv(t testing.TB, opts ...nacostest.Option) *ConfigEnv {
 	t.Helper()
-	if RealNacos != "" {
-		if RealAuth != "" {
+	if testkit.RealNacos != "" {
+		if testkit.RealAuth != "" {
 			// The SDK logs in through http.DefaultTransport, whose idle connections to a
 			// real Nacos would outlive the test (the embedded server closes them).
 			t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 		}
 		// math/rand/v2: go-micro seeds math/rand with the time in seconds, so a test's
 		// child process would draw the same namespaces as its parent.
-		return &ConfigEnv{Addr: RealNacos, Namespace: fmt.Sprintf("test-%d", rand.Int64())}
+		return &ConfigEnv{Addr: testkit.RealNacos, Namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
 	srv := StartServer(t, opts...)
 	return &ConfigEnv{Srv: srv, Addr: srv.Addr()}
@@ -68,11 +69,8 @@ func (e *ConfigEnv) PublishIn(t testing.TB, namespace, dataID, content string) {
 		}
 		return
 	}
-	status, body := e.openAPI(t, http.MethodPost, "/v1/cs/configs", url.Values{"dataId": {dataID}, "group": {defaultGroup}, "tenant": {namespace}, "content": {content}})
-	if status != http.StatusOK || body != "true" {
-		t.Fatalf("Nacos open API: publish %s: %d %s", dataID, status, body)
-	}
-	Eventually(t, ConfigChangeWithin, func() bool { got, ok := e.storedIn(t, namespace, dataID); return ok && got == content }, "Nacos does not serve %s as published", dataID)
+	testkit.PublishConfig(t, e.Addr, namespace, defaultGroup, dataID, content)
+	testkit.Eventually(t, ConfigChangeWithin, func() bool { got, ok := e.storedIn(t, namespace, dataID); return ok && got == content }, "Nacos does not serve %s as published", dataID)
 }
 
 // Remove deletes a config of the env's namespace.
@@ -89,11 +87,8 @@ func (e *ConfigEnv) RemoveIn(t testing.TB, namespace, dataID string) {
 		e.Srv.RemoveConfig(namespace, "", dataID)
 		return
 	}
-	status, body := e.openAPI(t, http.MethodDelete, "/v1/cs/configs", url.Values{"dataId": {dataID}, "group": {defaultGroup}, "tenant": {namespace}})
-	if status != http.StatusOK || body != "true" {
-		t.Fatalf("Nacos open API: remove %s: %d %s", dataID, status, body)
-	}
-	Eventually(t, ConfigChangeWithin, func() bool { _, ok := e.storedIn(t, namespace, dataID); return !ok }, "Nacos still serves %s", dataID)
+	testkit.RemoveConfig(t, e.Addr, namespace, defaultGroup, dataID)
+	testkit.Eventually(t, ConfigChangeWithin, func() bool { _, ok := e.storedIn(t, namespace, dataID); return !ok }, "Nacos still serves %s", dataID)
 }
 
 // Stored returns what the server holds of a config of the env's namespace, and whether
@@ -113,24 +108,16 @@ func (e *ConfigEnv) storedIn(t testing.TB, namespace, dataID string) (string, bo
 	}
 	deadline := time.Now().Add(ConfigChangeWithin)
 	for {
-		status, body := e.openAPI(t, http.MethodGet, "/v1/cs/configs", url.Values{"dataId": {dataID}, "group": {defaultGroup}, "tenant": {namespace}})
+		content, read := testkit.ReadConfig(t, e.Addr, namespace, defaultGroup, dataID)
 		switch {
-		case status == http.StatusOK:
-			return body, true
-		case status == http.StatusNotFound:
+		case read == testkit.ConfigFound:
+			return content, true
+		case read == testkit.ConfigMissing:
 			return "", false
-		case status == http.StatusConflict && time.Now().Before(deadline):
-			time.Sleep(20 * time.Millisecond) // "requested file is being modified, please try later."
+		case time.Now().Before(deadline): // being modified: try again
+			time.Sleep(20 * time.Millisecond)
 			continue
 		}
-		t.Fatalf("Nacos open API: read %s: %d %s", dataID, status, body)
+		t.Fatalf("Nacos at %s: read %s: still being modified after %s", e.Addr, dataID, ConfigChangeWithin)
 	}
-}
-
-// openAPI calls the open API of the real Nacos and returns the status and body of its
-// answer.
-func (e *ConfigEnv) openAPI(t testing.TB, method, path string, params url.Values) (int, string) {
-	t.Helper()
-	body, status := OpenAPI(t, e.Addr, method, path, params)
-	return status, string(body)
 }
