@@ -1001,8 +1001,9 @@ func watchSurvives(t *testing.T, fault string) {
 // cached registrations on CONNECTED. When the event goroutine handles that first event
 // late, after the registry's first Register, the redo can send the first registration
 // after the registry's next, newer one, and Nacos keeps the stale one (seen in about 5%
-// of fresh clients). The registry publishes everything again once the client has
-// settled (registry.go settle), so the newer registration wins in the end.
+// of fresh clients). The registry publishes again what it published since the event
+// before, once the SDK's redo is over (internal/core publisher.reconnect), so the newer
+// registration wins in the end.
 func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)

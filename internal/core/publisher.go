@@ -61,22 +61,22 @@ type publisher struct {
 	services   map[naming.ServiceKey]*publication
 	queue      []naming.ServiceKey // publications due now, in the order they became due
 	queued     map[naming.ServiceKey]bool
-	nextExpiry time.Time       // when the first TTL runs out; zero if none will
-	nextRetry  time.Time       // when the first retry delay ends; zero if none runs
-	adopters   []chan struct{} // closed once nothing is due through client (see adopt)
+	nextExpiry time.Time                  // when the first TTL runs out; zero if none will
+	nextRetry  time.Time                  // when the first retry delay ends; zero if none runs
+	sentSince  map[naming.ServiceKey]bool // published since the connection was last reported up
+	adopters   []chan struct{}            // closed once nothing is due through client (see adopt)
 }
 
 // publication is one service's desired state and what Nacos holds of it. It is guarded
 // by publisher.mu.
 type publication struct {
-	nodes       map[wire.NodeKey]publishedNode // what Nacos must hold
-	gen         uint64                         // counts the changes of nodes
-	held        map[wire.NodeKey]publishedNode // what Nacos holds through heldBy: the nodes of heldGen
-	heldGen     uint64
-	heldBy      naming.Client  // nil: Nacos holds nothing of it that the registry knows of
-	sent        bool           // a request was sent: withdrawing it takes a deregistration
-	withdrawing bool           // Nacos refused what it held: it is withdrawn, then forgotten
-	named       model.Instance // an instance published before, for deregistering
+	nodes   map[wire.NodeKey]publishedNode // what Nacos must hold
+	gen     uint64                         // counts the changes of nodes
+	held    map[wire.NodeKey]publishedNode // what Nacos holds: the nodes of heldGen; nil once a connection was lost
+	heldGen uint64
+	heldBy  naming.Client  // nil: Nacos holds nothing of it that the registry knows of
+	sent    bool           // a request was sent: withdrawing it takes a deregistration
+	named   model.Instance // an instance published before, for deregistering
 
 	failure     error     // why the last attempt failed, until one succeeds
 	unreachable bool      // failure is Nacos being unreachable
@@ -99,10 +99,11 @@ type waiter struct {
 
 func newPublisher(settings func() *Settings) *publisher {
 	return &publisher{
-		settings: settings,
-		wake:     make(chan struct{}, 1),
-		services: map[naming.ServiceKey]*publication{},
-		queued:   map[naming.ServiceKey]bool{},
+		settings:  settings,
+		wake:      make(chan struct{}, 1),
+		services:  map[naming.ServiceKey]*publication{},
+		queued:    map[naming.ServiceKey]bool{},
+		sentSince: map[naming.ServiceKey]bool{},
 	}
 }
 
@@ -150,7 +151,6 @@ func (p *publisher) register(key naming.ServiceKey, nodes []wire.EncodedNode, tt
 	if changed {
 		pub.nodes = cloneNodes(pub.nodes, len(nodes))
 		pub.gen++
-		pub.withdrawing = false
 	}
 	for _, n := range nodes {
 		pub.nodes[n.Key] = publishedNode{instance: n.Instance, expires: expires}
@@ -257,7 +257,10 @@ func (p *publisher) setClient(c naming.Client) (adopted <-chan struct{}) {
 
 // reconnect is called when the client's connection is up again: what failed to reach
 // Nacos is sent again, and everything if a connection was lost (Nacos then holds
-// nothing of this registry's). It never blocks: it runs on the SDK's event goroutine.
+// nothing of this registry's). What was published since the connection was last
+// reported up is sent again too: the SDK's own redo, which runs just before, can
+// resend a registration that was under way, over a newer one. It never blocks: it runs
+// on the SDK's event goroutine.
 func (p *publisher) reconnect(lost bool) {
 	if lost {
 		p.lost.Store(true)
@@ -317,16 +320,20 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 	if p.reconnected.Swap(false) {
 		lost := p.lost.Swap(false)
 		for key, pub := range p.services {
-			if lost && pub.heldBy == p.client {
-				pub.heldBy = nil // the new connection holds nothing
+			switch {
+			case lost:
+				pub.held, pub.heldBy = nil, nil // the new connection holds nothing
+			case p.sentSince[key] && pub.heldBy == p.client:
+				pub.heldBy = nil // the redo may have sent something older
 			}
 			if pub.unreachable {
 				pub.retryAt = pub.lastAttempt.Add(minSpacing) // cured: at once, unless the connection keeps dropping
 			}
-			if lost || pub.unreachable {
+			if lost || pub.unreachable || p.sentSince[key] {
 				p.due(key)
 			}
 		}
+		clear(p.sentSince)
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
 		p.expire(s, now)
@@ -389,6 +396,7 @@ func (p *publisher) jobFor(key naming.ServiceKey, pub *publication) *job {
 		pub.named = j.instances[len(j.instances)-1]
 	}
 	pub.sent, pub.lastAttempt = true, time.Now()
+	p.sentSince[key] = true
 	return j
 }
 
@@ -420,25 +428,23 @@ func (p *publisher) finish(j *job, err error) {
 		if pub.gen != j.gen {
 			break // changed meanwhile: the change is published next
 		}
-		switch {
-		case pub.withdrawing || len(pub.held) == 0:
-			delete(p.services, j.key) // nothing of it that the registry could change stands in Nacos
-		case j.gen == pub.heldGen:
-			// Nacos refuses what it held (a permission taken away, say).
-			s.logf(logging.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
-			pub.nodes, pub.gen, pub.withdrawing = map[wire.NodeKey]publishedNode{}, pub.gen+1, true
-			p.due(j.key)
-		default:
-			// A refusal changes nothing in Nacos: what it held stands, and is again what
-			// it must hold (sent again if it was held through an earlier connection). The
-			// nodes whose TTL ran out are not taken back, though: their withdrawal is not
-			// asked for again, and the connection's end takes them.
+		if len(pub.held) == 0 {
+			// Nacos holds nothing of it: nothing to keep.
 			if !waited {
-				s.logf(logging.ErrorLevel, "%v: what Nacos held before stands", err)
+				s.logf(logging.ErrorLevel, "%v: withdrawn, and not sent again until it is registered again", err)
 			}
-			pub.nodes, pub.gen = unexpired(pub.held, time.Now()), pub.gen+1
-			pub.heldGen = pub.gen
+			delete(p.services, j.key)
+			break
 		}
+		// A refusal changes nothing in Nacos: what it held through this connection
+		// stands, and is again what it must hold. The nodes whose TTL ran out are not
+		// taken back, though: their withdrawal is not asked for again, and the
+		// connection's end takes them.
+		if !waited {
+			s.logf(logging.ErrorLevel, "%v: what Nacos held before stands", err)
+		}
+		pub.nodes, pub.gen = unexpired(pub.held, time.Now()), pub.gen+1
+		pub.heldGen, pub.heldBy = pub.gen, j.client
 	default:
 		err = wrapErr(j, err)
 		pub.failure, pub.unreachable = retrying(err), naming.IsUnreachable(err)
