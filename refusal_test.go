@@ -105,6 +105,7 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	r := connectedRegistry(t, env)
 	kept := service("refused-kept", "v1", "k1")
 	mustRegister(t, r, kept)
+	quiet(t, srv, r) // the client's start-up is over: the registry sends again what it sent just before
 
 	undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
 	err := r.Register(service("refused-new", "v1", "n1"))

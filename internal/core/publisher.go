@@ -54,6 +54,7 @@ type publisher struct {
 	settings    func() *Settings
 	wake        chan struct{} // one pending wake-up for run
 	reconnected atomic.Bool   // the connection is up again: retry what found it down
+	upAt        atomic.Int64  // when it was last reported up, in Unix nanoseconds
 	lost        atomic.Bool   // a connection was lost: publish everything again
 
 	mu         sync.Mutex // guards the fields below and every publication's; never held across a request
@@ -61,10 +62,10 @@ type publisher struct {
 	services   map[naming.ServiceKey]*publication
 	queue      []naming.ServiceKey // publications due now, in the order they became due
 	queued     map[naming.ServiceKey]bool
-	nextExpiry time.Time                  // when the first TTL runs out; zero if none will
-	nextRetry  time.Time                  // when the first retry delay ends; zero if none runs
-	sentSince  map[naming.ServiceKey]bool // published since the connection was last reported up
-	adopters   []chan struct{}            // closed once nothing is due through client (see adopt)
+	nextExpiry time.Time       // when the first TTL runs out; zero if none will
+	nextRetry  time.Time       // when the first retry delay ends; zero if none runs
+	recent     []sentRequest   // requests that ended lately, oldest first (see reconnect)
+	adopters   []chan struct{} // closed once nothing is due through client (see adopt)
 }
 
 // publication is one service's desired state and what Nacos holds of it. It is guarded
@@ -99,11 +100,10 @@ type waiter struct {
 
 func newPublisher(settings func() *Settings) *publisher {
 	return &publisher{
-		settings:  settings,
-		wake:      make(chan struct{}, 1),
-		services:  map[naming.ServiceKey]*publication{},
-		queued:    map[naming.ServiceKey]bool{},
-		sentSince: map[naming.ServiceKey]bool{},
+		settings: settings,
+		wake:     make(chan struct{}, 1),
+		services: map[naming.ServiceKey]*publication{},
+		queued:   map[naming.ServiceKey]bool{},
 	}
 }
 
@@ -257,17 +257,36 @@ func (p *publisher) setClient(c naming.Client) (adopted <-chan struct{}) {
 
 // reconnect is called when the client's connection is up again: what failed to reach
 // Nacos is sent again, and everything if a connection was lost (Nacos then holds
-// nothing of this registry's). What was published since the connection was last
-// reported up is sent again too: the SDK's own redo, which runs just before, can
-// resend a registration that was under way, over a newer one. It never blocks: it runs
-// on the SDK's event goroutine.
+// nothing of this registry's).
+//
+// What was sent lately is sent again too, a withdrawal included: the SDK's own redo,
+// which runs just before, resends what its cache held when it began, and the cache
+// holds a registration while it is under way. The registry sends one request at a
+// time, and the redo sends the one it found under way right after, so a request that
+// ended more than redoWindow before the connection was reported up cannot have been
+// resent.
+//
+// It never blocks: it runs on the SDK's event goroutine.
 func (p *publisher) reconnect(lost bool) {
 	if lost {
 		p.lost.Store(true)
 	}
+	p.upAt.Store(time.Now().UnixNano())
 	p.reconnected.Store(true)
 	p.wakeUp()
 }
+
+// sentRequest is a request that ended: its service, an instance of it (for a
+// withdrawal), and when.
+type sentRequest struct {
+	key   naming.ServiceKey
+	named model.Instance
+	ended time.Time
+}
+
+// redoWindow is how long after it ends a request may have been resent by the SDK's redo
+// (see reconnect): twice the SDK's longest request.
+func redoWindow(s *Settings) time.Duration { return 2 * s.Timeout() }
 
 // count says how many services the publisher holds.
 func (p *publisher) count() int {
@@ -319,21 +338,21 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 	defer p.mu.Unlock()
 	if p.reconnected.Swap(false) {
 		lost := p.lost.Swap(false)
+		if !lost {
+			p.resendRecent(time.Unix(0, p.upAt.Load()).Add(-redoWindow(s)))
+		}
+		p.recent = p.recent[:0]
 		for key, pub := range p.services {
-			switch {
-			case lost:
+			if lost {
 				pub.held, pub.heldBy = nil, nil // the new connection holds nothing
-			case p.sentSince[key] && pub.heldBy == p.client:
-				pub.heldBy = nil // the redo may have sent something older
 			}
 			if pub.unreachable {
 				pub.retryAt = pub.lastAttempt.Add(minSpacing) // cured: at once, unless the connection keeps dropping
 			}
-			if lost || pub.unreachable || p.sentSince[key] {
+			if lost || pub.unreachable {
 				p.due(key)
 			}
 		}
-		clear(p.sentSince)
 	}
 	if !p.nextExpiry.IsZero() && !now.Before(p.nextExpiry) {
 		p.expire(s, now)
@@ -373,6 +392,25 @@ func (p *publisher) next(now time.Time) (*job, time.Duration) {
 	return nil, wait
 }
 
+// resendRecent makes due again what was sent since: the services it was about, a
+// forgotten one as a withdrawal again. p.mu must be held.
+func (p *publisher) resendRecent(since time.Time) {
+	for _, r := range p.recent {
+		if r.ended.Before(since) {
+			continue
+		}
+		pub := p.services[r.key]
+		if pub == nil {
+			pub = &publication{nodes: map[wire.NodeKey]publishedNode{}, sent: true, named: r.named}
+			p.services[r.key] = pub
+		}
+		if pub.heldBy == p.client {
+			pub.heldBy = nil
+		}
+		p.due(r.key)
+	}
+}
+
 func (p *publisher) retryNoLater(at time.Time) {
 	if p.nextRetry.IsZero() || at.Before(p.nextRetry) {
 		p.nextRetry = at
@@ -396,15 +434,23 @@ func (p *publisher) jobFor(key naming.ServiceKey, pub *publication) *job {
 		pub.named = j.instances[len(j.instances)-1]
 	}
 	pub.sent, pub.lastAttempt = true, time.Now()
-	p.sentSince[key] = true
 	return j
 }
 
 // finish records the outcome of a request.
 func (p *publisher) finish(j *job, err error) {
 	s := p.settings()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	named := j.named
+	if len(j.instances) > 0 {
+		named = j.instances[len(j.instances)-1]
+	}
+	for len(p.recent) > 0 && now.Sub(p.recent[0].ended) > redoWindow(s) {
+		p.recent = p.recent[1:]
+	}
+	p.recent = append(p.recent, sentRequest{j.key, named, now})
 	pub := p.services[j.key]
 	if pub == nil {
 		return
