@@ -23,6 +23,7 @@ var realNacos = testkit.RealNacos
 func TestMain(m *testing.M) {
 	// Keep test output readable: the SDK reconnects loudly while tests break things.
 	logger.DefaultLogger = logger.NewLogger(logger.WithLevel(logger.FatalLevel))
+	testkit.WaitersInParallel(8) // the tests mostly wait on the server and the SDK
 	goleak.VerifyTestMain(m, notOurs...)
 }
 

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -28,22 +27,12 @@ import (
 const timeScale = 10
 
 func TestMain(m *testing.M) {
-	// Most tests wait on the registry's delays rather than compute: they run side by
-	// side, more of them than -parallel's default of one per CPU, unless told otherwise.
-	flag.Parse()
-	if !isSet("test.parallel") {
-		_ = flag.Set("test.parallel", "8")
-	}
+	testkit.WaitersInParallel(8) // most tests wait on the registry's delays
 	firstRetry /= timeScale
 	lastRetry /= timeScale
 	minSpacing /= timeScale
 	emptyLookupExpiry /= timeScale
 	goleak.VerifyTestMain(m)
-}
-
-func isSet(name string) (set bool) {
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // Timeouts of the registries under test: patient where a call is expected to succeed,

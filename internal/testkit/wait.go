@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"flag"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -36,5 +38,18 @@ func Consistently(t testing.TB, during time.Duration, cond func() bool, describe
 			t.Fatal(describe())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitersInParallel makes the tests that call t.Parallel run n at a time instead of
+// -parallel's default of one per CPU, unless -test.parallel was given: for tests that
+// mostly wait (on a server, on the registry's delays) rather than compute. TestMain
+// calls it before m.Run.
+func WaitersInParallel(n int) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(n))
 	}
 }
