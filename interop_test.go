@@ -84,6 +84,7 @@ func TestOriginalPluginsRegisterParam(t *testing.T) {
 		Metadata: map[string]string{"zone": "z1"}, ClusterName: "east", GroupName: "blue", ServiceName: "ignored",
 	}
 	s := service("svc", "v1", "n1")
+	//lint:ignore SA1029 the original plugin's string key is the API under test
 	if err := a.Register(s, registry.RegisterContext(context.WithValue(context.Background(), "register_instance_param", p))); err != nil {
 		t.Fatal(err)
 	}

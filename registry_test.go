@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/micro-registry/nacos/internal/core"
@@ -307,7 +308,7 @@ func TestPerCallParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The original plugin's string key works as well as the typed option.
-	ctx := core.WithParam(nil, core.RegisterInstanceParamKey, vo.RegisterInstanceParam{GroupName: "team-a", ClusterName: "green"})
+	ctx := core.WithParam(context.Background(), core.RegisterInstanceParamKey, vo.RegisterInstanceParam{GroupName: "team-a", ClusterName: "green"})
 	if err := a.Register(service("svc", "v1", "green"), registry.RegisterContext(ctx)); err != nil {
 		t.Fatal(err)
 	}

@@ -471,7 +471,8 @@ func TestWatchSubscribeParam(t *testing.T) {
 		}
 	})
 	t.Run("context key", func(t *testing.T) {
-		ctx := context.WithValue(context.Background(), "subscribe_param", vo.SubscribeParam{ServiceName: "svc", GroupName: "g2"}) //nolint:staticcheck // the original plugin's API
+		//lint:ignore SA1029 the original plugin's string key is the API under test
+		ctx := context.WithValue(context.Background(), "subscribe_param", vo.SubscribeParam{ServiceName: "svc", GroupName: "g2"})
 		w := watch(t, r, registry.WatchContext(ctx))
 		if got, want := describeAll(expectResults(t, w, 2)), "create svc v1/a1, create svc v1/b1"; got != want {
 			t.Fatalf("got %s, want %s", got, want)

@@ -89,9 +89,6 @@ func grpcAddrOf(t testing.TB, addr string) string {
 	return net.JoinHostPort(host, strconv.Itoa(p+grpcPortOffset))
 }
 
-// delayed says whether the server delays and merges pushes as Java does.
-func (c *conformer) delayed() bool { return c.variant != "nacostest" }
-
 // scenario is a scripted interaction. Variants lists the nacostest variants
 // to compare with the real server (default: "nacostest").
 type scenario struct {

@@ -133,7 +133,7 @@ const maxDataIDLen = 256
 
 func checkDataID(id string) error {
 	if len(id) > maxDataIDLen || !dataIDPattern.MatchString(id) {
-		return fmt.Errorf("nacos: dataId %q is invalid: Nacos accepts 1 to %d of a-z A-Z 0-9 - _ : .", id, maxDataIDLen)
+		return fmt.Errorf("nacos: dataId %q is invalid: Nacos accepts 1 to %d characters of a-z A-Z 0-9 . : _ -", id, maxDataIDLen)
 	}
 	return nil
 }

@@ -204,7 +204,7 @@ func waitFor(ch <-chan struct{}, deadline time.Time, closed <-chan struct{}) err
 	case <-closed:
 		return ErrClosed
 	case <-timer.C:
-		return errors.New("Nacos did not answer in time (the registry keeps trying)")
+		return errors.New("no answer from Nacos in time (the registry keeps trying)")
 	}
 }
 

@@ -20,7 +20,7 @@ var (
 // CheckGroup refuses a group Nacos would refuse.
 func CheckGroup(group string) error {
 	if len(group) > maxGroupLen || !groupPattern.MatchString(group) {
-		return fmt.Errorf("nacos: group %q is invalid: Nacos accepts up to %d of a-z A-Z 0-9 - _ : .", group, maxGroupLen)
+		return fmt.Errorf("nacos: group %q is invalid: Nacos accepts up to %d characters of a-z A-Z 0-9 . : _ -", group, maxGroupLen)
 	}
 	return nil
 }
