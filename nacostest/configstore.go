@@ -71,7 +71,7 @@ type configStore struct {
 	maxContent int
 	nacos3     bool // WithNacos3
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards the fields below
 	items map[configKey]*configItem
 	// listeners holds, per config, each listening connection and the tenant
 	// it spelled, which its pushes repeat: the SDK keys its cache by it.

@@ -59,7 +59,7 @@ type connection struct {
 	// probe is the ClientDetectionRequest awaiting an answer, if any.
 	probe atomic.Pointer[probe]
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards queue
 	queue []queuedPush
 	wake  chan struct{} // signals the sender that queue grew
 	// serverRequests are requests to the client other than pushes

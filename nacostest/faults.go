@@ -46,7 +46,7 @@ func (s *Server) FailRequests(requestType string, mode FailMode) (undo func()) {
 }
 
 type faults struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards byType and held
 	byType map[string]*fault
 	held   int // answers FailLateAnswer holds now
 }
@@ -159,7 +159,7 @@ func (s *Server) SetPushDelay(d time.Duration) {
 
 // pushGate holds and delays the pushes of one server.
 type pushGate struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	holds    int
 	released chan struct{} // closed when the last hold is released
 	delay    time.Duration

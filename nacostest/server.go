@@ -119,14 +119,14 @@ type Server struct {
 	httpServer *http.Server
 	httpDone   chan struct{}
 
-	// life serialises Restart and Close.
+	// life serialises Restart and Close, and guards closed and the gRPC fields below.
 	life       sync.Mutex
 	closed     bool
 	grpcServer *grpc.Server
 	grpcLis    *trackingListener
 	grpcDone   chan struct{}
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards conns
 	conns map[*connection]struct{}
 
 	// quit is closed by Close; requests held by FailTimeout give up on it.
@@ -518,7 +518,7 @@ func (s *Server) Idle(d time.Duration, requestTypes ...string) bool {
 }
 
 type counters struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards byType and activity
 	byType   map[string]int64
 	activity map[string]*activity // by type; "" for every type
 }
@@ -607,7 +607,7 @@ func (s *Server) logf(format string, args ...any) {
 // DropConnections can cut them; gRPC has no API to close one transport.
 type trackingListener struct {
 	net.Listener
-	mu    sync.Mutex
+	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
 }
 

@@ -44,7 +44,7 @@ func (k serviceKey) groupedName() string { return k.group + "@@" + k.name }
 // Cluster members share one. Pushes are queued while the lock is held, so
 // every connection receives a service's versions in order.
 type store struct {
-	mu          sync.Mutex
+	mu          sync.Mutex // guards the fields below, and every service's
 	services    map[serviceKey]*service
 	lastRefTime int64 // the latest version stamp handed out
 	pushCount   int64 // numbers the pushes (their requestId)

@@ -93,8 +93,8 @@ func AuthUser(t testing.TB, username, password string) (user, pass string) {
 }
 
 var versions struct {
-	sync.Mutex
-	of map[string]string // by address
+	sync.Mutex                   // guards of
+	of         map[string]string // by address
 }
 
 // ServerVersion returns the version of the Nacos at addr ("2.5.1", "3.0.3"), as the
@@ -441,9 +441,9 @@ func call(t testing.TB, addr, method, path string, params url.Values) ([]byte, i
 }
 
 var openAPILogin struct {
-	sync.Mutex
-	token string
-	until time.Time
+	sync.Mutex // guards token and until
+	token      string
+	until      time.Time
 }
 
 // openAPIToken logs RealAuth's user in, once per token lifetime (the members of a

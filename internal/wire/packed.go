@@ -52,7 +52,7 @@ var (
 		w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 		return w
 	}}
-	packedMu     sync.Mutex
+	packedMu     sync.Mutex                       // guards packedRecent
 	packedRecent = map[fieldsKey][]packedFields{} // the latest first
 )
 
@@ -144,7 +144,7 @@ func sameMap(a, b map[string]string) bool { return (a == nil) == (b == nil) && m
 // registry of the process that watches the service, and every push of it, gets the
 // fields decoded first.
 var (
-	unpackedMu     sync.Mutex
+	unpackedMu     sync.Mutex // guards unpackedRecent
 	unpackedRecent = map[string]serviceFields{}
 )
 

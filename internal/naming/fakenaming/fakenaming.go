@@ -91,7 +91,7 @@ var (
 
 // Server is an in-memory Nacos naming service. Its methods are safe for concurrent use.
 type Server struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below, and every Client's registrations and subscriptions
 	services map[serviceID]*service
 	stamp    uint64 // the last stamp pushed
 	clients  map[*Client]bool
