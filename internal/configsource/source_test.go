@@ -122,9 +122,10 @@ func TestNamespaceIsolation(t *testing.T) {
 		t.Cleanup(func() { env.RemoveIn(t, "", dataID) })
 	}
 	for ns, want := range map[string]string{"": "public", "public": "public", dev: "dev", test: "test"} {
-		if got := read(t, env.source(t, []string{dataID}, with(sdkclient.NamespaceKey{}, ns))); got["ns"] != want {
-			t.Errorf("namespace %q: got %v", ns, got)
-		}
+		src := env.source(t, []string{dataID}, with(sdkclient.NamespaceKey{}, ns))
+		// A real Nacos acknowledges a publish a moment before its queries serve it.
+		var got map[string]any
+		eventually(t, changeWithin, func() bool { got = read(t, src); return got["ns"] == want }, "namespace %q: got %v", ns, func() string { return fmt.Sprint(got) })
 	}
 }
 
