@@ -145,7 +145,11 @@ func held(srv *fakenaming.Server, name string) string {
 
 // describeHosts describes the nodes of a service's instance list.
 func describeHosts(name string, hosts []model.Instance) string {
-	versions := wire.Decode(name, hosts, nil)
+	return describeVersions(wire.Decode(name, hosts, nil))
+}
+
+// describeVersions is describe of the versions' services.
+func describeVersions(versions []*wire.Version) string {
 	services := make([]*wire.Service, len(versions))
 	for i, v := range versions {
 		services[i] = v.Service
@@ -221,14 +225,14 @@ func settled(t *testing.T, srv *fakenaming.Server) {
 // lookup returns what GetService answers for a service, described ("" for not found).
 func lookup(t *testing.T, r *Registry, name string) string {
 	t.Helper()
-	services, err := r.GetService(name, context.Background())
+	versions, err := r.GetService(name, context.Background())
 	if errors.Is(err, ErrNotFound) {
 		return ""
 	}
 	if err != nil {
 		t.Fatalf("GetService(%q): %v", name, err)
 	}
-	return describe(services)
+	return describeVersions(versions)
 }
 
 // wantResults reads what the watcher reports next, described as "action version/id",

@@ -231,13 +231,13 @@ func (r *Registry) Deregister(s *wire.Service, ctx context.Context) error {
 	return r.await(w, settings, "deregister", key)
 }
 
-// GetService returns one Service per version, each with its healthy, enabled nodes, or
-// ErrNotFound. The services are shared and must not be modified: the adapter copies
-// them. The first lookup of a name subscribes to it; later lookups are answered from
+// GetService returns one version per version of the service (its Service, with its
+// healthy, enabled nodes), or ErrNotFound. They are shared and must not be modified:
+// the adapter copies them. The first lookup of a name subscribes to it; later lookups are answered from
 // the pushed state, with no round trip to Nacos. A subscription only lookups use is
 // released once none has asked for it for the lookup expiry, or for 5 seconds if the
 // service has no instances, e.g. a name that does not exist.
-func (r *Registry) GetService(name string, ctx context.Context) ([]*wire.Service, error) {
+func (r *Registry) GetService(name string, ctx context.Context) ([]*wire.Version, error) {
 	settings, err := r.Settings()
 	if err != nil {
 		return nil, err
@@ -269,11 +269,7 @@ func (r *Registry) GetService(name string, ctx context.Context) ([]*wire.Service
 	if len(versions) == 0 {
 		return nil, ErrNotFound
 	}
-	services := make([]*wire.Service, len(versions))
-	for i, v := range versions {
-		services[i] = v.Service
-	}
-	return services, nil
+	return versions, nil
 }
 
 // subscribe returns the subscription to key for watcher w, or for a lookup if w is nil
