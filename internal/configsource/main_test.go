@@ -49,16 +49,17 @@ func withLogger(l logging.Logger) option { return func(o *Options) { o.Logger = 
 func (e testEnv) source(t testing.TB, dataIDs []string, opts ...option) *Source {
 	t.Helper()
 	o := Options{Context: context.Background()}
+	// The env's settings first: the test's own options win.
 	base := []option{with(AddressKey{}, []string{e.Addr}), with(TimeoutKey{}, 3*time.Second), with(DataIDKey{}, dataIDs)}
 	if e.Namespace != "" {
-		base = append(base, with(sdkclient.NamespaceKey{}, e.Namespace)) // the test's own options win
-	}
-	for _, opt := range append(base, opts...) {
-		opt(&o)
+		base = append(base, with(sdkclient.NamespaceKey{}, e.Namespace))
 	}
 	if e.Srv == nil && testkit.RealAuth != "" {
 		user, password := testkit.RealCredentials() // the whole suite can run with auth on
-		with(sdkclient.AuthKey{}, sdkclient.Credentials{User: user, Secret: password})(&o)
+		base = append(base, with(sdkclient.AuthKey{}, sdkclient.Credentials{User: user, Secret: password}))
+	}
+	for _, opt := range append(base, opts...) {
+		opt(&o)
 	}
 	s, _ := New(o)
 	t.Cleanup(func() { s.Close() })
