@@ -1,11 +1,12 @@
 module github.com/micro-registry/nacos/gomicro4
 
-go 1.25
+go 1.23
 
 require (
 	github.com/micro-registry/nacos v0.0.0-00010101000000-000000000000
 	github.com/nacos-group/nacos-sdk-go/v2 v2.3.5
 	go-micro.dev/v4 v4.10.2
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -69,7 +70,7 @@ require (
 	github.com/prometheus/client_model v0.2.0 // indirect
 	github.com/prometheus/common v0.32.1 // indirect
 	github.com/prometheus/procfs v0.7.3 // indirect
-	github.com/rogpeppe/go-internal v1.16.0 // indirect
+	github.com/rogpeppe/go-internal v1.12.0 // indirect
 	github.com/russross/blackfriday/v2 v2.0.1 // indirect
 	github.com/sergi/go-diff v1.1.0 // indirect
 	github.com/shurcooL/sanitized_anchor_name v1.0.0 // indirect

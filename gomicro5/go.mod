@@ -6,6 +6,7 @@ require (
 	github.com/micro-registry/nacos v0.0.0-00010101000000-000000000000
 	github.com/nacos-group/nacos-sdk-go/v2 v2.3.5
 	go-micro.dev/v5 v5.30.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
