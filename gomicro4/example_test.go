@@ -9,9 +9,9 @@ import (
 	"log"
 	"os"
 
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	micro "go-micro.dev/v4"
 	"go-micro.dev/v4/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/micro-registry/nacos/gomicro4"
 	"github.com/micro-registry/nacos/nacostest"

@@ -9,9 +9,9 @@ import (
 	"io"
 	"sync"
 
-	"go-micro.dev/v4/util/cmd"
 	"go-micro.dev/v4/logger"
 	"go-micro.dev/v4/registry"
+	"go-micro.dev/v4/util/cmd"
 
 	"github.com/micro-registry/nacos/internal/core"
 )

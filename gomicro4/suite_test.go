@@ -7,16 +7,16 @@ import (
 	"testing"
 
 	"go-micro.dev/v4/client"
-	"go-micro.dev/v4/util/cmd"
 	"go-micro.dev/v4/config/source"
 	"go-micro.dev/v4/logger"
 	"go-micro.dev/v4/registry"
 	"go-micro.dev/v4/selector"
 	"go-micro.dev/v4/server"
+	"go-micro.dev/v4/util/cmd"
 
 	"github.com/micro-registry/nacos/gomicro4"
-	"github.com/micro-registry/nacos/internal/suite"
 	"github.com/micro-registry/nacos/gomicro4/nacosconfig"
+	"github.com/micro-registry/nacos/internal/suite"
 )
 
 // TestSuite runs the behaviours every go-micro line shares (internal/suite) against the

@@ -7,9 +7,9 @@ import (
 	"log"
 	"os"
 
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	micro "go-micro.dev/v5"
 	"go-micro.dev/v5/registry"
-	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/micro-registry/nacos/gomicro5"
 	"github.com/micro-registry/nacos/nacostest"

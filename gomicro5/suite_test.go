@@ -13,8 +13,8 @@ import (
 	"go-micro.dev/v5/server"
 
 	"github.com/micro-registry/nacos/gomicro5"
-	"github.com/micro-registry/nacos/internal/suite"
 	"github.com/micro-registry/nacos/gomicro5/nacosconfig"
+	"github.com/micro-registry/nacos/internal/suite"
 )
 
 // TestSuite runs the behaviours every go-micro line shares (internal/suite) against the

@@ -4,9 +4,9 @@
 // example are v5's with the paths rewritten: one source, no copy to keep in step by hand.
 //
 // Every .go file of gomicro5 is written to the same place under gomicro4, with a "Code
-// generated" header, except the files whose name ends in _v5.go (or _v5_test.go): those
-// are v5's own, and gomicro4 has hand-written _v4.go counterparts. go.mod and go.sum are
-// each module's own.
+// generated" header and gofmt's layout (a rewritten import path may sort elsewhere),
+// except the files whose name ends in _v5.go (or _v5_test.go): those are v5's own, and
+// gomicro4 has hand-written _v4.go counterparts. go.mod and go.sum are each module's own.
 //
 // Run from the repository root:
 //
@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"go/format"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,7 +68,10 @@ func run(check bool) (stale []string, err error) {
 		}
 		dst := filepath.Join(to, strings.TrimPrefix(path, from+string(filepath.Separator)))
 		made[dst] = true
-		want := []byte(header(path) + rewrites.Replace(string(src)))
+		want, err := format.Source([]byte(header(path) + rewrites.Replace(string(src))))
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		if got, _ := os.ReadFile(dst); bytes.Equal(got, want) {
 			return nil
 		}
