@@ -16,10 +16,7 @@ import (
 // dataIds of every format, watching changes and deletions, skipping malformed content,
 // writing, stopping, and bad options.
 func RunConfig(t *testing.T, line Line) {
-	for _, c := range []struct {
-		name string
-		test func(t *testing.T, line *Line)
-	}{
+	runEach(t, line, []behaviour{
 		{"ReadMerges", readMerges},
 		{"Missing", missing},
 		{"Watch", watchChanges},
@@ -27,9 +24,7 @@ func RunConfig(t *testing.T, line Line) {
 		{"Write", write},
 		{"Stop", stopSource},
 		{"BadOptions", badSourceOptions},
-	} {
-		t.Run(c.name, func(t *testing.T) { c.test(t, &line) })
-	}
+	})
 }
 
 // source returns a source of the line on this env for the dataIds.

@@ -15,10 +15,7 @@ import (
 // RunRegistry runs the registry's behaviours against the line: the three ways of use,
 // registration (batches, versions, endpoints), watching, faults, refusals and bad input.
 func RunRegistry(t *testing.T, line Line) {
-	for _, c := range []struct {
-		name string
-		test func(t *testing.T, line *Line)
-	}{
+	runEach(t, line, []behaviour{
 		{"CommandLine", commandLine},
 		{"Options", inCode},
 		{"PerCallParams", perCallParams},
@@ -36,9 +33,7 @@ func RunRegistry(t *testing.T, line Line) {
 		{"BadInput", badInput},
 		{"BadOptions", badOptions},
 		{"Close", closed},
-	} {
-		t.Run(c.name, func(t *testing.T) { c.test(t, &line) })
-	}
+	})
 }
 
 // The first way of use: the blank import and go-micro's command line, by flags and by

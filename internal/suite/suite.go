@@ -79,3 +79,16 @@ func Run(t *testing.T, line Line) {
 	t.Run("registry", func(t *testing.T) { RunRegistry(t, line) })
 	t.Run("config", func(t *testing.T) { RunConfig(t, line) })
 }
+
+// behaviour is one test of the suite, run as a subtest.
+type behaviour struct {
+	name string
+	test func(t *testing.T, line *Line)
+}
+
+// runEach runs each behaviour as a subtest against the line.
+func runEach(t *testing.T, line Line, behaviours []behaviour) {
+	for _, b := range behaviours {
+		t.Run(b.name, func(t *testing.T) { b.test(t, &line) })
+	}
+}
