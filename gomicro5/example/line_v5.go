@@ -1,0 +1,21 @@
+package main
+
+import (
+	"go-micro.dev/v5/broker"
+	"go-micro.dev/v5/config"
+)
+
+// What go-micro v5 names differently from v4 (gomicro4's example has its own line_v4.go).
+
+// newBroker is v5's default broker, as v4's broker.NewBroker was.
+func newBroker() broker.Broker { return broker.NewHttpBroker() }
+
+// greeting is the greeting word of the configuration, "Hello" when it has none: v5's
+// Get also returns an error.
+func greeting(conf config.Config) string {
+	v, err := conf.Get("greeting")
+	if err != nil {
+		return "Hello"
+	}
+	return v.String("Hello")
+}
