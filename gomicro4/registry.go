@@ -132,8 +132,8 @@ func (r *nacosRegistry) GetService(name string, opts ...registry.GetOption) ([]*
 		return nil, microError(err)
 	}
 	services := make([]*registry.Service, len(found))
-	for i, s := range found {
-		services[i] = toService(s, s.Nodes)
+	for i, v := range found {
+		services[i] = toService(v.Service, v.Service.Nodes)
 	}
 	return services, nil
 }
