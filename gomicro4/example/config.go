@@ -94,6 +94,12 @@ func configDemo(out io.Writer) error {
 	}()
 	select {
 	case v := <-changed:
+		// go-micro's config tells its watchers of a change before its Get serves it.
+		for deadline := time.Now().Add(patience); word() != v; time.Sleep(pace) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the config's Get still serves %q, %v after its watcher saw %q", word(), patience, v)
+			}
+		}
 		fmt.Fprintf(out, "greeter: config changed live, greeting word now %q\n", v)
 	case <-time.After(patience):
 		return fmt.Errorf("the config change did not reach the service within %v", patience)
