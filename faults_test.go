@@ -412,8 +412,8 @@ func TestReliabilityNacosDownAtStart(t *testing.T) {
 		}
 
 		// Register failed, but the registry holds the node as registered and keeps
-		// trying (registry.go maintain), so the node shows up once Nacos is up.
-		connect(t, r) // the settle ran while Nacos was down
+		// trying (internal/core's publisher), so the node shows up once Nacos is up.
+		connect(t, r)
 		srv, err := nacostest.NewServer(nacostest.WithAddr(addr))
 		if err != nil {
 			t.Fatalf("start the server on %s: %v", addr, err)

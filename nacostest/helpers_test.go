@@ -92,9 +92,8 @@ const sdkEventLoop = "nacos-sdk-go/v2/common/remote/rpc.(*RpcClient).Start.func1
 // Reading the goroutine's stack is the only way to know: nacos-sdk-go v2.3.5
 // queues that event in RpcClient.Start, before anyone can listen to its
 // connection events, and with nothing cached yet its redo sends nothing a
-// server could see. (The registry's tests wait for the registry's own
-// start-up republish instead: settledRegistry. After a fault, a redo does send
-// requests, and tests wait for the server to be idle: Server.Idle.) This is
+// server could see. (After a fault, a redo does send requests, and the
+// registry's tests wait for the server to be idle: Server.Idle.) This is
 // the only stack read of the tests that waits on the SDK.
 func waitForSDKStartUp(t testing.TB) {
 	t.Helper()

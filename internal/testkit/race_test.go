@@ -42,7 +42,8 @@ func TestSDKRaceClassification(t *testing.T) {
 		rpc    = sdk + "common/remote/rpc.(*RpcClient)."
 		proxy  = sdk + "clients/naming_client/naming_grpc.(*NamingGrpcProxy)."
 		client = sdk + "clients/naming_client.(*NamingClient)."
-		ours   = "github.com/micro-registry/nacos."
+		ours   = "github.com/micro-registry/nacos/internal/naming."
+		core   = "github.com/micro-registry/nacos/internal/core."
 	)
 	// The stacks the race detector reported for these races (abridged).
 	var (
@@ -51,19 +52,19 @@ func TestSDKRaceClassification(t *testing.T) {
 		sdkRedo       = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "RegisterInstance()",
 			sdk + "clients/naming_client/naming_grpc.(*ConnectionEventListener).redoRegisterEachService()", rpc + "notifyConnectionEvent()", rpc + "Start.func1()"}
 		ourRegister = []string{"sync/atomic.CompareAndSwapInt32()", rpc + "Request()", proxy + "requestToServer()", proxy + "RegisterInstance()",
-			client + "RegisterInstance()", ours + "(*sdkClient).publish()", ours + "(*publication).sync()", ours + "(*nacosRegistry).maintain()"}
-		ourRedoRegister = append(ourRegister[1:6:6], ours+"(*nacosRegistry).republish()", ours+"connectedFunc.OnConnected()", rpc+"notifyConnectionEvent()", rpc+"Start.func1()")
-		ourInternals    = []string{rpc + "RegisterConnectionListener()", ours + "afterRedo()", ours + "(*nacosRegistry).runBuild()"}
-		ourProxyCall    = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "RegisterInstance()", ours + "(*sdkClient).publish()"}
-		ourCallback     = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "Subscribe()", ours + "(*sdkClient).subscribe.func1()", rpc + "notifyConnectionEvent()", rpc + "Start.func1()"}
-		ourAccess       = []string{ours + "(*sdkClient).publish()", ours + "(*publication).sync()"}
+			client + "RegisterInstance()", ours + "(*SDKClient).Publish()", core + "(*publisher).run()", core + "(*Registry).startBuild.func2()"}
+		ourRedoRegister = append(ourRegister[1:6:6], core+"(*publisher).run()", ours+"(*connectionListener).OnConnected()", rpc+"notifyConnectionEvent()", rpc+"Start.func1()")
+		ourInternals    = []string{rpc + "RegisterConnectionListener()", ours + "(*SDKClient).hearReconnections()", core + "(*Registry).runBuild()"}
+		ourProxyCall    = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "RegisterInstance()", ours + "(*SDKClient).Publish()"}
+		ourCallback     = []string{rpc + "Request()", proxy + "requestToServer()", proxy + "Subscribe()", ours + "(*SDKClient).Subscribe.func1()", rpc + "notifyConnectionEvent()", rpc + "Start.func1()"}
+		ourAccess       = []string{ours + "(*SDKClient).Publish()", core + "(*publisher).run()"}
 		ourConfig       = []string{"github.com/micro-registry/nacos/internal/configsource.(*Source).changed()"}
 		cacheSort       = []string{sdk + "clients/naming_client/naming_cache.instanceSorter.Swap()", "sort.Sort()", sdk + "clients/naming_client/naming_cache.sortInstance()",
 			sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", rpc + "(*NamingPushRequestHandler).RequestReply()", rpc + "(*GrpcClient).bindBiRequestStream.func1()"}
 		cacheWrite = []string{"reflect.Value.String()", "encoding/json.Marshal()", sdk + "clients/cache.WriteServicesToFile()",
 			sdk + "clients/naming_client/naming_cache.(*ServiceInfoHolder).ProcessService()", sdk + "clients/naming_client.(*NamingProxyDelegate).Subscribe()",
-			client + "Subscribe()", ours + "(*sdkClient).subscribe()"}
-		ourCacheRead = []string{"reflect.Value.String()", "encoding/json.Marshal()", ours + "(*sdkClient).subscribe()"}
+			client + "Subscribe()", ours + "(*SDKClient).Subscribe()"}
+		ourCacheRead = []string{"reflect.Value.String()", "encoding/json.Marshal()", ours + "(*SDKClient).Subscribe()"}
 		sdkUtil      = []string{sdk + "util.LocalIP()", rpc + "Start.func1()"}
 	)
 	for _, c := range []struct {
@@ -102,5 +103,5 @@ func raceReport(first, second []string) string {
 		return b.String()
 	}
 	return "Write at 0x00c0001 by goroutine 7:\n" + stack(first) + "\nPrevious read at 0x00c0001 by goroutine 8:\n" + stack(second) +
-		"\nGoroutine 7 (running) created at:\n  github.com/micro-registry/nacos.newNamingClient()\n      /m/sdk.go:1 +0x1\n"
+		"\nGoroutine 7 (running) created at:\n  github.com/micro-registry/nacos/internal/naming.Dial()\n      /m/sdk.go:1 +0x1\n"
 }
