@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -65,6 +66,9 @@ type Settings struct {
 	discoveryInterval time.Duration
 	lookupExpiry      time.Duration
 	log               logging.Logger
+
+	diagOnce sync.Once
+	diag     *sdkclient.Diagnoser // finds why Nacos is unreachable (see diagnoser)
 }
 
 // NewSettings validates o and fills in the defaults.
@@ -171,4 +175,11 @@ func (s *Settings) sameClient(t *Settings) bool {
 // SDKConfig returns the SDK's server list and client configuration the settings build.
 func (s *Settings) SDKConfig() ([]constant.ServerConfig, constant.ClientConfig) {
 	return s.servers, s.client
+}
+
+// diagnoser probes the servers of the settings' client, when the SDK says Nacos is
+// unreachable without saying why.
+func (s *Settings) diagnoser() *sdkclient.Diagnoser {
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.client) })
+	return s.diag
 }

@@ -7,11 +7,12 @@ package naming
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"google.golang.org/grpc/status"
+
+	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
 // ServiceKey names a Nacos service within a client's namespace.
@@ -61,8 +62,7 @@ func IsUnreachable(err error) bool {
 	if errors.As(err, &grpc) {
 		return true
 	}
-	msg := err.Error()
-	return strings.Contains(msg, sdkNotConnected) || strings.Contains(msg, sdkNoAnswer) || errors.Is(err, ErrNoClient)
+	return sdkclient.IsUnreachable(err) || errors.Is(err, ErrNoClient)
 }
 
 // ErrNoClient says that the registry has no connection to Nacos yet.
