@@ -13,19 +13,19 @@ import (
 // client being built at most the timeout. These fields of Registry are guarded by its
 // mu.
 type connection struct {
-	client  naming.Client // the current client; nil until the first is built
+	client  naming.Client     // the current client; nil until the first is built
 	health  *sdkclient.Health // follows client's connection; nil with it
-	build   *clientBuild  // a client being built, if any
-	built   *clientBuild  // the last build started, under way or ended
-	running bool          // the publisher's and the subscriptions' loops run
+	build   *clientBuild      // a client being built, if any
+	built   *clientBuild      // the last build started, under way or ended
+	running bool              // the publisher's and the subscriptions' loops run
 }
 
 // clientBuild is a client being built.
 type clientBuild struct {
 	settings *Settings
 	health   *sdkclient.Health // follows the client built, from the start of the build
-	done     chan struct{} // closed once built or failed
-	err      error         // set before done is closed
+	done     chan struct{}     // closed once built or failed
+	err      error             // set before done is closed
 }
 
 // connect starts building the first client, if there is none and none is being built.

@@ -52,7 +52,7 @@ var (
 //     empty: dynamic service names cost nothing once deregistered.
 type publisher struct {
 	settings    func() *Settings
-	reached     func(error) // told each request's outcome (Registry.reached); nil: nobody
+	reached     func(error)   // told each request's outcome (Registry.reached); nil: nobody
 	wake        chan struct{} // one pending wake-up for run
 	reconnected atomic.Bool   // the connection is up again: retry what found it down
 	upAt        atomic.Int64  // when it was last reported up, in Unix nanoseconds
