@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -61,6 +62,16 @@ type settings struct {
 	required     bool
 	keepOnDelete bool
 	log          logging.Logger
+
+	diagOnce sync.Once
+	diag     *sdkclient.Diagnoser
+}
+
+// diagnoser probes the servers when the SDK says Nacos is unreachable without saying why;
+// the clients of a source share it.
+func (s *settings) diagnoser() *sdkclient.Diagnoser {
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.sdkSettings) })
+	return s.diag
 }
 
 // newSettings validates o and fills in the defaults.

@@ -60,6 +60,7 @@ func (r *Registry) namingClient() (naming.Client, *Settings, error) {
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(s.Timeout())
+			defer s.diagnoser().StartAfter()() // why, if the client does not come in time
 		}
 		r.mu.Unlock()
 		wait := time.NewTimer(time.Until(deadline))
@@ -102,8 +103,7 @@ func (r *Registry) lastBuild() *clientBuild {
 // held.
 func (r *Registry) startBuild() *clientBuild {
 	b := &clientBuild{settings: r.settings, done: make(chan struct{})}
-	b.health = sdkclient.NewHealth("the registry", b.settings.diagnoser(), b.settings.log)
-	b.settings.diagnoser().Start() // a call that waits for the build says why it took long
+	b.health = sdkclient.NewHealth("the registry keeps trying", b.settings.diagnoser(), b.settings.log)
 	r.build, r.built = b, b
 	// Not one of the goroutines Close waits for: the SDK's connect cannot be cut short,
 	// and a client built after Close is closed at once.

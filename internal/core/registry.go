@@ -171,9 +171,8 @@ func (r *Registry) await(w *waiter, s *Settings, what string, key naming.Service
 	defer timer.Stop()
 	op := fmt.Sprintf("%s service %q (group %q)", what, key.Name, key.Group)
 	b := r.lastBuild()
-	if b != nil {
-		s.diagnoser().Start() // no client yet: why, if it does not come in time
-	}
+	cancelProbe := s.diagnoser().StartAfter() // why, if no answer comes in time
+	defer cancelProbe()
 	for {
 		var built <-chan struct{}
 		if b != nil {

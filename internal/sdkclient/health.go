@@ -30,7 +30,7 @@ var (
 // and, for a client that can tell (Connected), from polling it. It runs a goroutine
 // until Stop.
 type Health struct {
-	what     string // "the registry", "the config source": who keeps trying
+	what     string // who keeps trying, and how: "the registry keeps trying"
 	diag     *Diagnoser
 	log      logging.Logger
 	wake     chan struct{}
@@ -47,8 +47,8 @@ type Health struct {
 	lastLine    time.Time
 }
 
-// NewHealth starts following a client's connection; what names who keeps trying, for
-// the log.
+// NewHealth starts following a client's connection; what says who keeps trying, for
+// the log ("the registry keeps trying").
 func NewHealth(what string, diag *Diagnoser, log logging.Logger) *Health {
 	if log == nil {
 		log = logging.Discard
@@ -145,13 +145,13 @@ func (h *Health) check(now time.Time) {
 	case !h.down && !h.failingFrom.IsZero() && now.Sub(h.failingFrom) >= DownAfter:
 		h.down, h.downSince, h.lastLine, h.failedAgain = true, h.failingFrom, now, false
 		h.mu.Unlock()
-		logging.Logf(h.log, logging.WarnLevel, "%s; %s keeps trying", h.cause(), h.what)
+		logging.Logf(h.log, logging.WarnLevel, "%s; %s", h.cause(), h.what)
 		return
 	case h.down && h.failedAgain && now.Sub(h.lastLine) >= ReminderEvery:
 		h.lastLine, h.failedAgain = now, false
 		since := h.downSince
 		h.mu.Unlock()
-		logging.Logf(h.log, logging.WarnLevel, "Nacos still unreachable after %v: %s; %s keeps trying", now.Sub(since).Round(time.Second), h.cause(), h.what)
+		logging.Logf(h.log, logging.WarnLevel, "Nacos still unreachable after %v: %s; %s", now.Sub(since).Round(time.Second), h.cause(), h.what)
 		return
 	}
 	h.mu.Unlock()

@@ -37,6 +37,8 @@ type Finding struct {
 	// Silent says that the server took the connection and has not answered: a server
 	// that is not Nacos, or one that hangs. A probe still waiting says so too.
 	Silent bool
+	// waiting is when a probe still under way took the connection; zero otherwise.
+	waiting time.Time
 }
 
 // OK says whether the gRPC port answered.
@@ -143,7 +145,13 @@ type probeRun struct {
 func (p *probeRun) snapshot() []Finding {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Finding(nil), p.findings...)
+	fs := append([]Finding(nil), p.findings...)
+	for i, f := range fs {
+		if !f.waiting.IsZero() {
+			fs[i].Problem = fmt.Sprintf("%s took the TCP connection but sent nothing in %v", f.GRPC, time.Since(f.waiting).Round(100*time.Millisecond))
+		}
+	}
+	return fs
 }
 
 // NewDiagnoser returns a Diagnoser of the servers of a client configuration.
@@ -161,6 +169,19 @@ func NewDiagnoser(servers []constant.ServerConfig, cc constant.ClientConfig) *Di
 
 // Start starts a probe unless one runs or the last is fresh. It never waits.
 func (d *Diagnoser) Start() { d.current(true) }
+
+// ProbeDelay is how long a request may wait for the SDK before a probe starts, so that
+// a request that fails for want of an answer can say why (see StartAfter). A variable
+// only for tests.
+var ProbeDelay = 250 * time.Millisecond
+
+// StartAfter starts a probe after min(ProbeDelay, a quarter of the timeout), unless
+// cancel is called first: a request that waits for the SDK calls it, and cancels once
+// answered.
+func (d *Diagnoser) StartAfter() (cancel func()) {
+	t := time.AfterFunc(min(ProbeDelay, d.timeout/4), d.Start)
+	return func() { t.Stop() }
+}
 
 // current returns the probe to read: the one under way, a fresh one, or (start) a new one.
 func (d *Diagnoser) current(start bool) *probeRun {
@@ -298,9 +319,9 @@ func probe(sc constant.ServerConfig, tlsCfg constant.TLSConfig, timeout time.Dur
 	}
 	f.Problem = fmt.Sprintf("%s took the TCP connection but has not answered yet", f.GRPC)
 	f.Check = silentCheck(grpcP)
-	f.Silent = true
+	f.Silent, f.waiting = true, time.Now()
 	report(f)
-	f.Silent = false
+	f.Silent, f.waiting = false, time.Time{}
 	if tlsCfg.Enable {
 		tc, err := tlsClient(conn, sc.IpAddr, tlsCfg)
 		if err == nil {
