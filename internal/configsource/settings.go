@@ -84,7 +84,10 @@ func newSettings(o Options) (*settings, error) {
 	if s.log == nil {
 		s.log = logging.Discard
 	}
+	env := sdkclient.ConfigEnv
 	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
+		s.group = v
+	} else if v, _, ok := env.OwnVar("GROUP"); ok {
 		s.group = v
 	}
 	if err := sdkclient.CheckGroup(s.group); err != nil {
@@ -115,11 +118,23 @@ func newSettings(o Options) (*settings, error) {
 	}
 	s.required, _ = ctx.Value(RequiredKey{}).(bool)
 	s.keepOnDelete, _ = ctx.Value(KeepOnDeleteKey{}).(bool)
-	addrs, _ := ctx.Value(AddressKey{}).([]string)
-	timeout, _ := ctx.Value(TimeoutKey{}).(time.Duration)
+	addrs, given := ctx.Value(AddressKey{}).([]string)
+	if !given {
+		addrs = env.Addrs()
+	}
+	timeout, given := ctx.Value(TimeoutKey{}).(time.Duration)
+	if !given {
+		d, ok, err := env.Duration("TIMEOUT")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			timeout = d
+		}
+	}
 	tlsConfig, _ := ctx.Value(TLSConfigKey{}).(*tls.Config)
 	var err error
-	s.servers, s.sdkSettings, err = sdkclient.Build(ctx, sdkclient.Connection{Addrs: addrs, Timeout: timeout, TLSConfig: tlsConfig})
+	s.servers, s.sdkSettings, err = sdkclient.Build(ctx, sdkclient.Connection{Addrs: addrs, Timeout: timeout, TLSConfig: tlsConfig, Env: env})
 	if err != nil {
 		return nil, err
 	}

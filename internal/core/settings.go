@@ -88,7 +88,10 @@ func NewSettings(o Options) (*Settings, error) {
 	if s.log == nil {
 		s.log = logging.Discard
 	}
+	env := sdkclient.RegistryEnv
 	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
+		s.group = v
+	} else if v, _, ok := env.OwnVar("GROUP"); ok {
 		s.group = v
 	}
 	if err := sdkclient.CheckGroup(s.group); err != nil {
@@ -96,12 +99,20 @@ func NewSettings(o Options) (*Settings, error) {
 	}
 	if v, ok := ctx.Value(ClusterKey{}).(string); ok {
 		s.cluster = v
+	} else if v, _, ok := env.OwnVar("CLUSTER"); ok {
+		s.cluster = v
 	}
 	if err := wire.CheckCluster(s.cluster); err != nil {
 		return nil, err
 	}
 	if v, ok := ctx.Value(WeightKey{}).(float64); ok {
 		s.weight = v
+	} else if v, variable, ok := env.OwnVar("WEIGHT"); ok {
+		w, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("nacos: %s=%q is not a number", variable, v)
+		}
+		s.weight = w
 	}
 	if err := checkWeight(s.weight); err != nil {
 		return nil, err
@@ -127,7 +138,7 @@ func NewSettings(o Options) (*Settings, error) {
 	s.pushEmptyProtect, _ = ctx.Value(PushEmptyProtectKey{}).(bool)
 	var err error
 	s.servers, s.client, err = sdkclient.Build(ctx, sdkclient.Connection{
-		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig,
+		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig, Env: env,
 	})
 	if err != nil {
 		return nil, err
