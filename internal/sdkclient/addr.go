@@ -46,7 +46,9 @@ func parseAddrs(addrs []string, contextPath string) ([]constant.ServerConfig, er
 
 // ParseAddr accepts host:port, a bare host (port 8848), and http:// or https:// URLs with
 // an optional context path (default /nacos).
-func ParseAddr(addr string) (constant.ServerConfig, error) { return parseAddr(addr, defaultContextPath) }
+func ParseAddr(addr string) (constant.ServerConfig, error) {
+	return parseAddr(addr, defaultContextPath)
+}
 
 func parseAddr(addr, contextPath string) (constant.ServerConfig, error) {
 	sc := constant.ServerConfig{Scheme: "http", ContextPath: contextPath}
