@@ -142,9 +142,10 @@ type Server struct {
 
 // backend is the state that the members of a Cluster share.
 type backend struct {
-	store   *store
-	auth    *authority
-	configs *configStore
+	store      *store
+	auth       *authority
+	configs    *configStore
+	namespaces namespaces
 }
 
 // Option configures a Server or a Cluster.

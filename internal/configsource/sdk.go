@@ -111,7 +111,7 @@ type sdkCache interface {
 // timeout, for each server).
 func newConfigClient(s *settings) (*configClient, error) {
 	sdkclient.InstallLogger(s.sdkSettings, s.log)
-	if err := sdkclient.CheckLogin(s.sdkSettings, s.servers); err != nil {
+	if err := sdkclient.CheckLogin(s.sdkSettings, s.servers, sdkclient.ConfigEnv); err != nil {
 		return nil, fmt.Errorf("nacos: %w", err)
 	}
 	cc := s.sdkSettings

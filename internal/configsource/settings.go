@@ -70,7 +70,7 @@ type settings struct {
 // diagnoser probes the servers when the SDK says Nacos is unreachable without saying why;
 // the clients of a source share it.
 func (s *settings) diagnoser() *sdkclient.Diagnoser {
-	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.sdkSettings) })
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.sdkSettings, sdkclient.ConfigEnv) })
 	return s.diag
 }
 
@@ -166,4 +166,22 @@ func checkDataID(id string) error {
 
 func (s *settings) logf(level logging.Level, format string, args ...any) {
 	logging.Logf(s.log, level, format, args...)
+}
+
+// hinted is an error with what to check added.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() + e.hint }
+func (e *hinted) Unwrap() error { return e.err }
+
+// withAuthHint adds, to a refusal about credentials or permissions, whether
+// credentials were given and what to set.
+func (s *settings) withAuthHint(err error) error {
+	if err == nil || sdkclient.IsUnreachable(err) || !sdkclient.LooksLikeAuth(err.Error()) {
+		return err
+	}
+	return &hinted{err, s.diagnoser().AuthHint()}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/micro-registry/nacos/internal/logging"
+	"github.com/micro-registry/nacos/internal/naming"
 )
 
 // The errors each adapter turns into its go-micro line's own.
@@ -48,4 +49,23 @@ func sdkCause(err error) error {
 		}
 		err = next
 	}
+}
+
+// hinted is an error with what to check added: err's text, then the hint.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() + e.hint }
+func (e *hinted) Unwrap() error { return e.err }
+
+// withAuthHint adds to a refusal that may be about credentials whether credentials were
+// given and what to set.
+func (s *Settings) withAuthHint(err error) error {
+	var h *hinted
+	if !naming.MayBeAuth(err) || errors.As(err, &h) {
+		return err
+	}
+	return &hinted{err, s.diagnoser().AuthHint()}
 }

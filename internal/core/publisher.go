@@ -473,7 +473,7 @@ func (p *publisher) finish(j *job, err error) {
 			delete(p.services, j.key) // confirmed empty: forgotten
 		}
 	case naming.IsRefusal(err):
-		err = wrapErr(j, err)
+		err = s.withAuthHint(wrapErr(j, err))
 		waited := len(pub.waiters) > 0
 		pub.answer(j.gen, err)
 		if pub.gen != j.gen {

@@ -183,7 +183,7 @@ func (r *Registry) await(w *waiter, s *Settings, what string, key naming.Service
 			if err != nil && naming.IsUnreachable(err) {
 				return r.explain(s, op, err, deadline, true)
 			}
-			return err
+			return s.withAuthHint(err)
 		case <-r.done:
 			return ErrClosed
 		case <-built:
@@ -310,7 +310,7 @@ func (r *Registry) subscribe(key naming.ServiceKey, w *Watcher) (*subscription, 
 	sub, _, err := r.subs.acquire(c, key, w, deadline, r.done)
 	if err != nil {
 		r.reached(err)
-		return nil, r.explain(s, fmt.Sprintf("subscribe to service %q (group %q)", key.Name, key.Group), err, deadline, false)
+		return nil, s.withAuthHint(r.explain(s, fmt.Sprintf("subscribe to service %q (group %q)", key.Name, key.Group), err, deadline, false))
 	}
 	r.reached(nil)
 	return sub, nil
@@ -346,7 +346,7 @@ func (r *Registry) listServiceNames(c naming.Client, s *Settings, param vo.GetAl
 	case naming.IsUnreachable(err):
 		return nil, r.explain(s, op, err, deadline, false)
 	}
-	return nil, opErr(err, "%s", op)
+	return nil, s.withAuthHint(opErr(err, "%s", op))
 }
 
 // serviceNames lists every service name of a group in the registry's namespace.

@@ -191,6 +191,6 @@ func (s *Settings) SDKConfig() ([]constant.ServerConfig, constant.ClientConfig) 
 // diagnoser probes the servers of the settings' client, when the SDK says Nacos is
 // unreachable without saying why.
 func (s *Settings) diagnoser() *sdkclient.Diagnoser {
-	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.client) })
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.client, sdkclient.RegistryEnv) })
 	return s.diag
 }

@@ -7,6 +7,7 @@ package naming
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
@@ -67,3 +68,13 @@ func IsUnreachable(err error) bool {
 
 // ErrNoClient says that the registry has no connection to Nacos yet.
 var ErrNoClient = errors.New("no connection to Nacos yet")
+
+// MayBeAuth says whether a refusal may be about credentials or permissions: one the SDK
+// passes on without its reason, or one whose reason says so.
+func MayBeAuth(err error) bool {
+	if err == nil || IsUnreachable(err) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, errNoReason) || sdkclient.LooksLikeAuth(msg)
+}

@@ -73,7 +73,7 @@ type redoCache interface {
 func Dial(servers []constant.ServerConfig, cc constant.ClientConfig, log logging.Logger, reconnected func(lost bool)) (*SDKClient, error) {
 	sdkclient.InstallLogger(cc, log)
 	servers = append(servers[:0:0], servers...)
-	if err := sdkclient.CheckLogin(cc, servers); err != nil {
+	if err := sdkclient.CheckLogin(cc, servers, sdkclient.RegistryEnv); err != nil {
 		return nil, &RefusedError{err.Error()}
 	}
 	done := sdkclient.UseClientMap()

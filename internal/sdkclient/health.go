@@ -40,6 +40,7 @@ type Health struct {
 
 	mu          sync.Mutex
 	connected   func() (up bool) // nil until Follow
+	everUp      bool             // Nacos answered once: the start-up diagnosis may run
 	down        bool             // the log said Nacos is unreachable, and not yet that it is back
 	failingFrom time.Time        // when the first sign of trouble came since the last success; zero: none
 	failedAgain bool             // a failure was reported since the last line
@@ -81,8 +82,8 @@ func (h *Health) Failed() {
 // Succeeded reports a request Nacos answered.
 func (h *Health) Succeeded() {
 	h.mu.Lock()
-	was := h.down || !h.failingFrom.IsZero()
-	h.failingFrom = time.Time{}
+	was := h.down || !h.failingFrom.IsZero() || !h.everUp
+	h.failingFrom, h.everUp = time.Time{}, true
 	h.mu.Unlock()
 	if was {
 		h.poke()
@@ -114,6 +115,12 @@ func (h *Health) run() {
 		case <-poll.C:
 		}
 		h.check(time.Now())
+		h.mu.Lock()
+		up := h.everUp
+		h.mu.Unlock()
+		if up {
+			h.diag.introduced.Do(func() { h.diag.introduce(h.log, h.stop) })
+		}
 	}
 }
 

@@ -75,6 +75,9 @@ var actionableSDKLines = []struct {
 		req, rest, _ := strings.Cut(msg, " request received fail response, ")
 		code, reason, _ := strings.Cut(rest, ", message: [")
 		reason = strings.TrimSuffix(reason, "]")
+		if strings.HasPrefix(code, "error code: 300,") || strings.HasPrefix(reason, "config data not exist") {
+			return "" // a config that does not exist: an answer, not a refusal
+		}
 		return fmt.Sprintf("Nacos refused a %s (%s): %s%s", req, strings.SplitN(code, ",", 2)[0], reason, authHint(reason))
 	}},
 	// Its login, when the token is renewed (the first login is checked when a client is
@@ -155,8 +158,9 @@ func (s sdkLogger) emit(level logging.Level, format string, args []interface{}) 
 		// the disk cache is off on purpose: see diskCacheDir
 	case rewrite != nil:
 		line, _, _ := strings.Cut(msg, "\n") // no stack trace
-		line = rewrite(line)
-		if !throttled(line, time.Now()) {
+		if line = rewrite(line); line == "" {
+			s.to.Log(logging.DebugLevel, "nacos-sdk: "+msg)
+		} else if !throttled(line, time.Now()) {
 			logging.Logf(s.to, level, "%s", line)
 		}
 	case s.file == nil:

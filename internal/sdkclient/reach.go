@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -126,8 +127,13 @@ var (
 // last finding for FindingTTL. Its methods are safe for concurrent use.
 type Diagnoser struct {
 	servers []constant.ServerConfig
+	cc      constant.ClientConfig
+	env     Env
 	tls     constant.TLSConfig
 	timeout time.Duration
+
+	introduced sync.Once                  // the start-up diagnosis (introduce)
+	state      atomic.Pointer[ServerState] // what the server said of itself, once it did
 
 	mu      sync.Mutex
 	running *probeRun // the probe under way, if any
@@ -154,13 +160,14 @@ func (p *probeRun) snapshot() []Finding {
 	return fs
 }
 
-// NewDiagnoser returns a Diagnoser of the servers of a client configuration.
-func NewDiagnoser(servers []constant.ServerConfig, cc constant.ClientConfig) *Diagnoser {
+// NewDiagnoser returns a Diagnoser of the servers of a client configuration; env names
+// the variables its messages suggest.
+func NewDiagnoser(servers []constant.ServerConfig, cc constant.ClientConfig, env Env) *Diagnoser {
 	t := time.Duration(cc.TimeoutMs) * time.Millisecond
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	d := &Diagnoser{servers: append(servers[:0:0], servers...), timeout: t}
+	d := &Diagnoser{servers: append(servers[:0:0], servers...), cc: cc, env: env, timeout: t}
 	if cc.TLSCfg.Enable {
 		d.tls = cc.TLSCfg
 	}
@@ -459,7 +466,8 @@ const (
 // Nacos's state endpoints is errNotNacos.
 func FetchState(ctx context.Context, sc constant.ServerConfig, client *http.Client) (ServerState, error) {
 	if client == nil {
-		client = &http.Client{}
+		client = noKeepAlive()
+		defer client.CloseIdleConnections()
 	}
 	base := baseURL(sc)
 	for _, c := range []struct {

@@ -86,7 +86,7 @@ func TestProbeNamesTheCause(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := NewDiagnoser(servers, constant.ClientConfig{TimeoutMs: 1000})
+		d := NewDiagnoser(servers, constant.ClientConfig{TimeoutMs: 1000}, RegistryEnv)
 		start := time.Now()
 		f := d.Diagnose(time.Now().Add(2 * time.Second))
 		t.Logf("%s (%v): %s", name, time.Since(start).Round(time.Millisecond), (&UnreachableError{Findings: f}).Error())
