@@ -417,7 +417,7 @@ func (r *Registry) startWatcher(w *Watcher, interval time.Duration) error {
 	}
 	for _, name := range names {
 		if err := w.track(naming.ServiceKey{Group: w.group, Name: name}); err != nil {
-			r.logf(logging.WarnLevel, "watcher: %v (trying again at the next discovery)", err)
+			r.logf(logging.WarnLevel, "%v (a watcher; trying again at its next discovery)", err)
 		}
 	}
 	return r.goRun(func() { w.discover(interval) })
@@ -465,7 +465,7 @@ func (r *Registry) announce(key naming.ServiceKey) {
 	_ = r.goRun(func() { // fails only once closed, when the watchers are stopped
 		for _, w := range ws {
 			if err := w.track(key); err != nil {
-				r.logf(logging.DebugLevel, "watcher: %v", err)
+				r.logf(logging.DebugLevel, "%v (a watcher)", err)
 			}
 		}
 	})
