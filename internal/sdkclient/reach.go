@@ -132,7 +132,7 @@ type Diagnoser struct {
 	tls     constant.TLSConfig
 	timeout time.Duration
 
-	introduced sync.Once                  // the start-up diagnosis (introduce)
+	introduced sync.Once                   // the start-up diagnosis (introduce)
 	state      atomic.Pointer[ServerState] // what the server said of itself, once it did
 
 	mu      sync.Mutex
