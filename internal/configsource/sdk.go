@@ -215,8 +215,9 @@ func (c *configClient) publish(dataID, content, format string) (ok bool, err err
 // and an unreachable Nacos, or no answer in time, says why.
 func (c *configClient) bounded(deadline time.Time, request func() error) error {
 	answered := make(chan error, 1)
-	cancelProbe := c.diag.StartAfter()
-	defer cancelProbe()
+	if !c.health.Answered() {
+		defer c.diag.StartAfter()() // why, if no answer comes in time
+	}
 	done := sdkclient.UseClientMap()
 	go func() {
 		defer done()

@@ -233,6 +233,17 @@ func (r *Registry) Close() error {
 // its client. Close waits for that at most the timeout.
 func (r *Registry) Ended() <-chan struct{} { return r.ended }
 
+// connected says whether there is a client and it says its connection is up (a client
+// that cannot tell is taken at its word).
+func (r *Registry) connected() bool {
+	c := r.currentClient()
+	if c == nil {
+		return false
+	}
+	cc, ok := c.(interface{ Connected() bool })
+	return !ok || cc.Connected()
+}
+
 // healthNow returns what follows the connection of the client, or of the one being
 // built; nil if there is neither.
 func (r *Registry) healthNow() *sdkclient.Health {

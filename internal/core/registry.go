@@ -171,8 +171,9 @@ func (r *Registry) await(w *waiter, s *Settings, what string, key naming.Service
 	defer timer.Stop()
 	op := fmt.Sprintf("%s service %q (group %q)", what, key.Name, key.Group)
 	b := r.lastBuild()
-	cancelProbe := s.diagnoser().StartAfter() // why, if no answer comes in time
-	defer cancelProbe()
+	if !r.connected() {
+		defer s.diagnoser().StartAfter()() // why, if no answer comes in time
+	}
 	for {
 		var built <-chan struct{}
 		if b != nil {

@@ -178,6 +178,14 @@ func (h *Health) servers() string {
 	return strings.Join(addrs, ", ")
 }
 
+// Answered says whether the last request was answered (a refusal included) and none
+// failed since.
+func (h *Health) Answered() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.everUp && h.failingFrom.IsZero()
+}
+
 // Down says whether the log says Nacos is unreachable now.
 func (h *Health) Down() bool {
 	h.mu.Lock()
