@@ -158,10 +158,23 @@ func (h *Health) check(now time.Time) {
 		h.lastLine, h.failedAgain = now, false
 		since := h.downSince
 		h.mu.Unlock()
-		logging.Logf(h.log, logging.WarnLevel, "Nacos still unreachable after %v: %s; %s", now.Sub(since).Round(time.Second), h.cause(), h.what)
+		findings := h.diag.Diagnose(time.Now().Add(h.diag.timeout))
+		if allAnswer(findings) {
+			return // Nacos answers again: the next request says whether it is back
+		}
+		logging.Logf(h.log, logging.WarnLevel, "Nacos still unreachable after %v: %s; %s", now.Sub(since).Round(time.Second), (&UnreachableError{Findings: findings}).Error(), h.what)
 		return
 	}
 	h.mu.Unlock()
+}
+
+func allAnswer(findings []Finding) bool {
+	for _, f := range findings {
+		if !f.OK() {
+			return false
+		}
+	}
+	return len(findings) > 0
 }
 
 // cause probes the servers (at most the client's timeout: the goroutine's own time).

@@ -159,7 +159,9 @@ func (s sdkLogger) emit(level logging.Level, format string, args []interface{}) 
 	case rewrite != nil:
 		line, _, _ := strings.Cut(msg, "\n") // no stack trace
 		if line = rewrite(line); line == "" {
-			s.to.Log(logging.DebugLevel, "nacos-sdk: "+msg)
+			if s.to.Enabled(logging.DebugLevel) {
+				s.to.Log(logging.DebugLevel, "nacos-sdk: "+msg)
+			}
 		} else if !throttled(line, time.Now()) {
 			logging.Logf(s.to, level, "%s", line)
 		}
