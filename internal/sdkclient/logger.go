@@ -78,7 +78,11 @@ var actionableSDKLines = []struct {
 		if strings.HasPrefix(code, "error code: 300,") || strings.HasPrefix(reason, "config data not exist") {
 			return "" // a config that does not exist: an answer, not a refusal
 		}
-		return fmt.Sprintf("Nacos refused a %s (%s): %s%s", req, strings.SplitN(code, ",", 2)[0], reason, authHint(reason))
+		article := "a"
+		if strings.ContainsAny(req[:min(1, len(req))], "AEIOU") {
+			article = "an"
+		}
+		return fmt.Sprintf("Nacos refused %s %s (%s): %s%s", article, req, strings.SplitN(code, ",", 2)[0], reason, authHint(reason))
 	}},
 	// Its login, when the token is renewed (the first login is checked when a client is
 	// built: CheckLogin).

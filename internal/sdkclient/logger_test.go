@@ -41,7 +41,7 @@ func TestSDKLinesGoToDebugButTheActionable(t *testing.T) {
 	want := []string{
 		logging.DebugLevel.String() + " nacos-sdk: 1700000000000_127.0.0.1_50000 Unsupported payload type",
 		logging.DebugLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest, error=client not connected\ngithub.com/x.f\n\t/x.go:1",
-		logging.WarnLevel.String() + " nacos: Nacos refused a InstanceRequest (error code: 403): user not found!; check the credentials (WithAuth, or MICRO_REGISTRY_NACOS_USERNAME and MICRO_REGISTRY_NACOS_PASSWORD) and the user's permissions",
+		logging.WarnLevel.String() + " nacos: Nacos refused an InstanceRequest (error code: 403): user not found!; check the credentials (WithAuth, or MICRO_REGISTRY_NACOS_USERNAME and MICRO_REGISTRY_NACOS_PASSWORD) and the user's permissions",
 	}
 	if got := rec.Text(); got != strings.Join(want, "\n") {
 		t.Fatalf("logged\n%s\nwant\n%s", got, strings.Join(want, "\n"))
