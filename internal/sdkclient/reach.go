@@ -364,6 +364,9 @@ func probe(sc constant.ServerConfig, tlsCfg constant.TLSConfig, timeout time.Dur
 		f.Problem = fmt.Sprintf("%s took the TCP connection but sent nothing in %v", f.GRPC, time.Since(started).Round(100*time.Millisecond))
 		f.Check = silentCheck(grpcP)
 		f.Silent = true
+	case n == 0 && !tlsCfg.Enable && speaksTLS(ctx, f.GRPC):
+		f.Problem = fmt.Sprintf("%s speaks TLS and the client does not", f.GRPC)
+		f.Check = "turn TLS on in the client (WithTLS, or MICRO_REGISTRY_NACOS_TLS_CA_FILE)"
 	case n == 0:
 		f.Problem = fmt.Sprintf("%s closed the connection without answering", f.GRPC)
 		f.Check = fmt.Sprintf("check that port %s is Nacos's gRPC port (the HTTP port + %d) and Nacos's log", grpcP, grpcPortOffset)
@@ -372,6 +375,19 @@ func probe(sc constant.ServerConfig, tlsCfg constant.TLSConfig, timeout time.Dur
 		f.Check = fmt.Sprintf("give the address of Nacos's server port (8848 by default), whose port + %d is its gRPC port", grpcPortOffset)
 	}
 	report(f)
+}
+
+// speaksTLS says whether addr completes a TLS handshake (of any certificate): a server
+// that closed a plain connection at once may be one that wants TLS.
+func speaksTLS(ctx context.Context, addr string) bool {
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	host, _, _ := net.SplitHostPort(addr)
+	tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, NextProtos: []string{"h2"}}) //nolint:gosec // only to see whether it speaks TLS
+	return tc.HandshakeContext(ctx) == nil
 }
 
 func silentCheck(grpcPort string) string {

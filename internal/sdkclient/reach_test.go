@@ -1,95 +1,78 @@
 package sdkclient
 
 import (
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
+
+	"github.com/micro-registry/nacos/internal/testkit"
 )
 
-// freePair returns a port P that nothing listens on, nor on P+1000.
-func freePair(t *testing.T) int {
+// diagnose probes addr with the client configuration cc and returns what it says.
+func diagnose(t *testing.T, addr string, cc constant.ClientConfig) string {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p+grpcPortOffset > 65535 {
-			continue
-		}
-		if g, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+grpcPortOffset)); err == nil {
-			g.Close()
-			return p
-		}
+	servers, err := ParseAddrs([]string{addr})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port pair")
-	return 0
+	cc.TimeoutMs = 1000
+	d := NewDiagnoser(servers, cc, RegistryEnv)
+	return (&UnreachableError{Findings: d.Diagnose(time.Now().Add(2 * time.Second))}).Error()
 }
 
-// silentServer listens on a port G and takes connections without ever answering; the
-// Nacos address whose gRPC port is G is returned.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	var l net.Listener
-	for range 50 {
-		var err error
-		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if l.Addr().(*net.TCPAddr).Port > grpcPortOffset {
-			break
-		}
-		l.Close()
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				for _, c := range conns {
-					c.Close()
-				}
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() { l.Close(); <-done })
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port-grpcPortOffset)
-}
-
+// Each way of not reaching Nacos is told apart, with the address, the gRPC port and what
+// to check.
 func TestProbeNamesTheCause(t *testing.T) {
-	web := httptest.NewServer(http.NotFoundHandler())
-	defer web.Close()
-	cases := map[string]string{
-		"closed port":  "127.0.0.1:" + strconv.Itoa(freePair(t)),
-		"no such host": "no-such-host.invalid:8848",
-		"http server":  web.Listener.Addr().String(),
-		"silent":       silentServer(t),
-	}
-	if a := os.Getenv("NACOS_CONSOLE_ADDR"); a != "" {
-		cases["console"] = a
-	}
-	for name, addr := range cases {
-		servers, err := ParseAddrs([]string{addr})
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range testkit.UnreachableAddrs(t) {
+		got := diagnose(t, c.Addr, constant.ClientConfig{})
+		for _, want := range c.Want {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: %q does not say %q", c.Name, got, want)
+			}
 		}
-		d := NewDiagnoser(servers, constant.ClientConfig{TimeoutMs: 1000}, RegistryEnv)
-		start := time.Now()
-		f := d.Diagnose(time.Now().Add(2 * time.Second))
-		t.Logf("%s (%v): %s", name, time.Since(start).Round(time.Millisecond), (&UnreachableError{Findings: f}).Error())
-		_ = strings.Contains
+	}
+}
+
+// tlsAt serves TLS at a port G above 1000 and returns the Nacos address whose gRPC port
+// is G.
+func tlsAt(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes the probes break off
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	if port <= grpcPortOffset {
+		t.Skip("the TLS server's port has no HTTP port below it")
+	}
+	return "127.0.0.1:" + strconv.Itoa(port-grpcPortOffset)
+}
+
+// TLS on one side only, or a certificate the client does not trust, is named as such.
+func TestProbeNamesTLS(t *testing.T) {
+	addr := tlsAt(t)
+	if got := diagnose(t, addr, constant.ClientConfig{}); !strings.Contains(got, "speaks TLS and the client does not") || !strings.Contains(got, "turn TLS on in the client") {
+		t.Errorf("plain client, TLS server: %s", got)
+	}
+	untrusted := constant.ClientConfig{TLSCfg: constant.TLSConfig{Enable: true}}
+	if got := diagnose(t, addr, untrusted); !strings.Contains(got, "TLS handshake with") || !strings.Contains(got, "certificate") {
+		t.Errorf("TLS client, untrusted certificate: %s", got)
+	}
+	trustAll := constant.ClientConfig{TLSCfg: constant.TLSConfig{Enable: true, TrustAll: true}}
+	if got := diagnose(t, addr, trustAll); !strings.Contains(got, "though the gRPC port answers a dial") {
+		t.Errorf("TLS client trusting all, an HTTP/2 server: %s", got)
+	}
+	plain := testkit.SilentServer(t)
+	if got := diagnose(t, plain, trustAll); !strings.Contains(got, "did not answer the TLS handshake") {
+		t.Errorf("TLS client, silent server: %s", got)
 	}
 }
