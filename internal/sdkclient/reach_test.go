@@ -76,3 +76,51 @@ func TestProbeNamesTLS(t *testing.T) {
 		t.Errorf("TLS client, silent server: %s", got)
 	}
 }
+
+// A burst of failing calls dials once: one probe at a time, its finding kept for
+// FindingTTL.
+func TestABurstOfCallsProbesOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if port <= grpcPortOffset {
+		t.Skip("no HTTP port below the listener's")
+	}
+	accepted := make(chan net.Conn, 100)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			c.Close() // a server that closes at once: the probe ends at once
+			accepted <- c
+		}
+	}()
+	servers, _ := ParseAddrs([]string{"127.0.0.1:" + strconv.Itoa(port-grpcPortOffset)})
+	d := NewDiagnoser(servers, constant.ClientConfig{TimeoutMs: 1000}, RegistryEnv)
+	done := make(chan struct{})
+	for range 50 {
+		go func() {
+			d.Diagnose(time.Now().Add(time.Second))
+			done <- struct{}{}
+		}()
+	}
+	for range 50 {
+		<-done
+	}
+	d.Diagnose(time.Now().Add(time.Second)) // within FindingTTL of the first
+	l.Close()
+	n := 0
+	for range accepted {
+		n++
+	}
+	// The probe of a server that closes a plain connection also tries TLS: two dials.
+	if n > 2 {
+		t.Fatalf("51 diagnoses within %v dialed %d times", FindingTTL, n)
+	}
+}
