@@ -49,11 +49,11 @@ func withLogger(l logging.Logger) option { return func(o *Options) { o.Logger = 
 func (e testEnv) source(t testing.TB, dataIDs []string, opts ...option) *Source {
 	t.Helper()
 	o := Options{Context: context.Background()}
+	if e.Namespace != "" { // the test's own options win
+		with(sdkclient.NamespaceKey{}, e.Namespace)(&o)
+	}
 	for _, opt := range append([]option{with(AddressKey{}, []string{e.Addr}), with(TimeoutKey{}, 3*time.Second), with(DataIDKey{}, dataIDs)}, opts...) {
 		opt(&o)
-	}
-	if e.Namespace != "" {
-		with(sdkclient.NamespaceKey{}, e.Namespace)(&o)
 	}
 	if e.Srv == nil && testkit.RealAuth != "" {
 		user, password := testkit.RealCredentials() // the whole suite can run with auth on

@@ -26,7 +26,6 @@ func TestStartUpSaysVersionAndNamespaceID(t *testing.T) {
 		testkit.CreateNamedNamespace(t, env.Addr, id, name)
 		version = testkit.ServerVersion(t, env.Addr)
 	}
-	env.Namespace = "" // the source's namespace is the test's
 	log := &testkit.LogLines{}
 	s := env.source(t, []string{"startup.yaml"}, with(sdkclient.NamespaceKey{}, name), withLogger(log))
 	if _, err := s.Read(); err != nil {
