@@ -49,15 +49,16 @@ func withLogger(l logging.Logger) option { return func(o *Options) { o.Logger = 
 func (e testEnv) source(t testing.TB, dataIDs []string, opts ...option) *Source {
 	t.Helper()
 	o := Options{Context: context.Background()}
-	if e.Namespace != "" { // the test's own options win
+	// The env's namespace and credentials first: the test's own options win.
+	if e.Namespace != "" {
 		with(sdkclient.NamespaceKey{}, e.Namespace)(&o)
-	}
-	for _, opt := range append([]option{with(AddressKey{}, []string{e.Addr}), with(TimeoutKey{}, 3*time.Second), with(DataIDKey{}, dataIDs)}, opts...) {
-		opt(&o)
 	}
 	if e.Srv == nil && testkit.RealAuth != "" {
 		user, password := testkit.RealCredentials() // the whole suite can run with auth on
 		with(sdkclient.AuthKey{}, sdkclient.Credentials{User: user, Secret: password})(&o)
+	}
+	for _, opt := range append([]option{with(AddressKey{}, []string{e.Addr}), with(TimeoutKey{}, 3*time.Second), with(DataIDKey{}, dataIDs)}, opts...) {
+		opt(&o)
 	}
 	s, _ := New(o)
 	t.Cleanup(func() { s.Close() })
