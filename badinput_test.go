@@ -294,9 +294,9 @@ func serverFaults(t *testing.T, env *testEnv, r, observer, other *nacosRegistry,
 	discovering := watchAndRead(t, observer)
 	good := stateOf(service("rel-bad", "v1", "keep1", "keep2"))
 	for _, m := range failModes {
-		for _, kind := range []string{"InstanceRequest", "BatchInstanceRequest", "SubscribeServiceRequest", "ServiceListRequest"} {
+		for _, kind := range []nacostest.RequestType{nacostest.InstanceRequest, nacostest.BatchInstanceRequest, nacostest.SubscribeServiceRequest, nacostest.ServiceListRequest} {
 			counts["server"]++
-			label := kind + "/" + m.name
+			label := string(kind) + "/" + m.name
 			start := time.Now()
 			switch kind {
 			case "InstanceRequest":

@@ -95,7 +95,9 @@ func TestDeregisteredServicesAreForgotten(t *testing.T) {
 		kept := service("kept", "v1", "n1")
 		mustRegister(t, r, kept)
 		quiet(t, srv, r)
-		registrations := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
+		registrations := func() int64 {
+			return srv.Requests(nacostest.InstanceRequest) + srv.Requests(nacostest.BatchInstanceRequest)
+		}
 		before := registrations()
 		srv.DropConnections()
 		held := func() string { return serverState(srv, "", "", "kept") }
@@ -118,9 +120,9 @@ func TestServerErrorsOnRegistrationAreNoStorm(t *testing.T) {
 		r := connectedRegistry(t, env, registry.Timeout(time.Second))
 		watchAndRead(t, r, registry.WatchService("storm")) // a subscription the SDK redoes
 		quiet(t, srv, r)
-		srv.FailRequests("InstanceRequest", nacostest.FailWithError)
-		registers := func() int64 { return srv.Requests("InstanceRequest") }
-		subscribes := func() int64 { return srv.Requests("SubscribeServiceRequest") }
+		srv.FailRequests(nacostest.InstanceRequest, nacostest.FailWithError)
+		registers := func() int64 { return srv.Requests(nacostest.InstanceRequest) }
+		subscribes := func() int64 { return srv.Requests(nacostest.SubscribeServiceRequest) }
 		r0, s0 := registers(), subscribes()
 		mustFailClearly(t, "Register while Nacos fails it", r.Register(service("storm", "v1", "n1")))
 		testkit.Consistently(t, 5*time.Second, func() bool { return registers()-r0 <= 8 && subscribes()-s0 <= 3 }, func() string {
@@ -158,11 +160,11 @@ func TestLookupWaitingForAStalledSubscribeIsBounded(t *testing.T) {
 		srv := env.embedded(t, "stalling subscriptions")
 		const timeout = 500 * time.Millisecond
 		r := connectedRegistry(t, env, registry.Timeout(timeout))
-		undo := srv.FailRequests("SubscribeServiceRequest", nacostest.FailTimeout)
+		undo := srv.FailRequests(nacostest.SubscribeServiceRequest, nacostest.FailTimeout)
 		defer undo()
 		first := make(chan error, 1)
 		go func() { _, err := r.GetService("stalled"); first <- err }()
-		eventually(t, within, func() bool { return srv.Requests("SubscribeServiceRequest") > 0 }, "the first lookup never subscribed")
+		eventually(t, within, func() bool { return srv.Requests(nacostest.SubscribeServiceRequest) > 0 }, "the first lookup never subscribed")
 		start := time.Now()
 		_, err := r.GetService("stalled")
 		if took := time.Since(start); took > timeout+250*time.Millisecond {
@@ -184,11 +186,11 @@ func TestCloseWhileDiscoveryStallsIsBounded(t *testing.T) {
 		const timeout = 500 * time.Millisecond
 		r := connectedRegistry(t, env, registry.Timeout(timeout), WithDiscoveryInterval(50*time.Millisecond))
 		watchAndRead(t, r)
-		undo := srv.FailRequests("SubscribeServiceRequest", nacostest.FailTimeout)
+		undo := srv.FailRequests(nacostest.SubscribeServiceRequest, nacostest.FailTimeout)
 		defer undo()
-		subscribed := srv.Requests("SubscribeServiceRequest")
+		subscribed := srv.Requests(nacostest.SubscribeServiceRequest)
 		mustRegister(t, env.registry(t), service("discovered", "v1", "n1"))
-		eventually(t, within, func() bool { return srv.Requests("SubscribeServiceRequest") > subscribed }, "the watcher never subscribed to the new service")
+		eventually(t, within, func() bool { return srv.Requests(nacostest.SubscribeServiceRequest) > subscribed }, "the watcher never subscribed to the new service")
 		start := time.Now()
 		r.Close()
 		if took := time.Since(start); took > timeout+250*time.Millisecond {

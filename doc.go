@@ -29,6 +29,15 @@
 //	defer nacos.Close(r)
 //	service := micro.NewService(micro.Name("greeter"), micro.Registry(r))
 //
+// Without code, from the environment, for every option go-micro's flags cannot carry:
+// MICRO_REGISTRY_NACOS_NAMESPACE, _GROUP, _CLUSTER, _WEIGHT, _USERNAME, _PASSWORD,
+// _ACCESS_KEY, _SECRET_KEY, _CONTEXT_PATH, _TLS_CA_FILE, _TLS_CERT_FILE, _TLS_KEY_FILE,
+// _TLS_SERVER_NAME and _TLS_TRUST_ALL (package nacosconfig reads MICRO_CONFIG_NACOS_*
+// first, then these). An option given in code wins:
+//
+//	MICRO_REGISTRY=nacos MICRO_REGISTRY_ADDRESS=10.0.0.1:8848 \
+//	MICRO_REGISTRY_NACOS_NAMESPACE=dev MICRO_REGISTRY_NACOS_USERNAME=nacos MICRO_REGISTRY_NACOS_PASSWORD=secret ./greeter
+//
 // Per call, with nacos-sdk-go's own parameters, for what go-micro has no option for
 // (the original community plugin's context keys are accepted too):
 //
@@ -38,6 +47,13 @@
 // NewRegistry never fails and connects on first use, in the background; no call waits
 // for the connection longer than registry.Timeout. Close (nacos.Close(r), or io.Closer) ends the
 // connection, and Nacos then removes the nodes it registered.
+//
+// An error about reaching Nacos says the address tried and its gRPC port (the HTTP port
+// + 1000, where nacos-sdk-go connects), what failed (connection refused, timed out, TLS,
+// no such host, a server that does not answer, Nacos 3's console port) and what to
+// check. At go-micro's default log level, the log says once when Nacos becomes
+// unreachable and why, reminds at most once a minute while it stays so, and says when it
+// is back; nacos-sdk-go's own lines go to debug.
 //
 // To test code that uses the registry without a Nacos server, package nacostest runs
 // an embedded one, in the spirit of net/http/httptest.

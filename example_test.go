@@ -151,8 +151,8 @@ func ExampleRegisterParam() {
 }
 
 // Testing with an embedded Nacos, as net/http/httptest does for HTTP: nacostest runs
-// a Nacos 2.x naming server in the test process, for the unmodified SDK client, and
-// shows what it holds.
+// a Nacos 2.x naming and config server in the test process, for the unmodified SDK
+// clients, and shows what it holds.
 func Example_nacostest() {
 	srv, err := nacostest.NewServer() // nacostest.WithAuth(user, password) to require a login
 	if err != nil {
@@ -175,7 +175,7 @@ func Example_nacostest() {
 
 	fmt.Println(srv.Services("", "")) // namespace "" is public, group "" is DEFAULT_GROUP
 	for _, in := range srv.Instances("", "", "greeter") {
-		fmt.Println(in.Ip, in.Port, in.Metadata["micro.id"], in.Metadata["version"], in.Metadata["team"])
+		fmt.Println(in.IP, in.Port, in.Metadata["micro.id"], in.Metadata["version"], in.Metadata["team"])
 	}
 	// Output:
 	// [greeter]

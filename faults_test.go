@@ -473,7 +473,7 @@ func TestReliabilityFailedPublishIsRetriedUntilNacosHoldsIt(t *testing.T) {
 				gone := service("rel-retry-gone", "v1", "g1")
 				mustRegister(t, r, gone)
 
-				undo := srv.FailRequests("InstanceRequest", m.mode)
+				undo := srv.FailRequests(nacostest.InstanceRequest, m.mode)
 				added := service("rel-retry-new", "v1", "n1")
 				mustFailClearly(t, "Register while the server fails", r.Register(added))
 				mustFailClearly(t, "Deregister while the server fails", r.Deregister(gone))

@@ -178,9 +178,22 @@ func stateOfNamed(services []*registry.Service, names ...string) string {
 func serverState(srv *nacostest.Server, namespace, group string, names ...string) string {
 	var keys []string
 	for _, name := range names {
-		keys = append(keys, instanceKeys(name, srv.Instances(namespace, group, name))...)
+		keys = append(keys, instanceKeys(name, heldAsSDK(srv.Instances(namespace, group, name)))...)
 	}
 	return joinKeys(keys)
+}
+
+// heldAsSDK are the instances the embedded server holds, as the SDK's and the open
+// API's (testkit.Instances) are.
+func heldAsSDK(held []nacostest.Instance) []model.Instance {
+	out := make([]model.Instance, len(held))
+	for i, in := range held {
+		out[i] = model.Instance{
+			InstanceId: in.ID, Ip: in.IP, Port: in.Port, Weight: in.Weight, Healthy: in.Healthy, Enable: in.Enabled,
+			Ephemeral: in.Ephemeral, ClusterName: in.Cluster, Metadata: in.Metadata,
+		}
+	}
+	return out
 }
 
 // instanceKeys are the state's keys of a service's enabled, healthy instances.
@@ -533,7 +546,7 @@ const calm = 200 * time.Millisecond
 
 // redone are the requests of an SDK client's redo, of the registry's republish after
 // it, and of a reconnect.
-var redone = []string{"ConnectionSetupRequest", "InstanceRequest", "BatchInstanceRequest", "SubscribeServiceRequest"}
+var redone = []nacostest.RequestType{nacostest.ConnectionSetupRequest, nacostest.InstanceRequest, nacostest.BatchInstanceRequest, nacostest.SubscribeServiceRequest}
 
 // quiet waits, after a fault, until the clients of these registries, the only ones of
 // srv, are connected to it and have redone what they cache, and the registries have

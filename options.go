@@ -63,8 +63,12 @@ func WithAccessKey(accessKey, secretKey string) registry.Option {
 }
 
 // WithTLS turns TLS on with the SDK's own, file-based, TLS settings: a CA file, a client
-// certificate and key for mutual TLS, TrustAll, ServerNameOverride. Use it where a
-// registry.TLSConfig would carry certificates in memory, which the SDK cannot take.
+// certificate and key for mutual TLS, TrustAll, ServerNameOverride. It is the one way
+// to set TLS in code, the same for the registry and the config source
+// (nacosconfig.WithTLS); without code, the MICRO_REGISTRY_NACOS_TLS_* variables set the
+// same files. go-micro's registry.Secure and registry.TLSConfig are honoured too, but
+// the SDK takes only InsecureSkipVerify and ServerName from a tls.Config: one that
+// carries certificates in memory is refused.
 func WithTLS(files constant.TLSConfig) registry.Option { return withValue(sdkclient.TLSKey{}, files) }
 
 // WithClientConfig sets the whole nacos-sdk-go client configuration (kept from the original

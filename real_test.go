@@ -58,7 +58,7 @@ func (e *testEnv) count(t testing.TB, namespace, group, name string) int {
 func (e *testEnv) instances(t testing.TB, namespace, group, name string) []model.Instance {
 	t.Helper()
 	if e.srv != nil {
-		return e.srv.Instances(namespace, group, name)
+		return heldAsSDK(e.srv.Instances(namespace, group, name))
 	}
 	return testkit.Instances(t, e.addr, namespace, group, name)
 }

@@ -46,7 +46,7 @@ func TestClusterNacosRefusesIsRefusedBeforeSending(t *testing.T) {
 		t.Fatalf("Register with RegisterParam cluster east_1: %v; want an error naming the cluster", err)
 	}
 	if env.srv != nil {
-		if n := env.srv.Requests("InstanceRequest") + env.srv.Requests("BatchInstanceRequest"); n != 0 {
+		if n := env.srv.Requests(nacostest.InstanceRequest) + env.srv.Requests(nacostest.BatchInstanceRequest); n != 0 {
 			t.Fatalf("%d registrations were sent", n)
 		}
 	}
@@ -66,14 +66,14 @@ func batchOnAServerWithoutIt(t *testing.T) {
 	r := connectedRegistry(t, env)
 	single := service("old-server", "v1", "n1")
 	must(t, r.Register(single), "register one node")
-	srv.FailRequests("BatchInstanceRequest", nacostest.FailNoHandler)
+	srv.FailRequests(nacostest.BatchInstanceRequest, nacostest.FailNoHandler)
 
 	err := r.Register(service("old-server", "v1", "n2"))
 	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") || strings.Contains(err.Error(), "keeps trying") {
 		t.Fatalf("Register of a second node: %v; want a refusal naming Nacos 2.2", err)
 	}
 	quiet(t, srv, r) // the SDK's own reconnect after the refused request is over
-	batches := steady(t, "BatchInstanceRequests", func() int64 { return srv.Requests("BatchInstanceRequest") })
+	batches := steady(t, "BatchInstanceRequests", func() int64 { return srv.Requests(nacostest.BatchInstanceRequest) })
 	t.Logf("%d batch requests for one refused registration (the SDK tries 3 times)", batches)
 
 	// The refusal is remembered: the next one is not even sent.
@@ -81,7 +81,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Nacos 2.2 or later") {
 		t.Fatalf("second Register of several nodes: %v", err)
 	}
-	if n := srv.Requests("BatchInstanceRequest"); n != batches {
+	if n := srv.Requests(nacostest.BatchInstanceRequest); n != batches {
 		t.Fatalf("a second batch was sent (%d requests, %d before)", n, batches)
 	}
 
@@ -90,7 +90,7 @@ func batchOnAServerWithoutIt(t *testing.T) {
 	quiet(t, srv, r)
 	state := func() string { return serverState(srv, "", "", "old-server") }
 	eventually(t, recovery, func() bool { return state() == stateOf(single) }, "the server holds %s", state)
-	steady(t, "BatchInstanceRequests after a reconnect", func() int64 { return srv.Requests("BatchInstanceRequest") })
+	steady(t, "BatchInstanceRequests after a reconnect", func() int64 { return srv.Requests(nacostest.BatchInstanceRequest) })
 	if got := state(); got != stateOf(single) {
 		t.Fatalf("after the refusals and a reconnect the server holds %s, want %s", got, stateOf(single))
 	}
@@ -107,7 +107,7 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	mustRegister(t, r, kept)
 	quiet(t, srv, r) // the client's start-up is over: the registry sends again what it sent just before
 
-	undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
+	undo := srv.FailRequests(nacostest.InstanceRequest, nacostest.FailRefused)
 	err := r.Register(service("refused-new", "v1", "n1"))
 	if err == nil || !strings.Contains(err.Error(), "refused by the server") || strings.Contains(err.Error(), "keeps trying") {
 		t.Fatalf("refused Register: %v", err)
@@ -116,9 +116,9 @@ func TestRefusalWithoutAReasonIsNotRetried(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "refused by the server") {
 		t.Fatalf("refused Deregister: %v", err)
 	}
-	steady(t, "InstanceRequests", func() int64 { return srv.Requests("InstanceRequest") })
+	steady(t, "InstanceRequests", func() int64 { return srv.Requests(nacostest.InstanceRequest) })
 	undo()
-	steady(t, "InstanceRequests once the server accepts again", func() int64 { return srv.Requests("InstanceRequest") })
+	steady(t, "InstanceRequests once the server accepts again", func() int64 { return srv.Requests(nacostest.InstanceRequest) })
 	if got := serverState(srv, "", "", "refused-kept", "refused-new"); got != stateOf(kept) {
 		t.Fatalf("the server holds %s, want only the node whose deregistration was refused: %s", got, stateOf(kept))
 	}
@@ -134,7 +134,7 @@ func TestReliabilityRefusedServiceListFailsClearly(t *testing.T) {
 	srv := env.embedded(t, "FailRequests")
 	r := connectedRegistry(t, env)
 	mustRegister(t, r, service("rel-list", "v1", "n1"))
-	undo := srv.FailRequests("ServiceListRequest", nacostest.FailRefused)
+	undo := srv.FailRequests(nacostest.ServiceListRequest, nacostest.FailRefused)
 	defer undo()
 	list, err := r.ListServices()
 	mustFailClearly(t, fmt.Sprintf("ListServices refused by the server (answered %q)", nameList(list)), err)

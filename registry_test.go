@@ -21,6 +21,7 @@ import (
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/selector"
 	"github.com/asim/go-micro/v3/server"
+	"github.com/micro-registry/nacos/nacostest"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 )
 
@@ -166,7 +167,9 @@ func TestUnchangedReRegisterSendsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet(t, srv, r) // the client's start-up event may make the registry publish again
-	sent := func() int64 { return srv.Requests("InstanceRequest") + srv.Requests("BatchInstanceRequest") }
+	sent := func() int64 {
+		return srv.Requests(nacostest.InstanceRequest) + srv.Requests(nacostest.BatchInstanceRequest)
+	}
 	before := sent()
 	for i := 0; i < 5; i++ {
 		if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
@@ -261,7 +264,7 @@ func TestGetServiceIsServedFromThePushedState(t *testing.T) {
 	if _, err := r.GetService("svc"); err != nil {
 		t.Fatal(err)
 	}
-	before := srv.Requests("SubscribeServiceRequest") + srv.Requests("ServiceQueryRequest")
+	before := srv.Requests(nacostest.SubscribeServiceRequest) + srv.Requests(nacostest.ServiceQueryRequest)
 	for i := 0; i < 100; i++ {
 		got, err := r.GetService("svc")
 		if err != nil || nodeIDs(got) != "v1/n1,v1/n2" {
@@ -269,7 +272,7 @@ func TestGetServiceIsServedFromThePushedState(t *testing.T) {
 		}
 		got[0].Nodes = nil // the caller owns the result
 	}
-	if n := srv.Requests("SubscribeServiceRequest") + srv.Requests("ServiceQueryRequest") - before; n != 0 {
+	if n := srv.Requests(nacostest.SubscribeServiceRequest) + srv.Requests(nacostest.ServiceQueryRequest) - before; n != 0 {
 		t.Fatalf("cached lookups sent %d requests", n)
 	}
 }
@@ -329,7 +332,7 @@ func TestPerCallParams(t *testing.T) {
 	}
 	if srv := env.srv; srv != nil {
 		for _, in := range srv.Instances("", "team-a", "svc") {
-			if in.ClusterName == "blue" && in.Weight != 5 {
+			if in.Cluster == "blue" && in.Weight != 5 {
 				t.Fatalf("weight %v, want 5", in.Weight)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asim/go-micro/v3/registry"
+	"github.com/micro-registry/nacos/nacostest"
 	"go.uber.org/goleak"
 )
 
@@ -121,7 +122,7 @@ func TestScale(t *testing.T) {
 		if env.srv == nil {
 			return 0
 		}
-		return env.srv.Requests("NotifySubscriberResponse") + env.srv.Requests("SubscribeServiceRequest")
+		return env.srv.Requests(nacostest.NotifySubscriberResponse) + env.srv.Requests(nacostest.SubscribeServiceRequest)
 	}
 	lists0 := lists()
 	cpu0, t0 := cpuSeconds(), time.Now()

@@ -957,8 +957,8 @@ func watchSurvives(t *testing.T, fault string) {
 			// while a's (a batch) go through. (Closing b while it reconnects
 			// instead would leak the SDK's reconnect goroutine, see
 			// TestWatchNoGoroutineAfterClose.)
-			singles := srv.Requests("InstanceRequest")
-			undo := srv.FailRequests("InstanceRequest", nacostest.FailWithError)
+			singles := srv.Requests(nacostest.InstanceRequest)
+			undo := srv.FailRequests(nacostest.InstanceRequest, nacostest.FailWithError)
 			defer undo()
 			switch fault {
 			case "Restart":
@@ -968,7 +968,7 @@ func watchSurvives(t *testing.T, fault string) {
 			case "DropConnections":
 				srv.DropConnections()
 			}
-			eventually(t, 20*time.Second, func() bool { return srv.Requests("InstanceRequest") > singles }, "b never tried to register again")
+			eventually(t, 20*time.Second, func() bool { return srv.Requests(nacostest.InstanceRequest) > singles }, "b never tried to register again")
 
 			want := watchState{
 				"svc v1/n1": watchService("svc", "v1", "n1").Nodes[0],

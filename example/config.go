@@ -100,6 +100,11 @@ func configDemo(out io.Writer) error {
 			}
 		}
 		fmt.Fprintf(out, "greeter: config changed live, greeting word now %q\n", v)
+		// go-micro's config tells its watchers before its own values change: the
+		// greeter reads the new word a moment later.
+		for deadline := time.Now().Add(patience); word() != v && time.Now().Before(deadline); {
+			time.Sleep(pace / 10)
+		}
 	case <-time.After(patience):
 		return fmt.Errorf("the config change did not reach the service within %v", patience)
 	}

@@ -107,6 +107,10 @@ func demoCalls(out io.Writer, c client.Client, reg registry.Registry, addrs []st
 			return err
 		}
 		defer n.stop()
+		if err := n.registered(); err != nil {
+			fmt.Fprintf(out, "%s: serving on %s, but not registered: %v\n", n.id, n.address(), err)
+			return err
+		}
 		fmt.Fprintf(out, "%s: serving on %s, registered\n", n.id, n.address())
 		nodes = append(nodes, n)
 	}
@@ -209,6 +213,30 @@ func startNode(addrs []string, i int) (*node, error) {
 }
 
 func (n *node) address() string { return n.svc.Server().Options().Address }
+
+// registered waits until the node's registry finds the node in Nacos, for at most the
+// registry's timeout: go-micro's server starts serving even when it could not register
+// (it only logs that), so the demo asks before it says so.
+func (n *node) registered() error {
+	deadline := time.Now().Add(nacos.DefaultTimeout)
+	for {
+		services, err := n.reg.GetService("greeter")
+		for _, s := range services {
+			for _, node := range s.Nodes {
+				if node.Id == n.id {
+					return nil
+				}
+			}
+		}
+		if err == nil || err == registry.ErrNotFound {
+			err = fmt.Errorf("Nacos does not list it after %v", nacos.DefaultTimeout)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pace)
+	}
+}
 
 // stop deregisters the node, stops its server and closes its registry.
 func (n *node) stop() {

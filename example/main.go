@@ -135,33 +135,62 @@ func runClient(out io.Writer) error {
 
 	reg := svc.Options().Registry
 	fmt.Fprintf(out, "client: registry %s at %v\n", reg, addrsOf(reg))
-	w, err := reg.Watch(registry.WatchService("greeter"))
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	go func() {
-		for {
-			res, err := w.Next()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(out, "client: watch: %s\n", describe(res))
-		}
-	}()
+	go watchUntil(ctx, out, reg)
 
+	// A failure is printed when it differs from the one before: with Nacos down, every
+	// call fails the same way, and the registry's log says when Nacos is back.
+	var failing string
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for i := 1; ; i++ {
 		if rsp, err := hello(ctx, svc.Client(), fmt.Sprintf("call %d", i)); err != nil {
-			fmt.Fprintf(out, "client: call %d failed: %v\n", i, err)
+			if err.Error() != failing {
+				fmt.Fprintf(out, "client: call %d failed: %v (the calls go on every second; a failure is printed again when it changes)\n", i, err)
+			}
+			failing = err.Error()
 		} else {
+			failing = ""
 			fmt.Fprintf(out, "client: call %d: %q from %s\n", i, rsp.Greeting, rsp.Node)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		}
+	}
+}
+
+// watchUntil watches the greeter and reports the nodes it sees come and go, until ctx
+// ends. A watch that cannot start (Nacos unreachable) is tried again every 5 seconds;
+// its error is printed once.
+func watchUntil(ctx context.Context, out io.Writer, reg registry.Registry) {
+	var failed string
+	for {
+		w, err := reg.Watch(registry.WatchService("greeter"))
+		if err == nil {
+			if failed != "" {
+				fmt.Fprintln(out, "client: watching the greeter now")
+			}
+			go func() {
+				<-ctx.Done()
+				w.Stop()
+			}()
+			for {
+				res, err := w.Next()
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(out, "client: watch: %s\n", describe(res))
+			}
+		}
+		if err.Error() != failed {
+			fmt.Fprintf(out, "client: cannot watch the greeter: %v (trying again every 5s)\n", err)
+			failed = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
 		}
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/micro-registry/nacos/internal/testkit"
 )
 
 // TestDemo runs the in-process demo (against NACOS_ADDR if set, as the package's own
@@ -71,4 +74,20 @@ func tells(t *testing.T, output []byte, story []string) {
 		}
 		rest = rest[loc[1]:]
 	}
+}
+
+// With Nacos down, a greeter node serves but is not registered, and the demo says so
+// (go-micro's server starts even when its registration fails) with the cause.
+func TestNodeNotRegisteredIsSaid(t *testing.T) {
+	addr := testkit.UnreachableAddrs(t)[0].Addr // a closed port
+	n, err := startNode([]string{addr}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.stop()
+	err = n.registered()
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Nacos at "+addr) {
+		t.Fatalf("a node registered with Nacos down: %v", err)
+	}
+	t.Log(err)
 }

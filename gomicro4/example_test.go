@@ -177,7 +177,7 @@ func Example_nacostest() {
 
 	fmt.Println(srv.Services("", "")) // namespace "" is public, group "" is DEFAULT_GROUP
 	for _, in := range srv.Instances("", "", "greeter") {
-		fmt.Println(in.Ip, in.Port, in.Metadata["micro.id"], in.Metadata["version"], in.Metadata["team"])
+		fmt.Println(in.IP, in.Port, in.Metadata["micro.id"], in.Metadata["version"], in.Metadata["team"])
 	}
 	// Output:
 	// [greeter]

@@ -93,14 +93,20 @@ func WithAccessKey(accessKey, secretKey string) source.Option {
 	return withValue(sdkclient.AccessKeyKey{}, sdkclient.Credentials{User: accessKey, Secret: secretKey})
 }
 
-// WithTLSConfig turns TLS on, as registry.TLSConfig does for the registry. The SDK takes
-// only InsecureSkipVerify and ServerName from it: certificates in memory are refused,
-// name their files with WithTLS.
-func WithTLSConfig(c *tls.Config) source.Option { return withValue(configsource.TLSConfigKey{}, c) }
-
 // WithTLS turns TLS on with the SDK's own, file-based, TLS settings: a CA file, a client
-// certificate and key for mutual TLS, TrustAll, ServerNameOverride.
+// certificate and key for mutual TLS, TrustAll, ServerNameOverride. It is the one way
+// to set TLS in code, the same for the registry (nacos.WithTLS) and the config source;
+// without code, the MICRO_CONFIG_NACOS_TLS_* variables (or the registry's,
+// MICRO_REGISTRY_NACOS_TLS_*) set the same files.
 func WithTLS(files constant.TLSConfig) source.Option { return withValue(sdkclient.TLSKey{}, files) }
+
+// WithTLSConfig turns TLS on, as registry.TLSConfig does for the registry. The SDK takes
+// only InsecureSkipVerify and ServerName from it: certificates in memory are refused.
+//
+// Deprecated: use WithTLS, which names the files the SDK reads (and TrustAll and
+// ServerNameOverride for the two fields this takes); WithTLSConfig is kept for the code
+// that uses it.
+func WithTLSConfig(c *tls.Config) source.Option { return withValue(configsource.TLSConfigKey{}, c) }
 
 // WithClientConfig sets the whole nacos-sdk-go client configuration (as the community
 // config source does). The other options still apply on top of it, and unless the config

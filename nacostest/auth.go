@@ -150,6 +150,11 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc(loginPath, s.handleLogin)
 	if s.opts.nacos3 {
 		mux.HandleFunc(loginPathV3, s.handleLogin)
+		mux.HandleFunc(statePathV3, s.handleState)
+		mux.HandleFunc(namespacesPathV3, s.handleNamespaces)
+	} else {
+		mux.HandleFunc(statePath, s.handleState)
+		mux.HandleFunc(namespacesPath, s.handleNamespaces)
 	}
 	return mux
 }

@@ -60,7 +60,7 @@ func drainListenWakeUps(client config_client.IConfigClient) {
 }
 
 // listenRound are the requests of an SDK config client's listen round.
-var listenRound = []string{"ConfigBatchListenRequest", "ConfigQueryRequest"}
+var listenRound = []RequestType{ConfigBatchListenRequest, ConfigQueryRequest}
 
 func inNamespace(ns string) func(*constant.ClientConfig) {
 	return func(c *constant.ClientConfig) { c.NamespaceId = ns }

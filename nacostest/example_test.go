@@ -42,7 +42,7 @@ func ExampleNewServer() {
 	})
 	fmt.Println(ok, err)
 	for _, in := range srv.Instances("", "", "orders") {
-		fmt.Println(in.InstanceId, in.ClusterName)
+		fmt.Println(in.ID, in.Cluster)
 	}
 	instance, err := client.SelectOneHealthyInstance(vo.SelectOneHealthInstanceParam{ServiceName: "orders"})
 	fmt.Println(instance.Ip, instance.Port, err)

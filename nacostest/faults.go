@@ -39,10 +39,10 @@ const (
 const injectedFailure = "nacostest: injected failure"
 
 // FailRequests makes every unary request of this metadata.type (e.g.
-// "InstanceRequest") fail in the given mode until undo is called. A later
-// call for the same type replaces the earlier one. undo is idempotent.
-func (s *Server) FailRequests(requestType string, mode FailMode) (undo func()) {
-	return s.faults.install(requestType, mode)
+// InstanceRequest) fail in the given mode until undo is called. A later call
+// for the same type replaces the earlier one. undo is idempotent.
+func (s *Server) FailRequests(requestType RequestType, mode FailMode) (undo func()) {
+	return s.faults.install(string(requestType), mode)
 }
 
 type faults struct {

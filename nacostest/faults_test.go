@@ -60,17 +60,17 @@ func TestDropConnectionsRemovesStateUntilClientsRedo(t *testing.T) {
 	skipIfSDKReconnectsUnderRace(t)
 	srv := newServer(t)
 	_, w := publishedAndWatched(t, srv)
-	setups := srv.Requests("ConnectionSetupRequest")
+	setups := srv.Requests(ConnectionSetupRequest)
 
 	// Hold back the re-registration to see the state in between.
-	undo := srv.FailRequests("InstanceRequest", FailTimeout)
+	undo := srv.FailRequests(InstanceRequest, FailTimeout)
 	srv.DropConnections()
 	if !holds(srv, "svc") {
 		t.Fatalf("a dropped connection's instance must go: %+v", srv.Instances("", "", "svc"))
 	}
 	// Both clients reconnect; the reader re-subscribes and sees the empty list.
 	eventually(t, 10*time.Second, func() bool {
-		return srv.Requests("ConnectionSetupRequest") == setups+2 && srv.Subscribers("", "", "svc") == 1 && w.sees()
+		return srv.Requests(ConnectionSetupRequest) == setups+2 && srv.Subscribers("", "", "svc") == 1 && w.sees()
 	})
 	undo()
 	eventually(t, 5*time.Second, versionSeen(w, "1"))
@@ -129,12 +129,12 @@ func TestFailRequests(t *testing.T) {
 	t.Run("FailWithError", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()})
-		undo := srv.FailRequests("InstanceRequest", FailWithError)
+		undo := srv.FailRequests(InstanceRequest, FailWithError)
 		ok, err := client.RegisterInstance(versioned("1"))
 		if ok || err == nil || !strings.Contains(err.Error(), injectedFailure) {
 			t.Fatalf("RegisterInstance = %v, %v; want the injected error", ok, err)
 		}
-		if n := srv.Requests("InstanceRequest"); n < 3 {
+		if n := srv.Requests(InstanceRequest); n < 3 {
 			t.Fatalf("the SDK retries ErrorResponse; server saw %d InstanceRequests", n)
 		}
 		// The failed request makes the SDK redo its registrations, again
@@ -145,14 +145,14 @@ func TestFailRequests(t *testing.T) {
 	t.Run("FailRefused", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()})
-		defer srv.FailRequests("InstanceRequest", FailRefused)()
+		defer srv.FailRequests(InstanceRequest, FailRefused)()
 		ok, err := client.RegisterInstance(versioned("1"))
 		if ok || err != nil {
 			t.Fatalf("RegisterInstance = %v, %v; want false, nil", ok, err)
 		}
 		// Retrying would make three. A second one can come from the redo the
 		// SDK runs right after connecting, if it sees the cached instance.
-		if n := srv.Requests("InstanceRequest"); n > 2 {
+		if n := srv.Requests(InstanceRequest); n > 2 {
 			t.Fatalf("a typed refusal is not retried; server saw %d InstanceRequests", n)
 		}
 		if !holds(srv, "svc") {
@@ -162,7 +162,7 @@ func TestFailRequests(t *testing.T) {
 	t.Run("FailNoHandler", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()})
-		defer srv.FailRequests("BatchInstanceRequest", FailNoHandler)()
+		defer srv.FailRequests(BatchInstanceRequest, FailNoHandler)()
 		ok, err := client.BatchRegisterInstance(vo.BatchRegisterInstanceParam{ServiceName: "svc", Instances: []vo.RegisterInstanceParam{
 			instance("svc", "10.0.0.1", 80, nil), instance("svc", "10.0.0.2", 80, nil),
 		}})
@@ -176,7 +176,7 @@ func TestFailRequests(t *testing.T) {
 	t.Run("FailTimeout", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()}, func(c *constant.ClientConfig) { c.TimeoutMs = 300 })
-		undo := srv.FailRequests("InstanceRequest", FailTimeout)
+		undo := srv.FailRequests(InstanceRequest, FailTimeout)
 		start := time.Now()
 		ok, err := client.RegisterInstance(versioned("1"))
 		if ok || err == nil {
@@ -193,7 +193,7 @@ func TestFailRequests(t *testing.T) {
 	t.Run("FailLateAnswer", func(t *testing.T) {
 		srv := newServer(t)
 		client := newClient(t, []string{srv.Addr()})
-		undo := srv.FailRequests("InstanceRequest", FailLateAnswer)
+		undo := srv.FailRequests(InstanceRequest, FailLateAnswer)
 		done := make(chan error, 1)
 		go func() {
 			_, err := client.RegisterInstance(versioned("1"))
@@ -219,8 +219,8 @@ func TestFailRequests(t *testing.T) {
 func TestPushRaw(t *testing.T) {
 	srv := newServer(t)
 	_, w := publishedAndWatched(t, srv)
-	acks := srv.Requests("NotifySubscriberResponse")
-	setups := srv.Requests("ConnectionSetupRequest")
+	acks := srv.Requests(NotifySubscriberResponse)
+	setups := srv.Requests(ConnectionSetupRequest)
 
 	// The SDK drops a push it cannot decode, without acknowledging it. (JSON
 	// that does not even parse would crash SDK v2.3.5: see PushRaw.)
@@ -229,8 +229,8 @@ func TestPushRaw(t *testing.T) {
 	srv.PushRaw("", "", "svc", []byte(`{"name":"svc","groupName":"DEFAULT_GROUP","clusters":"","lastRefTime":99999999999999,
 		"hosts":[{"ip":"192.0.2.7","port":7,"weight":1,"healthy":true,"enabled":true}]}`))
 	eventually(t, 5*time.Second, func() bool { return w.sees("192.0.2.7:7") })
-	eventually(t, 5*time.Second, func() bool { return srv.Requests("NotifySubscriberResponse") == acks+1 })
-	if srv.Requests("ConnectionSetupRequest") != setups {
+	eventually(t, 5*time.Second, func() bool { return srv.Requests(NotifySubscriberResponse) == acks+1 })
+	if srv.Requests(ConnectionSetupRequest) != setups {
 		t.Fatal("a malformed push must not break the connection")
 	}
 }

@@ -32,7 +32,9 @@ func TestRegisterQuerySubscribeDeregister(t *testing.T) {
 		IpDeleteTimeout:           30000,
 		InstanceHeartBeatTimeOut:  15000,
 	}
-	if got := srv.Instances("", "", "orders"); !reflect.DeepEqual(got, []model.Instance{want}) {
+	held := Instance{ID: want.InstanceId, IP: want.Ip, Port: want.Port, Weight: want.Weight, Healthy: want.Healthy, Enabled: want.Enable,
+		Ephemeral: want.Ephemeral, Cluster: want.ClusterName, Metadata: want.Metadata}
+	if got := srv.Instances("", "", "orders"); !reflect.DeepEqual(got, []Instance{held}) {
 		t.Fatalf("server holds %+v, want %+v", got, want)
 	}
 
@@ -202,7 +204,7 @@ func TestDisabledInstancesAreStoredButNotServed(t *testing.T) {
 	disabled := instance("svc", "10.0.0.1", 80, nil)
 	disabled.Enable = false
 	register(t, client, disabled)
-	if got := srv.Instances("", "", "svc"); len(got) != 1 || got[0].Enable {
+	if got := srv.Instances("", "", "svc"); len(got) != 1 || got[0].Enabled {
 		t.Fatalf("server holds %+v, want the disabled instance", got)
 	}
 	// Like Java, subscribers only get enabled instances.
@@ -219,10 +221,10 @@ func TestNamespacesAreIsolated(t *testing.T) {
 	register(t, public, instance("svc", "10.0.0.1", 80, nil))
 	register(t, dev, instance("svc", "10.0.0.2", 80, nil))
 
-	if !sameAddrs(srv.Instances("public", "", "svc"), "10.0.0.1:80") || !sameAddrs(srv.Instances("dev", "", "svc"), "10.0.0.2:80") {
+	if !sameHeld(srv.Instances("public", "", "svc"), "10.0.0.1:80") || !sameHeld(srv.Instances("dev", "", "svc"), "10.0.0.2:80") {
 		t.Fatalf("public %+v, dev %+v", srv.Instances("public", "", "svc"), srv.Instances("dev", "", "svc"))
 	}
-	if !sameAddrs(srv.Instances("", "DEFAULT_GROUP", "svc"), "10.0.0.1:80") {
+	if !sameHeld(srv.Instances("", "DEFAULT_GROUP", "svc"), "10.0.0.1:80") {
 		t.Fatalf(`namespace "" must be "public"`)
 	}
 	got, err := dev.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: "svc"})

@@ -45,7 +45,7 @@ func TestSetupWithoutLabelsIsNotTaken(t *testing.T) {
 	r := dialUnregistered(t, srv)
 	bare, _ := json.Marshal(rpc_request.NewConnectionSetupRequest())
 	r.openStreamWith(t, bare)
-	eventually(t, 5*time.Second, func() bool { return srv.Requests("ConnectionSetupRequest") == 1 })
+	eventually(t, 5*time.Second, func() bool { return srv.Requests(ConnectionSetupRequest) == 1 })
 	got := r.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil)
 	if got.ErrorCode != codeUnregistered {
 		t.Fatalf("health check after a setup without labels: %s", got.Body)

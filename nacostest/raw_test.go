@@ -240,11 +240,11 @@ func TestServerCheckAndHealthCheck(t *testing.T) {
 		t.Fatalf("ServerCheckResponse %s has no connectionId", check.Body)
 	}
 	mustSucceed(t, raw.call(t, "HealthCheckRequest", rpc_request.NewHealthCheckRequest(), nil), "HealthCheckResponse")
-	if srv.Connections() != 1 || srv.Requests("ServerCheckRequest") != 1 || srv.Requests("HealthCheckRequest") != 1 {
-		t.Fatalf("connections %d, requests %d/%d", srv.Connections(), srv.Requests("ServerCheckRequest"), srv.Requests("HealthCheckRequest"))
+	if srv.Connections() != 1 || srv.Requests(ServerCheckRequest) != 1 || srv.Requests(HealthCheckRequest) != 1 {
+		t.Fatalf("connections %d, requests %d/%d", srv.Connections(), srv.Requests(ServerCheckRequest), srv.Requests(HealthCheckRequest))
 	}
 	srv.ResetCounters()
-	if srv.Requests("ServerCheckRequest") != 0 {
+	if srv.Requests(ServerCheckRequest) != 0 {
 		t.Fatal("ResetCounters kept a count")
 	}
 }

@@ -8,7 +8,8 @@
 // (server check, connection setup, health checks, register, deregister,
 // batch register, subscribe with pushes, service query, service list; config
 // query, publish with compare-and-swap by md5, remove, batch listen, and
-// ConfigChangeNotifyRequest pushes) and answers the HTTP login. It keeps the
+// ConfigChangeNotifyRequest pushes) and answers the HTTP login, the server
+// state and the namespace listing (AddNamespace). It keeps the
 // rules of the Java server, 2.3 to 2.5: a connection holds one publication
 // per service, ephemeral instances die with their connection, every change
 // pushes the full instance list to every subscriber, subscribers never see
@@ -26,7 +27,7 @@
 // probes connections idle for 20 s with ClientDetectionRequest, closing those
 // that do not answer (WithClientDetection).
 //
-// For tests it adds helpers (PublishConfig, Config, RemoveConfig),
+// For tests it adds helpers (PublishConfig, Config, RemoveConfig, AddNamespace),
 // introspection (Instances, Services, Subscribers, ConfigListeners,
 // Connections, Requests, HeldAnswers) and faults (Restart, DropConnections,
 // HoldPushes, SetPushDelay, FailRequests, PushRaw). NewCluster starts servers
@@ -142,9 +143,10 @@ type Server struct {
 
 // backend is the state that the members of a Cluster share.
 type backend struct {
-	store   *store
-	auth    *authority
-	configs *configStore
+	store      *store
+	auth       *authority
+	configs    *configStore
+	namespaces namespaces
 }
 
 // Option configures a Server or a Cluster.
@@ -493,11 +495,11 @@ func (s *Server) openConnections() []*connection {
 
 // Requests returns how many payloads of this metadata.type the server has
 // received since it started or since ResetCounters: unary requests
-// ("InstanceRequest", "SubscribeServiceRequest", "HealthCheckRequest", ...)
-// as well as stream messages ("ConnectionSetupRequest",
-// "NotifySubscriberResponse" for each acknowledged push).
-func (s *Server) Requests(requestType string) int64 {
-	return s.counters.get(requestType)
+// (InstanceRequest, SubscribeServiceRequest, HealthCheckRequest, ...) as well
+// as stream messages (ConnectionSetupRequest, NotifySubscriberResponse for
+// each acknowledged push).
+func (s *Server) Requests(requestType RequestType) int64 {
+	return s.counters.get(string(requestType))
 }
 
 // ResetCounters sets every Requests count back to zero.
@@ -509,12 +511,16 @@ func (s *Server) ResetCounters() {
 // payloads (requests or stream messages, by metadata.type; any, when none is
 // named) and has had none of them in hand. Tests wait for it where
 // nacos-sdk-go gives no sign that it is done: once its clients are connected
-// again after a fault, Idle("InstanceRequest", "BatchInstanceRequest",
-// "SubscribeServiceRequest") means they have redone their registrations and
+// again after a fault, Idle(d, InstanceRequest, BatchInstanceRequest,
+// SubscribeServiceRequest) means they have redone their registrations and
 // subscriptions, and whatever registered again after them has too, while
 // pollers (a ServiceListRequest a second) may go on.
-func (s *Server) Idle(d time.Duration, requestTypes ...string) bool {
-	return s.counters.idle(d, requestTypes)
+func (s *Server) Idle(d time.Duration, requestTypes ...RequestType) bool {
+	types := make([]string, len(requestTypes))
+	for i, t := range requestTypes {
+		types[i] = string(t)
+	}
+	return s.counters.idle(d, types)
 }
 
 type counters struct {

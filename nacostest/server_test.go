@@ -21,7 +21,7 @@ func TestCloseLeavesNoGoroutineOfThisPackage(t *testing.T) {
 	watch(t, reader, "svc")
 	srv.HoldPushes()
 	register(t, publisher, instance("svc", "10.0.0.1", 80, nil))
-	srv.FailRequests("ServiceListRequest", FailTimeout)
+	srv.FailRequests(ServiceListRequest, FailTimeout)
 	held := sendServiceList(t, srv)
 
 	srv.Close()
@@ -83,19 +83,19 @@ func TestIdleWatchesTheNamedRequests(t *testing.T) {
 	if !srv.Idle(time.Hour) {
 		t.Fatal("a server that received nothing is not idle")
 	}
-	undo := srv.FailRequests("ServiceListRequest", FailTimeout)
+	undo := srv.FailRequests(ServiceListRequest, FailTimeout)
 	answered := sendServiceList(t, srv)
 	// The request stays in hand: Idle does not count the time since it arrived.
 	never(t, 100*time.Millisecond, func() bool {
-		return srv.Idle(10*time.Millisecond, "ServiceListRequest") || srv.Idle(10*time.Millisecond)
+		return srv.Idle(10*time.Millisecond, ServiceListRequest) || srv.Idle(10*time.Millisecond)
 	})
-	if !srv.Idle(0, "InstanceRequest", "SubscribeServiceRequest") {
+	if !srv.Idle(0, InstanceRequest, SubscribeServiceRequest) {
 		t.Fatal("not idle for requests that never came")
 	}
 	undo()
 	<-answered
-	eventually(t, 5*time.Second, func() bool { return srv.Idle(50*time.Millisecond, "ServiceListRequest") })
-	if srv.Idle(time.Hour, "ServiceListRequest") {
+	eventually(t, 5*time.Second, func() bool { return srv.Idle(50*time.Millisecond, ServiceListRequest) })
+	if srv.Idle(time.Hour, ServiceListRequest) {
 		t.Fatal("idle for an hour after a request answered just now")
 	}
 }
@@ -114,6 +114,6 @@ func sendServiceList(t *testing.T, srv *Server) <-chan struct{} {
 		defer raw.conn.Close()
 		_, _ = raw.send(context.Background(), "ServiceListRequest", []byte(`{"namespace":"public"}`), nil)
 	}()
-	eventually(t, 5*time.Second, func() bool { return srv.Requests("ServiceListRequest") == 1 })
+	eventually(t, 5*time.Second, func() bool { return srv.Requests(ServiceListRequest) == 1 })
 	return answered
 }

@@ -410,22 +410,38 @@ func metadataMillis(metadata map[string]string, key string, fallback int) int {
 	return n
 }
 
+// Instance is an instance as the server holds it.
+type Instance struct {
+	ID        string // Nacos's instanceId: ip#port#cluster#group@@service
+	IP        string
+	Port      uint64
+	Weight    float64
+	Healthy   bool
+	Enabled   bool
+	Ephemeral bool
+	Cluster   string
+	Metadata  map[string]string
+}
+
 // Instances returns the instances the service holds right now, disabled ones
 // included (subscribers do not see those), sorted by ip, port, then metadata.
 // Namespace "" means "public", group "" means DEFAULT_GROUP. The result is a
 // copy.
-func (s *Server) Instances(namespace, group, service string) []model.Instance {
+func (s *Server) Instances(namespace, group, service string) []Instance {
 	st := s.backend.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	svc := st.services[newServiceKey(namespace, group, service)]
 	if svc == nil {
-		return []model.Instance{}
+		return []Instance{}
 	}
-	instances := make([]model.Instance, len(svc.hosts))
+	instances := make([]Instance, len(svc.hosts))
 	for i, e := range svc.hosts {
-		instances[i] = e.instance
-		instances[i].Metadata = maps.Clone(e.instance.Metadata)
+		in := e.instance
+		instances[i] = Instance{
+			ID: in.InstanceId, IP: in.Ip, Port: in.Port, Weight: in.Weight, Healthy: in.Healthy, Enabled: in.Enable,
+			Ephemeral: in.Ephemeral, Cluster: in.ClusterName, Metadata: maps.Clone(in.Metadata),
+		}
 	}
 	return instances
 }

@@ -30,7 +30,7 @@ func TestWatchIsBoundedWhileAListenRoundIsStuck(t *testing.T) {
 	s := env.source(t, []string{"app.yaml"}, with(TimeoutKey{}, stallTimeout), withLogger(log))
 	read(t, s)
 
-	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailTimeout)
+	undo := srv.FailRequests(nacostest.ConfigBatchListenRequest, nacostest.FailTimeout)
 	defer undo()
 	start := time.Now()
 	w, err := s.Watch()
@@ -62,11 +62,11 @@ func TestCloseIsBoundedWhileAListenRoundIsStuck(t *testing.T) {
 	watch(t, s)
 	c := s.currentClient()
 
-	listens := srv.Requests("ConfigBatchListenRequest")
-	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailTimeout)
+	listens := srv.Requests(nacostest.ConfigBatchListenRequest)
+	undo := srv.FailRequests(nacostest.ConfigBatchListenRequest, nacostest.FailTimeout)
 	defer undo()
 	env.Publish(t, "app.yaml", "v: 1") // Nacos pushes; the SDK's next round asks about it
-	eventually(t, changeWithin, func() bool { return srv.Requests("ConfigBatchListenRequest") > listens }, "the SDK asked nothing after the change")
+	eventually(t, changeWithin, func() bool { return srv.Requests(nacostest.ConfigBatchListenRequest) > listens }, "the SDK asked nothing after the change")
 	start := time.Now()
 	s.Close()
 	if took := time.Since(start); took > withinStall {

@@ -52,7 +52,7 @@ func TestChangeWhileDisconnectedIsDelivered(t *testing.T) {
 
 func changeWhileDisconnectedIsDelivered(t *testing.T) {
 	srv, _, nextValues := watching(t)
-	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailTimeout)
+	undo := srv.FailRequests(nacostest.ConfigBatchListenRequest, nacostest.FailTimeout)
 	srv.DropConnections()
 	if n := srv.ConfigListeners("", "", "app.yaml"); n != 0 {
 		t.Fatalf("%d listeners after the drop", n)

@@ -1,6 +1,7 @@
 package configsource
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -78,6 +79,8 @@ import (
 // configClient is a nacos-sdk-go config client, with the workarounds above.
 type configClient struct {
 	sdk         config_client.IConfigClient
+	diag        *sdkclient.Diagnoser // says why Nacos is unreachable
+	health      *sdkclient.Health    // follows whether Nacos answers, and logs it
 	namespace   string
 	group       string
 	timeout     time.Duration
@@ -108,7 +111,7 @@ type sdkCache interface {
 // timeout, for each server).
 func newConfigClient(s *settings) (*configClient, error) {
 	sdkclient.InstallLogger(s.sdkSettings, s.log)
-	if err := sdkclient.CheckLogin(s.sdkSettings, s.servers); err != nil {
+	if err := sdkclient.CheckLogin(s.sdkSettings, s.servers, sdkclient.ConfigEnv); err != nil {
 		return nil, fmt.Errorf("nacos: %w", err)
 	}
 	cc := s.sdkSettings
@@ -120,10 +123,11 @@ func newConfigClient(s *settings) (*configClient, error) {
 		return nil, fmt.Errorf("nacos: create config client: %w", err)
 	}
 	c := &configClient{
-		sdk: sdk, namespace: s.sdkSettings.NamespaceId, group: s.group, timeout: s.timeout, log: s.log,
+		sdk: sdk, diag: s.diagnoser(), namespace: s.sdkSettings.NamespaceId, group: s.group, timeout: s.timeout, log: s.log,
 		listened: map[string]vo.Listener{}, recheckMe: make(chan struct{}, 1),
 		done: make(chan struct{}), ended: make(chan struct{}),
 	}
+	c.health = sdkclient.NewHealth("the config source's watches keep trying (a Read or Write fails until then)", c.diag, s.log)
 	c.listenCache, _ = sdkclient.Field(sdk, listenCachePath...).(sdkCache)
 	c.listenNow, _ = sdkclient.Field(sdk, wakePath...).(chan struct{})
 	if c.listenCache == nil || c.listenNow == nil {
@@ -169,13 +173,16 @@ const queryAgainAfter = 200 * time.Millisecond
 // get returns the content of dataID, "" if it does not exist. Each query waits at most
 // the timeout; one refused for the rate limit or because the config is being written
 // (both answered at once) is asked again every queryAgainAfter, until the timeout has
-// passed since the first.
+// passed since the first. An unreachable Nacos is an sdkclient.UnreachableError, which
+// says why.
 func (c *configClient) get(dataID string) (string, error) {
 	deadline := time.Now().Add(c.timeout)
 	for {
-		done := sdkclient.UseClientMap()
-		content, err := c.sdk.GetConfig(vo.ConfigParam{DataId: dataID, Group: c.group})
-		done()
+		var content string
+		err := c.bounded(deadline, func() (err error) {
+			content, err = c.sdk.GetConfig(vo.ConfigParam{DataId: dataID, Group: c.group})
+			return err
+		})
 		left := time.Until(deadline)
 		if err == nil || !strings.Contains(err.Error(), limited) && !strings.Contains(err.Error(), modified) || left <= 0 {
 			return content, err
@@ -191,11 +198,59 @@ func (c *configClient) get(dataID string) (string, error) {
 }
 
 // publish stores content as dataID's, of the format; false is a refusal the SDK gives
-// no reason for. It waits at most the SDK's request timeout.
-func (c *configClient) publish(dataID, content, format string) (bool, error) {
+// no reason for. It waits at most the timeout.
+func (c *configClient) publish(dataID, content, format string) (ok bool, err error) {
+	err = c.bounded(time.Now().Add(c.timeout), func() (err error) {
+		ok, err = c.sdk.PublishConfig(vo.ConfigParam{DataId: dataID, Group: c.group, Content: content, Type: format})
+		return err
+	})
+	return ok, err
+}
+
+// bounded runs an SDK request, waiting for it until deadline. The SDK's first request
+// of a client connects, which it cannot cut short: against a server that takes
+// connections and never answers that takes three times its own gRPC timeout (9 s). A
+// request still under way at the deadline goes on in the background (the client's
+// shutdown waits for it, see sdkclient.Shutdown). The outcome is told to the health,
+// and an unreachable Nacos, or no answer in time, says why.
+func (c *configClient) bounded(deadline time.Time, request func() error) error {
+	answered := make(chan error, 1)
+	if !c.health.Answered() {
+		defer c.diag.StartAfter()() // why, if no answer comes in time
+	}
 	done := sdkclient.UseClientMap()
-	defer done()
-	return c.sdk.PublishConfig(vo.ConfigParam{DataId: dataID, Group: c.group, Content: content, Type: format})
+	go func() {
+		defer done()
+		answered <- request()
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-answered:
+		if !sdkclient.IsUnreachable(err) {
+			c.health.Succeeded() // an answer, a refusal included
+			return err
+		}
+	case <-timer.C:
+	}
+	c.health.Failed()
+	var cause error
+	if err != nil {
+		cause = sdkCause(err)
+	}
+	return c.diag.Explain(cause, deadline)
+}
+
+// sdkCause is the innermost error err wraps: the SDK's own, as it said it.
+func sdkCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }
 
 // listen makes the SDK call onChange with the content of dataID after every change
@@ -394,6 +449,8 @@ func (c *configClient) await(what string) { c.awaiting.Store(&what) }
 // listen loop left, for at most the timeout.
 func (c *configClient) shutdown(rechecked <-chan struct{}) {
 	defer close(c.ended)
+	c.health.Stop()
+	defer func() { <-c.health.Ended() }()
 	bound := c.idleWithin()
 	expired := make(chan struct{})
 	limit := time.AfterFunc(bound, func() { close(expired) })

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -61,6 +62,16 @@ type settings struct {
 	required     bool
 	keepOnDelete bool
 	log          logging.Logger
+
+	diagOnce sync.Once
+	diag     *sdkclient.Diagnoser
+}
+
+// diagnoser probes the servers when the SDK says Nacos is unreachable without saying why;
+// the clients of a source share it.
+func (s *settings) diagnoser() *sdkclient.Diagnoser {
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.sdkSettings, sdkclient.ConfigEnv) })
+	return s.diag
 }
 
 // newSettings validates o and fills in the defaults.
@@ -73,7 +84,10 @@ func newSettings(o Options) (*settings, error) {
 	if s.log == nil {
 		s.log = logging.Discard
 	}
+	env := sdkclient.ConfigEnv
 	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
+		s.group = v
+	} else if v, _, ok := env.OwnVar("GROUP"); ok {
 		s.group = v
 	}
 	if err := sdkclient.CheckGroup(s.group); err != nil {
@@ -104,11 +118,23 @@ func newSettings(o Options) (*settings, error) {
 	}
 	s.required, _ = ctx.Value(RequiredKey{}).(bool)
 	s.keepOnDelete, _ = ctx.Value(KeepOnDeleteKey{}).(bool)
-	addrs, _ := ctx.Value(AddressKey{}).([]string)
-	timeout, _ := ctx.Value(TimeoutKey{}).(time.Duration)
+	addrs, given := ctx.Value(AddressKey{}).([]string)
+	if !given {
+		addrs = env.Addrs()
+	}
+	timeout, given := ctx.Value(TimeoutKey{}).(time.Duration)
+	if !given {
+		d, ok, err := env.Duration("TIMEOUT")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			timeout = d
+		}
+	}
 	tlsConfig, _ := ctx.Value(TLSConfigKey{}).(*tls.Config)
 	var err error
-	s.servers, s.sdkSettings, err = sdkclient.Build(ctx, sdkclient.Connection{Addrs: addrs, Timeout: timeout, TLSConfig: tlsConfig})
+	s.servers, s.sdkSettings, err = sdkclient.Build(ctx, sdkclient.Connection{Addrs: addrs, Timeout: timeout, TLSConfig: tlsConfig, Env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -140,4 +166,22 @@ func checkDataID(id string) error {
 
 func (s *settings) logf(level logging.Level, format string, args ...any) {
 	logging.Logf(s.log, level, format, args...)
+}
+
+// hinted is an error with what to check added.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() + e.hint }
+func (e *hinted) Unwrap() error { return e.err }
+
+// withAuthHint adds, to a refusal about credentials or permissions, whether
+// credentials were given and what to set.
+func (s *settings) withAuthHint(err error) error {
+	if err == nil || sdkclient.IsUnreachable(err) || !sdkclient.LooksLikeAuth(err.Error()) {
+		return err
+	}
+	return &hinted{err, s.diagnoser().AuthHint()}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/micro-registry/nacos/internal/configformat"
 	"github.com/micro-registry/nacos/internal/logging"
+	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
 // ErrClosed is the answer of Read, Write and Watch once the source is closed.
@@ -193,7 +194,7 @@ func (s *Source) fetch(c *configClient, strict bool) (map[string]dataState, erro
 	for _, id := range set.dataIDs {
 		content, err := c.get(id)
 		if err != nil {
-			return nil, fmt.Errorf("nacos: read dataId %q in group %q: %v", id, set.group, err)
+			return nil, fmt.Errorf("nacos: read dataId %q in group %q: %w", id, set.group, set.withAuthHint(err))
 		}
 		if content == "" && set.required && strict {
 			return nil, fmt.Errorf("nacos: dataId %q in group %q of namespace %q does not exist, and WithRequired is set",
@@ -243,8 +244,14 @@ func (s *Source) Write(cs *ChangeSet) error {
 	}
 	defer s.release()
 	ok, err := c.publish(id, content, set.formats[id])
-	if err != nil || !ok {
-		return fmt.Errorf("nacos: write dataId %q in group %q: Nacos refused: %v", id, set.group, err)
+	switch {
+	case sdkclient.IsUnreachable(err):
+		return fmt.Errorf("nacos: write dataId %q in group %q: %w", id, set.group, err)
+	case err != nil:
+		return fmt.Errorf("nacos: write dataId %q in group %q: Nacos refused: %w", id, set.group, set.withAuthHint(err))
+	case !ok:
+		return fmt.Errorf("nacos: write dataId %q in group %q: Nacos refused, and nacos-sdk-go does not pass on why (a permission, or content Nacos does not take)%s",
+			id, set.group, set.diagnoser().AuthHint())
 	}
 	return nil
 }

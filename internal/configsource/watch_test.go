@@ -175,13 +175,13 @@ func changePushedDuringAListenRound(t *testing.T, opts ...option) {
 	s := env.source(t, []string{a, b}, opts...)
 	w := watch(t, s)
 
-	undo := srv.FailRequests("ConfigBatchListenRequest", nacostest.FailLateAnswer)
+	undo := srv.FailRequests(nacostest.ConfigBatchListenRequest, nacostest.FailLateAnswer)
 	defer undo()
-	acks := srv.Requests("NotifySubscriberResponse") // the SDK acknowledges every push so
+	acks := srv.Requests(nacostest.NotifySubscriberResponse) // the SDK acknowledges every push so
 	env.Publish(t, a, "a: 1")
 	eventually(t, changeWithin, func() bool { return srv.HeldAnswers() == 1 }, "the SDK asked nothing about %s's change", a)
 	env.Publish(t, b, "b: 1")
-	eventually(t, changeWithin, func() bool { return srv.Requests("NotifySubscriberResponse") == acks+2 }, "the SDK did not take %s's push", b)
+	eventually(t, changeWithin, func() bool { return srv.Requests(nacostest.NotifySubscriberResponse) == acks+2 }, "the SDK did not take %s's push", b)
 	undo()
 
 	deadline := time.Now().Add(changeWithin)

@@ -1,11 +1,11 @@
 package core
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/micro-registry/nacos/internal/logging"
 	"github.com/micro-registry/nacos/internal/naming"
+	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
 // The registry's client is built in the background and switched without holding any
@@ -13,17 +13,19 @@ import (
 // client being built at most the timeout. These fields of Registry are guarded by its
 // mu.
 type connection struct {
-	client  naming.Client // the current client; nil until the first is built
-	build   *clientBuild  // a client being built, if any
-	built   *clientBuild  // the last build started, under way or ended
-	running bool          // the publisher's and the subscriptions' loops run
+	client  naming.Client     // the current client; nil until the first is built
+	health  *sdkclient.Health // follows client's connection; nil with it
+	build   *clientBuild      // a client being built, if any
+	built   *clientBuild      // the last build started, under way or ended
+	running bool              // the publisher's and the subscriptions' loops run
 }
 
 // clientBuild is a client being built.
 type clientBuild struct {
 	settings *Settings
-	done     chan struct{} // closed once built or failed
-	err      error         // set before done is closed
+	health   *sdkclient.Health // follows the client built, from the start of the build
+	done     chan struct{}     // closed once built or failed
+	err      error             // set before done is closed
 }
 
 // connect starts building the first client, if there is none and none is being built.
@@ -58,6 +60,7 @@ func (r *Registry) namingClient() (naming.Client, *Settings, error) {
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(s.Timeout())
+			defer s.diagnoser().StartAfter()() // why, if the client does not come in time
 		}
 		r.mu.Unlock()
 		wait := time.NewTimer(time.Until(deadline))
@@ -71,7 +74,8 @@ func (r *Registry) namingClient() (naming.Client, *Settings, error) {
 			wait.Stop()
 			return nil, nil, ErrClosed
 		case <-wait.C:
-			return nil, nil, fmt.Errorf("nacos: no connection to Nacos (%s) after %v (the registry keeps trying)", b.settings.addrs(), b.settings.Timeout())
+			b.health.Failed()
+			return nil, nil, &opError{op: "connect to Nacos", err: b.settings.diagnoser().Explain(nil, deadline), retrying: true}
 		}
 	}
 }
@@ -99,6 +103,7 @@ func (r *Registry) lastBuild() *clientBuild {
 // held.
 func (r *Registry) startBuild() *clientBuild {
 	b := &clientBuild{settings: r.settings, done: make(chan struct{})}
+	b.health = sdkclient.NewHealth("the registry keeps trying", b.settings.diagnoser(), b.settings.log)
 	r.build, r.built = b, b
 	// Not one of the goroutines Close waits for: the SDK's connect cannot be cut short,
 	// and a client built after Close is closed at once.
@@ -124,7 +129,7 @@ func (r *Registry) startBuild() *clientBuild {
 func (r *Registry) runBuild(b *clientBuild) {
 	c, err := r.dial(b.settings, r.pub.reconnect)
 	if err != nil {
-		err = fmt.Errorf("nacos: connect to Nacos (%s): %w", b.settings.addrs(), err)
+		err = opErr(err, "connect to Nacos (%s)", b.settings.addrs())
 	}
 	r.mu.Lock()
 	wanted := r.build == b && !r.closed
@@ -132,19 +137,29 @@ func (r *Registry) runBuild(b *clientBuild) {
 		r.build = nil
 	}
 	var old naming.Client
+	var oldHealth *sdkclient.Health
 	if wanted && err == nil {
 		old, r.client = r.client, c
+		oldHealth, r.health = r.health, b.health
 	}
 	r.mu.Unlock()
 	b.err = err
 	close(b.done)
 	switch {
 	case err != nil:
+		b.health.Stop()
 		b.settings.logf(logging.DebugLevel, "%v", err)
 		return
 	case !wanted: // closed, or replaced by a newer Init
+		b.health.Stop()
 		<-c.Close()
 		return
+	}
+	if oldHealth != nil {
+		oldHealth.Stop()
+	}
+	if cc, ok := c.(interface{ Connected() bool }); ok {
+		b.health.Follow(cc.Connected)
 	}
 	adopted := r.pub.setClient(c)
 	r.subs.wakeUp()
@@ -175,8 +190,14 @@ func (r *Registry) Close() error {
 	}
 	r.closed = true
 	close(r.done)
-	c := r.client
-	r.client, r.build = nil, nil
+	c, h, b := r.client, r.health, r.build
+	r.client, r.health, r.build = nil, nil, nil
+	if h != nil {
+		h.Stop()
+	}
+	if b != nil {
+		b.health.Stop()
+	}
 	ws := make([]*Watcher, 0, len(r.watchers))
 	for w := range r.watchers {
 		ws = append(ws, w)
@@ -195,6 +216,9 @@ func (r *Registry) Close() error {
 		if c != nil {
 			<-c.Close()
 		}
+		if h != nil {
+			<-h.Ended()
+		}
 	}()
 	wait := time.NewTimer(timeout)
 	defer wait.Stop()
@@ -208,3 +232,59 @@ func (r *Registry) Close() error {
 // Ended is closed once a closed registry has ended everything it ran: its goroutines and
 // its client. Close waits for that at most the timeout.
 func (r *Registry) Ended() <-chan struct{} { return r.ended }
+
+// connected says whether there is a client and it says its connection is up (a client
+// that cannot tell is taken at its word).
+func (r *Registry) connected() bool {
+	c := r.currentClient()
+	if c == nil {
+		return false
+	}
+	cc, ok := c.(interface{ Connected() bool })
+	return !ok || cc.Connected()
+}
+
+// healthNow returns what follows the connection of the client, or of the one being
+// built; nil if there is neither.
+func (r *Registry) healthNow() *sdkclient.Health {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	switch {
+	case r.health != nil:
+		return r.health
+	case r.build != nil:
+		return r.build.health
+	}
+	return nil
+}
+
+// reached tells the health what a request's outcome says of the connection: nil is an
+// answer, an unreachable error none; other errors are Nacos answering.
+func (r *Registry) reached(err error) {
+	h := r.healthNow()
+	switch {
+	case h == nil:
+	case err == nil || !naming.IsUnreachable(err):
+		h.Succeeded()
+	default:
+		h.Failed()
+	}
+}
+
+// explain turns an error that says Nacos is unreachable (or, err nil, a call that
+// timed out without an answer) into one that says why: what the address and its gRPC
+// port met when dialed, and what to check. It waits for that at most until deadline,
+// the call's; retrying says that the registry keeps trying. Other errors pass unchanged.
+func (r *Registry) explain(s *Settings, op string, err error, deadline time.Time, retrying bool) error {
+	if err != nil && !naming.IsUnreachable(err) {
+		return err
+	}
+	if h := r.healthNow(); h != nil {
+		h.Failed()
+	}
+	var cause error
+	if err != nil {
+		cause = sdkCause(err)
+	}
+	return &opError{op: op, err: s.diagnoser().Explain(cause, deadline), retrying: retrying}
+}

@@ -52,6 +52,7 @@ var (
 //     empty: dynamic service names cost nothing once deregistered.
 type publisher struct {
 	settings    func() *Settings
+	reached     func(error)   // told each request's outcome (Registry.reached); nil: nobody
 	wake        chan struct{} // one pending wake-up for run
 	reconnected atomic.Bool   // the connection is up again: retry what found it down
 	upAt        atomic.Int64  // when it was last reported up, in Unix nanoseconds
@@ -312,7 +313,11 @@ func (p *publisher) run(done <-chan struct{}) {
 	for {
 		j, wait := p.next(time.Now())
 		if j != nil {
-			p.finish(j, j.client.Publish(j.key, j.instances, j.named))
+			err := j.client.Publish(j.key, j.instances, j.named)
+			if p.reached != nil {
+				p.reached(err)
+			}
+			p.finish(j, err)
 			select {
 			case <-done:
 				return
@@ -468,7 +473,7 @@ func (p *publisher) finish(j *job, err error) {
 			delete(p.services, j.key) // confirmed empty: forgotten
 		}
 	case naming.IsRefusal(err):
-		err = wrapErr(j, err)
+		err = s.withAuthHint(wrapErr(j, err))
 		waited := len(pub.waiters) > 0
 		pub.answer(j.gen, err)
 		if pub.gen != j.gen {
@@ -499,8 +504,8 @@ func (p *publisher) finish(j *job, err error) {
 		pub.retryAt = time.Now().Add(min(delay, lastRetry))
 		p.retryNoLater(pub.retryAt)
 		level := logging.DebugLevel
-		if pub.failures == 1 && len(pub.waiters) == 0 {
-			level = logging.WarnLevel
+		if pub.failures == 1 && len(pub.waiters) == 0 && !pub.unreachable {
+			level = logging.WarnLevel // an unreachable Nacos is the connection's health's to log
 		}
 		s.logf(level, "%v (attempt %d; trying again in %v)", err, pub.failures, time.Until(pub.retryAt).Round(time.Second))
 		pub.answer(j.gen, pub.failure)
@@ -569,7 +574,7 @@ func wrapErr(j *job, err error) error {
 	if len(j.instances) == 0 {
 		what = "deregister"
 	}
-	return fmt.Errorf("nacos: %s service %q (group %q): %w", what, j.key.Name, j.key.Group, err)
+	return opErr(err, "%s service %q (group %q)", what, j.key.Name, j.key.Group)
 }
 
 // retrying says, of an error that is not a refusal, that the registry keeps trying.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/micro-registry/nacos/internal/logging"
 	"github.com/micro-registry/nacos/internal/naming"
+	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/micro-registry/nacos/internal/wire"
 )
 
@@ -55,6 +56,7 @@ type Registry struct {
 func New(dial Dialer) *Registry {
 	r := &Registry{dial: dial, done: make(chan struct{}), ended: make(chan struct{}), watchers: map[*Watcher]bool{}}
 	r.pub = newPublisher(r.currentSettings)
+	r.pub.reached = r.reached
 	r.subs = newSubscriptions(r.currentSettings, r.currentClient)
 	return r
 }
@@ -161,11 +163,17 @@ func (r *Registry) Register(s *wire.Service, ttl time.Duration, ctx context.Cont
 }
 
 // await waits for the outcome of a change at most the timeout. A build of the client
-// that fails meanwhile is the outcome: nothing can be published without a client.
+// that fails meanwhile is the outcome: nothing can be published without a client. An
+// outcome that says Nacos is unreachable, or none in time, says why (see explain).
 func (r *Registry) await(w *waiter, s *Settings, what string, key naming.ServiceKey) error {
+	deadline := time.Now().Add(s.Timeout())
 	timer := time.NewTimer(s.Timeout())
 	defer timer.Stop()
+	op := fmt.Sprintf("%s service %q (group %q)", what, key.Name, key.Group)
 	b := r.lastBuild()
+	if !r.connected() {
+		defer s.diagnoser().StartAfter()() // why, if no answer comes in time
+	}
 	for {
 		var built <-chan struct{}
 		if b != nil {
@@ -173,12 +181,15 @@ func (r *Registry) await(w *waiter, s *Settings, what string, key naming.Service
 		}
 		select {
 		case err := <-w.done:
-			return err
+			if err != nil && naming.IsUnreachable(err) {
+				return r.explain(s, op, err, deadline, true)
+			}
+			return s.withAuthHint(err)
 		case <-r.done:
 			return ErrClosed
 		case <-built:
 			if b.err != nil {
-				return fmt.Errorf("nacos: %s service %q (group %q): %w", what, key.Name, key.Group, retrying(b.err))
+				return &opError{op: op, err: b.err, retrying: !naming.IsRefusal(b.err)}
 			}
 			b = nil
 			continue
@@ -187,9 +198,22 @@ func (r *Registry) await(w *waiter, s *Settings, what string, key naming.Service
 		break
 	}
 	if r.currentClient() == nil {
-		return fmt.Errorf("nacos: %s service %q (group %q): no connection to Nacos (%s) after %v (the registry keeps trying)", what, key.Name, key.Group, s.addrs(), s.Timeout())
+		return r.explain(s, op, nil, deadline, true)
 	}
-	return fmt.Errorf("nacos: %s service %q (group %q): Nacos did not answer within %v (the registry keeps trying)", what, key.Name, key.Group, s.Timeout())
+	// A client, and no answer: the probe says whether the server is the cause.
+	if f := s.diagnoser().Diagnose(time.Now()); !allOK(f) {
+		return r.explain(s, op, nil, deadline, true)
+	}
+	return &opError{op: op, err: fmt.Errorf("Nacos did not answer within %v, though its gRPC port answers a dial: it may be overloaded (check its log)", s.Timeout()), retrying: true}
+}
+
+func allOK(findings []sdkclient.Finding) bool {
+	for _, f := range findings {
+		if !f.OK() {
+			return false
+		}
+	}
+	return true
 }
 
 // Deregister withdraws the nodes of s (matched by version and id); the other nodes this
@@ -279,8 +303,14 @@ func (r *Registry) subscribe(key naming.ServiceKey, w *Watcher) (*subscription, 
 	if err != nil {
 		return nil, err
 	}
-	sub, _, err := r.subs.acquire(c, key, w, time.Now().Add(s.Timeout()), r.done)
-	return sub, err
+	deadline := time.Now().Add(s.Timeout())
+	sub, _, err := r.subs.acquire(c, key, w, deadline, r.done)
+	if err != nil {
+		r.reached(err)
+		return nil, s.withAuthHint(r.explain(s, fmt.Sprintf("subscribe to service %q (group %q)", key.Name, key.Group), err, deadline, false))
+	}
+	r.reached(nil)
+	return sub, nil
 }
 
 // ListServices returns every service name of the registry's group, across all pages
@@ -294,20 +324,35 @@ func (r *Registry) ListServices(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, _, err := r.namingClient()
+	c, s, err := r.namingClient()
 	if err != nil {
 		return nil, err
 	}
-	return listServiceNames(c, param)
+	return r.listServiceNames(c, s, param)
+}
+
+// listServiceNames lists service names through c, saying why if Nacos is unreachable.
+func (r *Registry) listServiceNames(c naming.Client, s *Settings, param vo.GetAllServiceInfoParam) ([]string, error) {
+	deadline := time.Now().Add(s.Timeout())
+	names, err := listServiceNames(c, param)
+	r.reached(err)
+	op := fmt.Sprintf("list services of group %q", param.GroupName)
+	switch {
+	case err == nil:
+		return names, nil
+	case naming.IsUnreachable(err):
+		return nil, r.explain(s, op, err, deadline, false)
+	}
+	return nil, s.withAuthHint(opErr(err, "%s", op))
 }
 
 // serviceNames lists every service name of a group in the registry's namespace.
 func (r *Registry) serviceNames(group string) ([]string, error) {
-	c, _, err := r.namingClient()
+	c, s, err := r.namingClient()
 	if err != nil {
 		return nil, err
 	}
-	return listServiceNames(c, vo.GetAllServiceInfoParam{GroupName: group})
+	return r.listServiceNames(c, s, vo.GetAllServiceInfoParam{GroupName: group})
 }
 
 // listServiceNames reads one page if param names one, otherwise every page.
@@ -320,7 +365,7 @@ func listServiceNames(c naming.Client, param vo.GetAllServiceInfoParam) ([]strin
 	for {
 		page, total, err := c.ServiceNames(param)
 		if err != nil {
-			return nil, fmt.Errorf("nacos: list services of group %q: %w", param.GroupName, err)
+			return nil, err
 		}
 		names = append(names, page...)
 		if onePage || len(page) < int(param.PageSize) || int64(len(names)) >= total {
@@ -369,7 +414,7 @@ func (r *Registry) startWatcher(w *Watcher, interval time.Duration) error {
 	}
 	for _, name := range names {
 		if err := w.track(naming.ServiceKey{Group: w.group, Name: name}); err != nil {
-			r.logf(logging.WarnLevel, "watcher: %v (trying again at the next discovery)", err)
+			r.logf(logging.WarnLevel, "%v (a watcher; trying again at its next discovery)", err)
 		}
 	}
 	return r.goRun(func() { w.discover(interval) })
@@ -417,7 +462,7 @@ func (r *Registry) announce(key naming.ServiceKey) {
 	_ = r.goRun(func() { // fails only once closed, when the watchers are stopped
 		for _, w := range ws {
 			if err := w.track(key); err != nil {
-				r.logf(logging.DebugLevel, "watcher: %v", err)
+				r.logf(logging.DebugLevel, "%v (a watcher)", err)
 			}
 		}
 	})

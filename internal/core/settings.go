@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -65,6 +66,9 @@ type Settings struct {
 	discoveryInterval time.Duration
 	lookupExpiry      time.Duration
 	log               logging.Logger
+
+	diagOnce sync.Once
+	diag     *sdkclient.Diagnoser // finds why Nacos is unreachable (see diagnoser)
 }
 
 // NewSettings validates o and fills in the defaults.
@@ -84,7 +88,10 @@ func NewSettings(o Options) (*Settings, error) {
 	if s.log == nil {
 		s.log = logging.Discard
 	}
+	env := sdkclient.RegistryEnv
 	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
+		s.group = v
+	} else if v, _, ok := env.OwnVar("GROUP"); ok {
 		s.group = v
 	}
 	if err := sdkclient.CheckGroup(s.group); err != nil {
@@ -92,12 +99,20 @@ func NewSettings(o Options) (*Settings, error) {
 	}
 	if v, ok := ctx.Value(ClusterKey{}).(string); ok {
 		s.cluster = v
+	} else if v, _, ok := env.OwnVar("CLUSTER"); ok {
+		s.cluster = v
 	}
 	if err := wire.CheckCluster(s.cluster); err != nil {
 		return nil, err
 	}
 	if v, ok := ctx.Value(WeightKey{}).(float64); ok {
 		s.weight = v
+	} else if v, variable, ok := env.OwnVar("WEIGHT"); ok {
+		w, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("nacos: %s=%q is not a number", variable, v)
+		}
+		s.weight = w
 	}
 	if err := checkWeight(s.weight); err != nil {
 		return nil, err
@@ -123,7 +138,7 @@ func NewSettings(o Options) (*Settings, error) {
 	s.pushEmptyProtect, _ = ctx.Value(PushEmptyProtectKey{}).(bool)
 	var err error
 	s.servers, s.client, err = sdkclient.Build(ctx, sdkclient.Connection{
-		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig,
+		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig, Env: env,
 	})
 	if err != nil {
 		return nil, err
@@ -171,4 +186,11 @@ func (s *Settings) sameClient(t *Settings) bool {
 // SDKConfig returns the SDK's server list and client configuration the settings build.
 func (s *Settings) SDKConfig() ([]constant.ServerConfig, constant.ClientConfig) {
 	return s.servers, s.client
+}
+
+// diagnoser probes the servers of the settings' client, when the SDK says Nacos is
+// unreachable without saying why.
+func (s *Settings) diagnoser() *sdkclient.Diagnoser {
+	s.diagOnce.Do(func() { s.diag = sdkclient.NewDiagnoser(s.servers, s.client, sdkclient.RegistryEnv) })
+	return s.diag
 }

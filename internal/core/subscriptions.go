@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +150,7 @@ func (s *subscriptions) acquire(c naming.Client, key naming.ServiceKey, w *Watch
 		left := s.leaving[key]
 		s.mu.Unlock()
 		if err := waitFor(left, deadline, closed); err != nil {
-			return nil, false, fmt.Errorf("nacos: subscribe to service %q (group %q): %w", key.Name, key.Group, err)
+			return nil, false, opErr(err, "subscribe to service %q (group %q)", key.Name, key.Group)
 		}
 		s.mu.Lock()
 	}
@@ -184,7 +183,7 @@ func (s *subscriptions) acquire(c naming.Client, key naming.ServiceKey, w *Watch
 	}
 	if err := waitFor(sub.ready, deadline, closed); err != nil {
 		s.release(sub, w)
-		return nil, false, fmt.Errorf("nacos: subscribe to service %q (group %q): %w", key.Name, key.Group, err)
+		return nil, false, opErr(err, "subscribe to service %q (group %q)", key.Name, key.Group)
 	}
 	return sub, created, sub.err
 }
@@ -240,7 +239,7 @@ func (s *subscriptions) subscribe(c naming.Client, sub *subscription) error {
 	sub.mu.Unlock()
 	unsubscribe, err := c.Subscribe(sub.key, func(hosts []model.Instance, stamp uint64) { s.update(sub, c, hosts, stamp) })
 	if err != nil {
-		return fmt.Errorf("nacos: subscribe to service %q (group %q): %w", sub.key.Name, sub.key.Group, err)
+		return opErr(err, "subscribe to service %q (group %q)", sub.key.Name, sub.key.Group)
 	}
 	sub.mu.Lock()
 	if sub.client == c {

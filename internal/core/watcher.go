@@ -115,12 +115,12 @@ func (w *Watcher) discover(interval time.Duration) {
 		}
 		names, err := w.reg.serviceNames(w.group)
 		if err != nil {
-			w.reg.logf(logging.DebugLevel, "watcher: listing services: %v", err)
+			w.reg.logf(logging.DebugLevel, "%v (a watcher listing services)", err)
 			continue
 		}
 		for _, name := range names {
 			if err := w.track(naming.ServiceKey{Group: w.group, Name: name}); err != nil {
-				w.reg.logf(logging.DebugLevel, "watcher: %v", err)
+				w.reg.logf(logging.DebugLevel, "%v (a watcher)", err)
 			}
 		}
 	}

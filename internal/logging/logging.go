@@ -3,7 +3,10 @@
 // implements Logger with that line's logger.
 package logging
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Level is a log level, numbered as go-micro numbers its own (v3, v4 and v5 alike).
 type Level int8
@@ -27,11 +30,23 @@ type Logger interface {
 	Log(level Level, msg string)
 }
 
-// Logf writes a line of the plugin, prefixed "nacos: ", if the level is enabled.
+// Prefix begins every line and error of the plugin, once.
+const Prefix = "nacos: "
+
+// Logf writes a line of the plugin, prefixed "nacos: " once (an error logged as the
+// line's start keeps its own prefix, not a second), if the level is enabled.
 func Logf(l Logger, level Level, format string, args ...any) {
 	if l != nil && l.Enabled(level) {
-		l.Log(level, "nacos: "+fmt.Sprintf(format, args...))
+		l.Log(level, Prefix+Unprefixed(fmt.Sprintf(format, args...)))
 	}
+}
+
+// Unprefixed is s without the "nacos: " it may begin with, however many times.
+func Unprefixed(s string) string {
+	for strings.HasPrefix(s, Prefix) {
+		s = s[len(Prefix):]
+	}
+	return s
 }
 
 // Discard is a Logger that writes nothing.

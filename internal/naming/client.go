@@ -12,6 +12,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"google.golang.org/grpc/status"
+
+	"github.com/micro-registry/nacos/internal/sdkclient"
 )
 
 // ServiceKey names a Nacos service within a client's namespace.
@@ -61,9 +63,18 @@ func IsUnreachable(err error) bool {
 	if errors.As(err, &grpc) {
 		return true
 	}
-	msg := err.Error()
-	return strings.Contains(msg, sdkNotConnected) || strings.Contains(msg, sdkNoAnswer) || errors.Is(err, ErrNoClient)
+	return sdkclient.IsUnreachable(err) || errors.Is(err, ErrNoClient)
 }
 
 // ErrNoClient says that the registry has no connection to Nacos yet.
 var ErrNoClient = errors.New("no connection to Nacos yet")
+
+// MayBeAuth says whether a refusal may be about credentials or permissions: one the SDK
+// passes on without its reason, or one whose reason says so.
+func MayBeAuth(err error) bool {
+	if err == nil || IsUnreachable(err) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, errNoReason) || sdkclient.LooksLikeAuth(msg)
+}

@@ -44,8 +44,9 @@ import (
 // SDKClient is a Client over a nacos-sdk-go naming client.
 type SDKClient struct {
 	sdk     naming_client.INamingClient
-	noBatch atomic.Bool // the server refused a batch register: it has no handler for it
-	redo    redoCache   // the SDK's registration cache for its redo; nil if unreachable
+	noBatch atomic.Bool    // the server refused a batch register: it has no handler for it
+	redo    redoCache      // the SDK's registration cache for its redo; nil if unreachable
+	rpc     *rpc.RpcClient // the SDK's connection; nil if unreachable
 	closing sync.Once
 	closed  chan struct{} // closed once the SDK client has been shut down
 	log     logging.Logger
@@ -72,7 +73,7 @@ type redoCache interface {
 func Dial(servers []constant.ServerConfig, cc constant.ClientConfig, log logging.Logger, reconnected func(lost bool)) (*SDKClient, error) {
 	sdkclient.InstallLogger(cc, log)
 	servers = append(servers[:0:0], servers...)
-	if err := sdkclient.CheckLogin(cc, servers); err != nil {
+	if err := sdkclient.CheckLogin(cc, servers, sdkclient.RegistryEnv); err != nil {
 		return nil, &RefusedError{err.Error()}
 	}
 	done := sdkclient.UseClientMap()
@@ -116,7 +117,7 @@ func (c *SDKClient) hearReconnections(reconnected func(lost bool)) {
 		})
 		return
 	}
-	c.redo = redo
+	c.redo, c.rpc = redo, rc.GetRpcClient()
 	rc.GetRpcClient().RegisterConnectionListener(&connectionListener{connected: reconnected})
 }
 
@@ -129,6 +130,10 @@ type connectionListener struct {
 
 func (l *connectionListener) OnConnected()  { l.connected(l.lost.Swap(false)) }
 func (l *connectionListener) OnDisConnect() { l.lost.Store(true) }
+
+// Connected says whether the SDK's connection is up; true when the SDK's internals
+// cannot be reached (the requests' outcomes then tell).
+func (c *SDKClient) Connected() bool { return c.rpc == nil || c.rpc.IsRunning() }
 
 // Close shuts the SDK client down, in the background (see sdkclient.Shutdown).
 //
@@ -308,12 +313,6 @@ var refusalMessages = []string{
 	"Batch registration does not allow persistent instance",
 	"Current service", // "Current service %s is persistent service, can't register ephemeral instance."
 }
-
-// Texts of the SDK's own errors for a request that got no answer (see IsUnreachable).
-const (
-	sdkNotConnected = "client not connected"
-	sdkNoAnswer     = "request fail, unknown error"
-)
 
 // errNoReason stands for a refusal the SDK passes on without its reason.
 const errNoReason = "refused by the server; nacos-sdk-go does not pass on why (Nacos refuses so a user without the permission, 403, or a parameter it does not accept, 400)"

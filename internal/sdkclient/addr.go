@@ -22,6 +22,11 @@ const (
 // ParseAddrs turns Nacos addresses into the SDK's server list. nil means
 // DefaultAddress; an empty list is an error.
 func ParseAddrs(addrs []string) ([]constant.ServerConfig, error) {
+	return parseAddrs(addrs, defaultContextPath)
+}
+
+// parseAddrs is ParseAddrs with the context path of the addresses that name none.
+func parseAddrs(addrs []string, contextPath string) ([]constant.ServerConfig, error) {
 	if addrs == nil {
 		addrs = []string{DefaultAddress}
 	}
@@ -30,7 +35,7 @@ func ParseAddrs(addrs []string) ([]constant.ServerConfig, error) {
 	}
 	servers := make([]constant.ServerConfig, 0, len(addrs))
 	for _, a := range addrs {
-		sc, err := ParseAddr(strings.TrimSpace(a))
+		sc, err := parseAddr(strings.TrimSpace(a), contextPath)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +47,11 @@ func ParseAddrs(addrs []string) ([]constant.ServerConfig, error) {
 // ParseAddr accepts host:port, a bare host (port 8848), and http:// or https:// URLs with
 // an optional context path (default /nacos).
 func ParseAddr(addr string) (constant.ServerConfig, error) {
-	sc := constant.ServerConfig{Scheme: "http", ContextPath: defaultContextPath}
+	return parseAddr(addr, defaultContextPath)
+}
+
+func parseAddr(addr, contextPath string) (constant.ServerConfig, error) {
+	sc := constant.ServerConfig{Scheme: "http", ContextPath: contextPath}
 	if addr == "" {
 		return sc, fmt.Errorf("nacos: empty address")
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	sdklog "github.com/nacos-group/nacos-sdk-go/v2/common/logger"
@@ -18,8 +19,8 @@ import (
 // WithLogDir, to the SDK's own files), once per process, when the first registry or
 // config source builds a client, unless the program installed a logger of its own in
 // the SDK (its logger.SetLogger), which is then left alone. What the plugin's logger does
-// to SDK lines, it does to every client's: credentials are blanked out, and routine
-// lines are demoted (routineSDKLines).
+// to SDK lines, it does to every client's: credentials are blanked out, and the lines
+// go to debug, but for a few rewritten in the plugin's words (actionableSDKLines).
 var sdkLoggerOnce sync.Once
 
 // InstallLogger is called before an SDK client is built, by the registry and the config
@@ -55,29 +56,96 @@ var credential = regexp.MustCompile(`(?i)((?:password|secret_?key|access_?token)
 // Redact blanks the values of credentials out of s.
 func Redact(s string) string { return credential.ReplaceAllString(s, "${1}******") }
 
-// routineSDKLines begin the formats of nacos-sdk-go v2.3.5's warnings and errors about
-// nothing wrong, which the plugin's SDK logger demotes to debug, for every client of
-// the process:
-//   - "connectionId %s received error event": a stream ending because its client closed
-//     or left it;
-//   - "out of date data received": a pushed list the SDK already had;
-//   - "%s Unsupported payload type": the SetupAckRequest that Nacos 2.3 and later send
-//     every new connection, which this SDK has no handler for (and needs none).
-var routineSDKLines = []string{"connectionId %s received error event", "out of date data received", "%s Unsupported payload type"}
+// The SDK's lines, warnings and errors included, go to debug: it reports each failed
+// request, each reconnection attempt and each redo, often with a stack trace, and the
+// plugin says what matters of them in its own words (the connection's Health, the
+// errors of the calls). The few SDK lines that tell the user something the plugin
+// cannot say otherwise are rewritten into the plugin's words and keep their level, at
+// most once per ReminderEvery for the same text (actionableSDKLines).
+
+// actionableSDKLines are the formats of nacos-sdk-go v2.3.5's lines worth a user's
+// attention, and their rewriting. msg is the formatted line, first line only.
+var actionableSDKLines = []struct {
+	prefix  string
+	rewrite func(msg string) string
+}{
+	// A refusal Nacos answered: the SDK passes on none of its reason to the caller (a
+	// request of its own, a redo or a listen round, has no caller at all).
+	{"%s request received fail response, error code: %d, result code: %d, message: [%s]", func(msg string) string {
+		req, rest, _ := strings.Cut(msg, " request received fail response, ")
+		code, reason, _ := strings.Cut(rest, ", message: [")
+		reason = strings.TrimSuffix(reason, "]")
+		if strings.HasPrefix(code, "error code: 300,") || strings.HasPrefix(reason, "config data not exist") {
+			return "" // a config that does not exist: an answer, not a refusal
+		}
+		article := "a"
+		if strings.ContainsAny(req[:min(1, len(req))], "AEIOU") {
+			article = "an"
+		}
+		return fmt.Sprintf("Nacos refused %s %s (%s): %s%s", article, req, strings.SplitN(code, ",", 2)[0], reason, authHint(reason))
+	}},
+	// Its login, when the token is renewed (the first login is checked when a client is
+	// built: CheckLogin).
+	{"login has error", func(msg string) string {
+		return "logging in to Nacos failed: " + strings.TrimSpace(strings.TrimPrefix(msg, "login has error")) + authHint("login")
+	}},
+	{"login in err:", func(msg string) string {
+		return "logging in to Nacos failed: " + strings.TrimSpace(strings.TrimPrefix(msg, "login in err:")) + authHint("login")
+	}},
+	// The AK/SK signature.
+	{"get v4 signatrue error", func(msg string) string {
+		return "signing a request with the access key failed: " + strings.TrimPrefix(msg, "get v4 signatrue error: ") +
+			": check the access key and secret key (WithAccessKey, or MICRO_REGISTRY_NACOS_ACCESS_KEY and _SECRET_KEY)"
+	}},
+}
+
+// authHint is what to check when a refusal's reason is about credentials.
+func authHint(reason string) string {
+	r := strings.ToLower(reason)
+	if strings.Contains(r, "user not found") || strings.Contains(r, "login") || strings.Contains(r, "token") ||
+		strings.Contains(r, "unknown user") || strings.Contains(r, "authori") || strings.Contains(r, "permission") || strings.Contains(r, "403") {
+		return "; check the credentials (WithAuth, or MICRO_REGISTRY_NACOS_USERNAME and MICRO_REGISTRY_NACOS_PASSWORD) and the user's permissions"
+	}
+	return ""
+}
+
+// actionable throttles the rewritten lines: when each text was last written.
+var actionable struct {
+	sync.Mutex
+	last map[string]time.Time
+}
+
+// throttled says whether msg was written less than ReminderEvery ago, and notes it
+// written now otherwise.
+func throttled(msg string, now time.Time) bool {
+	actionable.Lock()
+	defer actionable.Unlock()
+	if t, ok := actionable.last[msg]; ok && now.Sub(t) < ReminderEvery {
+		return true
+	}
+	if actionable.last == nil || len(actionable.last) > 100 {
+		actionable.last = map[string]time.Time{}
+	}
+	actionable.last[msg] = now
+	return false
+}
 
 // sdkLogger receives the SDK's log lines. It writes them to the SDK's own log file when
-// the user asked for one (WithLogDir), otherwise to the plugin's logger. The SDK reports
-// routine work at info level, so that becomes debug; its warnings and errors keep their
-// level.
+// the user asked for one (WithLogDir), as the SDK would; otherwise to the plugin's
+// logger, at debug level (trace for the SDK's debug), but for actionableSDKLines.
 type sdkLogger struct {
 	file sdklog.Logger
 	to   logging.Logger
 }
 
 func (s sdkLogger) emit(level logging.Level, format string, args []interface{}) {
-	for _, p := range routineSDKLines {
-		if strings.HasPrefix(format, p) {
-			level = logging.DebugLevel
+	var rewrite func(string) string
+	if s.file == nil && level > logging.DebugLevel {
+		level = logging.DebugLevel
+		for _, a := range actionableSDKLines {
+			if strings.HasPrefix(format, a.prefix) {
+				rewrite, level = a.rewrite, logging.WarnLevel
+			}
 		}
 	}
 	if s.file == nil && !s.to.Enabled(level) {
@@ -92,6 +160,15 @@ func (s sdkLogger) emit(level logging.Level, format string, args []interface{}) 
 	switch {
 	case s.file == nil && strings.Contains(msg, noDiskCache):
 		// the disk cache is off on purpose: see diskCacheDir
+	case rewrite != nil:
+		line, _, _ := strings.Cut(msg, "\n") // no stack trace
+		if line = rewrite(line); line == "" {
+			if s.to.Enabled(logging.DebugLevel) {
+				s.to.Log(logging.DebugLevel, "nacos-sdk: "+msg)
+			}
+		} else if !throttled(line, time.Now()) {
+			logging.Logf(s.to, level, "%s", line)
+		}
 	case s.file == nil:
 		s.to.Log(level, "nacos-sdk: "+msg)
 	case level >= logging.ErrorLevel:

@@ -27,17 +27,21 @@ func TestRedactBlanksCredentialsOnly(t *testing.T) {
 	}
 }
 
-// The SDK's routine complaints are demoted to debug; its other lines keep their level.
-func TestRoutineSDKLinesAreDemoted(t *testing.T) {
+// The SDK's lines go to debug, stack traces and all; the few that tell the user
+// something are rewritten in the plugin's words, without a stack trace, once per
+// ReminderEvery.
+func TestSDKLinesGoToDebugButTheActionable(t *testing.T) {
 	rec := &testkit.LogLines{}
 	l := sdkLogger{to: rec}
 	l.Errorf("%s Unsupported payload type", "1700000000000_127.0.0.1_50000") // SetupAckRequest of Nacos 2.3+
-	l.Errorf("connectionId %s received error event, isRunning:%v, isAbandon=%v, error=%v", "c", false, true, "EOF")
-	l.Errorf("Send request fail, request=%s", "InstanceRequest")
+	l.Errorf("Send request fail, request=%s, error=%+v", "InstanceRequest", "client not connected\ngithub.com/x.f\n\t/x.go:1")
+	for range 3 {
+		l.Warnf("%s request received fail response, error code: %d, result code: %d, message: [%s]", "InstanceRequest", 403, 500, "user not found!")
+	}
 	want := []string{
 		logging.DebugLevel.String() + " nacos-sdk: 1700000000000_127.0.0.1_50000 Unsupported payload type",
-		logging.DebugLevel.String() + " nacos-sdk: connectionId c received error event, isRunning:false, isAbandon=true, error=EOF",
-		logging.ErrorLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest",
+		logging.DebugLevel.String() + " nacos-sdk: Send request fail, request=InstanceRequest, error=client not connected\ngithub.com/x.f\n\t/x.go:1",
+		logging.WarnLevel.String() + " nacos: Nacos refused an InstanceRequest (error code: 403): user not found!; check the credentials (WithAuth, or MICRO_REGISTRY_NACOS_USERNAME and MICRO_REGISTRY_NACOS_PASSWORD) and the user's permissions",
 	}
 	if got := rec.Text(); got != strings.Join(want, "\n") {
 		t.Fatalf("logged\n%s\nwant\n%s", got, strings.Join(want, "\n"))

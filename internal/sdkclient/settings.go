@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
@@ -36,6 +37,7 @@ type Connection struct {
 	Timeout   time.Duration
 	Secure    bool
 	TLSConfig *tls.Config
+	Env       Env // the environment variables that set what no option did
 }
 
 // Build validates the options and returns the SDK's server list and client
@@ -47,11 +49,26 @@ func Build(ctx context.Context, conn Connection) ([]constant.ServerConfig, const
 	cc, given := ctx.Value(ClientConfigKey{}).(constant.ClientConfig)
 	var servers []constant.ServerConfig
 	if conn.Addrs != nil || cc.Endpoint == "" {
+		contextPath := defaultContextPath
+		if v, variable, ok := conn.Env.Conn("CONTEXT_PATH"); ok {
+			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " ?#") {
+				return nil, cc, fmt.Errorf("nacos: %s=%q is not a path (e.g. /nacos)", variable, v)
+			}
+			contextPath = strings.TrimRight(v, "/")
+		}
 		var err error
-		if servers, err = ParseAddrs(conn.Addrs); err != nil {
+		if servers, err = parseAddrs(conn.Addrs, contextPath); err != nil {
 			return nil, cc, err
 		}
 	} // else the SDK asks the address server (Aliyun MSE) for the list
+	inCode := map[any]bool{}
+	for _, k := range []any{NamespaceKey{}, AuthKey{}, AccessKeyKey{}, TLSKey{}} {
+		inCode[k] = ctx.Value(k) != nil
+	}
+	inCode[TLSKey{}] = inCode[TLSKey{}] || conn.Secure || conn.TLSConfig != nil
+	if err := applyEnv(conn.Env, &cc, inCode); err != nil {
+		return nil, cc, err
+	}
 	if v, ok := ctx.Value(NamespaceKey{}).(string); ok {
 		cc.NamespaceId = v
 	}

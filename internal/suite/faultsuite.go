@@ -50,7 +50,7 @@ func refusal(t *testing.T, line *Line) {
 	kept := service("refused-kept", "v1", "k1")
 	must(t, ok.Register(kept, 0, nil), "register")
 	eventually(t, within, func() bool { return seen(ok, "refused-kept") == "v1/k1" }, "not seen")
-	undo := srv.FailRequests("InstanceRequest", nacostest.FailRefused)
+	undo := srv.FailRequests(nacostest.InstanceRequest, nacostest.FailRefused)
 	err = ok.Register(service("refused-new", "v1", "n1"), 0, nil)
 	undo()
 	if err == nil || !strings.Contains(err.Error(), "refused by the server") || strings.Contains(err.Error(), "keeps trying") {

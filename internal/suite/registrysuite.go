@@ -70,8 +70,8 @@ func inCode(t *testing.T, line *Line) {
 	eventually(t, within, func() bool { return seen(b, "svc") == "v1/n1,v1/n3" }, "b sees %q", seenBy(b, "svc"))
 	if e.Srv != nil {
 		for _, in := range e.Srv.Instances("", "", "svc") {
-			if in.Weight != 2 || in.ClusterName != "east" {
-				t.Fatalf("instance %s:%d has weight %v and cluster %q, want 2 and east", in.Ip, in.Port, in.Weight, in.ClusterName)
+			if in.Weight != 2 || in.Cluster != "east" {
+				t.Fatalf("instance %s:%d has weight %v and cluster %q, want 2 and east", in.IP, in.Port, in.Weight, in.Cluster)
 			}
 		}
 	}

@@ -313,7 +313,14 @@ func SDKConnections(t testing.TB, addr string) int {
 // the test ends. With auth on only Nacos's admin may (the console's resources).
 func CreateNamespace(t testing.TB, addr, id string) {
 	t.Helper()
-	params := url.Values{"namespaceName": {id}, "namespaceDesc": {"created by a test of micro-registry/nacos"}}
+	CreateNamedNamespace(t, addr, id, id)
+}
+
+// CreateNamedNamespace creates a namespace of this id and display name on the Nacos at
+// addr, removed when the test ends (see CreateNamespace).
+func CreateNamedNamespace(t testing.TB, addr, id, name string) {
+	t.Helper()
+	params := url.Values{"namespaceName": {name}, "namespaceDesc": {"created by a test of micro-registry/nacos"}}
 	if IsNacos3(t, addr) {
 		params.Set("namespaceId", id)
 	} else {
