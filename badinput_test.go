@@ -503,10 +503,10 @@ func splitHostPort(addr string) (string, int, error) {
 // A push that is not JSON at all takes the process down, and nothing of ours can stop it:
 // nacos-sdk-go v2.3.5 dereferences a nil pointer while logging the decoding error
 // (GrpcClient.handleServerRequest), on its own stream goroutine, before any callback of
-// ours runs. No Nacos server sends one; the README lists it among the defects we cannot
+// ours runs. No Nacos server sends one; docs/limits.md lists it among the defects we cannot
 // work around. The test pins that in a child process: when the SDK stops crashing, the
 // child goes on to check that the watcher sees the next push, and the test fails to say
-// the README and this test need updating.
+// docs/limits.md and this test need updating.
 func TestMalformedPushCrashesTheSDK(t *testing.T) {
 	t.Parallel()
 	testkit.RunInChild(t, func(t *testing.T) {
@@ -525,7 +525,7 @@ func TestMalformedPushCrashesTheSDK(t *testing.T) {
 		switch {
 		case completed:
 			t.Fatal("nacos-sdk-go survives a push that is not JSON now, and the watcher saw the next push: " +
-				"drop the defect from the README's known limits and make this test assert the recovery")
+				"drop the defect from docs/limits.md and make this test assert the recovery")
 		case !strings.Contains(output, "panic: runtime error") || !strings.Contains(output, "(*GrpcClient).handleServerRequest"):
 			t.Fatalf("the child process did not end in the SDK's known crash:\n%s", output)
 		}

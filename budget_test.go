@@ -24,7 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// How many endpoints fit in the metadata budget (README, "The wire format").
+// How many endpoints fit in the metadata budget (docs/wire-format.md).
 
 // catalog is a go-micro handler of protobuf messages, the common case: go-micro's
 // extractor describes each message with its protoc-gen-go internals (MessageState,
@@ -157,7 +157,7 @@ func endpointsWithin(budget, most int, endpoints func(n int) []*registry.Endpoin
 }
 
 // How many endpoints fit beside a go-micro server node's metadata, in Nacos's default
-// 1024 characters and in a raised limit. Run with -v for the figures (README, "The wire
+// 1024 characters and in a raised limit. Run with -v for the figures (docs/wire-format.md, "The wire
 // format").
 func TestCodecEndpointsPerBudget(t *testing.T) {
 	t.Parallel()

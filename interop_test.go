@@ -134,7 +134,7 @@ func TestRegisterParamBadAddress(t *testing.T) {
 // Java clients and Spring Cloud Alibaba key instances by ip:port. go-micro's HTTP
 // broker registers one node per topic, all at the broker's address: Nacos keeps them all
 // (its instances differ in metadata), so a reader gets several instances with one
-// address and one instance id, told apart only by micro.id (README, "Java and Spring
+// address and one instance id, told apart only by micro.id (docs/wire-format.md, "Java and Spring
 // Cloud readers").
 func TestForeignReadersOfNodesSharingAnAddress(t *testing.T) {
 	t.Parallel()

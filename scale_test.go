@@ -17,7 +17,7 @@ import (
 
 // The scale test (issue 13): services × instances registered in batches by many
 // registries, while one registry watches every service and 100 watchers each watch one.
-// It is not part of the default run; README, "Performance", has the command and figures.
+// It is not part of the default run; docs/performance.md has the command and figures.
 var (
 	scaleTest      = flag.Bool("scale", false, "run TestScale (1,000 services of 100 instances by default; minutes)")
 	scaleServices  = flag.Int("scale.services", 1000, "services in TestScale")
@@ -75,7 +75,7 @@ func cpuSeconds() float64 {
 
 func TestScale(t *testing.T) {
 	if !*scaleTest {
-		t.Skip("the scale test; run with -scale (README, Performance)")
+		t.Skip("the scale test; run with -scale (docs/performance.md)")
 	}
 	services, perService := *scaleServices, *scaleInstances
 	total := services * perService

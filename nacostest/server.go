@@ -1,10 +1,10 @@
-// Package nacostest runs an in-process Nacos 2.x server, naming and config,
+// Package nacostest runs an in-process Nacos server, naming and config,
 // for tests, in the spirit of net/http/httptest: NewServer starts one on free
 // loopback ports, Addr says where it is, Close stops it. The unmodified
 // nacos-sdk-go v2 naming and config clients talk to it as to a real Nacos (see
 // the example).
 //
-// The server speaks the Nacos 2.x gRPC protocol as those clients use it
+// The server speaks Nacos's gRPC protocol (2.x's, which 3.x keeps) as those clients use it
 // (server check, connection setup, health checks, register, deregister,
 // batch register, subscribe with pushes, service query, service list; config
 // query, publish with compare-and-swap by md5, remove, batch listen, and
@@ -105,7 +105,7 @@ const (
 	maxMessageSize = 10 << 20
 )
 
-// Server is an in-process Nacos 2.x naming and config server. Its methods are safe for
+// Server is an in-process Nacos naming and config server. Its methods are safe for
 // concurrent use.
 type Server struct {
 	opts    options
@@ -241,8 +241,8 @@ func WithMaxConfigContent(n int) Option {
 //
 // What 3.x does and nacostest does not, with or without it: 3.x announces the
 // abilities fuzzyWatch, lock and mcp in its SetupAckRequest (nacostest serves
-// none of them), and it serves the v3 HTTP admin and client API (nacostest
-// serves no HTTP API but the login).
+// none of them), and it serves the v3 HTTP admin and client API (of HTTP,
+// nacostest serves only the login, the server state and the namespace list).
 func WithNacos3() Option {
 	return func(o *options) { o.nacos3 = true }
 }

@@ -1,5 +1,5 @@
 // Command nacos-standalone runs the nacostest server in the foreground, for
-// trying clients by hand or from other languages: a Nacos 2.x naming and
+// trying clients by hand or from other languages: a Nacos naming and
 // config server (HTTP login, server state and namespace listing on the given
 // port, gRPC on port+1000) kept in memory. It stops on SIGINT or SIGTERM.
 //
@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(stdout, "nacos-standalone: Nacos 2.x naming and config server on %s (HTTP), %s (gRPC)\n", srv.Addr(), srv.GRPCAddr())
+	fmt.Fprintf(stdout, "nacos-standalone: Nacos naming and config server on %s (HTTP), %s (gRPC)\n", srv.Addr(), srv.GRPCAddr())
 	<-ctx.Done()
 	return nil
 }

@@ -24,7 +24,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no startup line: %v (run: %v)", err, <-done)
 	}
-	// "nacos-standalone: Nacos 2.x naming and config server on HOST:PORT (HTTP), ..."
+	// "nacos-standalone: Nacos naming and config server on HOST:PORT (HTTP), ..."
 	fields := strings.Fields(line)
 	addr := fields[len(fields)-4]
 	resp, err := http.PostForm("http://"+addr+"/nacos/v1/auth/users/login", url.Values{"username": {"nacos"}, "password": {"s3cret"}})

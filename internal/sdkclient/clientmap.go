@@ -14,7 +14,7 @@ import (
 // they share this gate: a shutdown runs only while none of their builds and requests
 // is under way, and they wait while one runs (which takes no network round trip). The
 // SDK's own config listen rounds look the map up too, on its goroutine, and cannot be
-// gated: the README lists that among the defects we cannot work around.
+// gated: docs/limits.md lists that among the defects we cannot work around.
 var clientMap struct {
 	sync.Mutex           // guards users and shutdown
 	changed    sync.Cond // signalled when users or shutdown change

@@ -19,7 +19,7 @@ import (
 // means another thing to each). An option given in code wins over the environment, and
 // so does a field of WithClientConfig. Secret values never appear in an error or a log.
 //
-// Names, after the prefix (the table the README gives):
+// Names, after the prefix (the table of README.md and docs/configuration.md):
 //
 //	NAMESPACE       namespace id                 (WithNamespace)
 //	GROUP           group                        (WithGroup)

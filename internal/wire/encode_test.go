@@ -328,7 +328,7 @@ func TestCodecDecodesTheFirstReleasesForm(t *testing.T) {
 	}
 }
 
-// The packed form is ASCII and decodes with base64 and gunzip, as the README says.
+// The packed form is ASCII and decodes with base64 and gunzip, as docs/wire-format.md says.
 func TestCodecPackedFormDecodesByHand(t *testing.T) {
 	in := greeterService(2)
 	in.Metadata = map[string]string{"team": "core"}
@@ -343,7 +343,7 @@ func TestCodecPackedFormDecodesByHand(t *testing.T) {
 	want, _ := json.Marshal(serviceFields{in.Metadata, in.Endpoints})
 	for _, tool := range []string{"sh", "cut", "base64", "gunzip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s here to run the README's line", tool)
+			t.Skipf("no %s here to run docs/wire-format.md's line", tool)
 		}
 	}
 	cmd := exec.Command("sh", "-c", `printf %s "$PACKED" | cut -c4- | base64 -d | gunzip`)
