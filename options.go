@@ -9,7 +9,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 
 	"github.com/micro-registry/nacos/internal/core"
-	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/microlog"
 	"github.com/micro-registry/nacos/internal/options"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
@@ -131,6 +131,6 @@ func coreOptions(o registry.Options) core.Options {
 	}
 	return core.Options{
 		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig, Context: o.Context,
-		Logger: gomicro3.Logger(l),
+		Logger: microlog.Logger(l),
 	}
 }
