@@ -24,7 +24,8 @@
 // gofmt's layout (a rewritten import path may sort elsewhere). A generated file whose
 // source is gone is removed. The paths of the line's packages are rewritten only where
 // quoted: the root module's other packages (internal/core, nacostest, ...) are every
-// line's, imported as they are, and the comments may name the modules.
+// line's, imported as they are, and the comments may name the modules. So a shared file
+// says "go-micro v3" only of its own line; it names the others without "go-micro".
 //
 // Run from the repository root:
 //
@@ -84,7 +85,7 @@ func main() {
 		os.Exit(1)
 	}
 	if *check && len(stale) > 0 {
-		fmt.Fprintf(os.Stderr, "genline: %s not what their sources make: run go run ./internal/genline\n", strings.Join(stale, ", "))
+		fmt.Fprintf(os.Stderr, "genline: stale: %s (run go run ./internal/genline)\n", strings.Join(stale, ", "))
 		os.Exit(1)
 	}
 }

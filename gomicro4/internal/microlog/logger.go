@@ -4,8 +4,8 @@
 // (package nacos) and the config source (package nacosconfig), share: the plugin's
 // logger over go-micro v4's.
 //
-// It is the go-micro line's own package: internal/genline writes each other line's
-// microlog from it, for that line's logger.
+// Every line has its own, as it imports the line's go-micro: gomicro5's and gomicro4's
+// are generated from the root module's by internal/genline.
 package microlog
 
 import (
