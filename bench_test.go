@@ -12,8 +12,9 @@ import (
 )
 
 // Benchmarks of the paths go-micro takes most often (issue 13). The other benchmarks:
-// BenchmarkGetServiceCached and BenchmarkRegisterUnchanged (registry_test.go),
-// BenchmarkWatcherDiff10000 (watcher_test.go), BenchmarkCodec20Endpoints (codec_test.go).
+// BenchmarkGetServiceCached and BenchmarkRegisterUnchanged (linebench_test.go, which
+// every line runs), BenchmarkWatcherDiff10000 (internal/core) and
+// BenchmarkCodec20Endpoints (internal/wire).
 
 // threeNodeGreeter is a greeter with the two endpoints of go-micro's example server (one
 // handler method, one subscriber) on three nodes.

@@ -10,7 +10,8 @@ import (
 )
 
 // Translation between go-micro v3's registry types and the core's (package wire), which
-// have the same fields. Into the core, for Register and Deregister: the core only reads
+// have the same fields (in another order in some lines: every literal below names its
+// fields). Into the core, for Register and Deregister: the core only reads
 // what it is given. Out of the core, for GetService and watchers: callers own what they
 // get, so everything is copied (see package translate).
 

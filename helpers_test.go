@@ -583,40 +583,6 @@ func quiet(t testing.TB, srv *nacostest.Server, regs ...*nacosRegistry) {
 		redone, calm, func() string { return fmt.Sprint(srv.Idle(calm, redone...)) })
 }
 
-// greeterService looks like what go-micro's RPC server registers (see the contract doc):
-// an IPv6 address, nil service metadata, a subscriber endpoint without a response.
-func greeterService(endpoints int) *registry.Service {
-	s := &registry.Service{
-		Name:    "greeter",
-		Version: "1.0.0",
-		Nodes: []*registry.Node{{
-			Id:      "greeter-314f0c6e-3c1b-4c3b-9a55-5f8d7c2a1e90",
-			Address: "[fd00::2]:45393",
-			Metadata: map[string]string{
-				"broker": "http", "protocol": "mucp", "registry": "nacos", "server": "mucp", "transport": "http",
-			},
-		}},
-	}
-	for i := 0; i < endpoints; i++ {
-		s.Endpoints = append(s.Endpoints, &registry.Endpoint{
-			Name: fmt.Sprintf("Greeter.Method%d", i),
-			Request: &registry.Value{Name: "Request", Type: "Request", Values: []*registry.Value{
-				{Name: "name", Type: "string"}, {Name: "count", Type: "int32"},
-			}},
-			Response: &registry.Value{Name: "Response", Type: "Response", Values: []*registry.Value{
-				{Name: "msg", Type: "string"},
-			}},
-			Metadata: map[string]string{},
-		})
-	}
-	s.Endpoints = append(s.Endpoints, &registry.Endpoint{
-		Name:     "Func",
-		Request:  &registry.Value{Name: "Event", Type: "Event"},
-		Metadata: map[string]string{"subscriber": "true", "topic": "topic.a"},
-	})
-	return s
-}
-
 func randomText(n int) string {
 	rng := rand.New(rand.NewSource(1))
 	b := make([]byte, n)

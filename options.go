@@ -4,12 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 
 	"github.com/micro-registry/nacos/internal/core"
-	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/logging"
+	"github.com/micro-registry/nacos/internal/microlog"
 	"github.com/micro-registry/nacos/internal/options"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
@@ -25,9 +25,6 @@ const (
 	DefaultDiscoveryInterval = core.DefaultDiscoveryInterval // WithDiscoveryInterval
 	DefaultLookupExpiry      = core.DefaultLookupExpiry      // WithLookupExpiry
 )
-
-// loggerKey is the key of WithLogger: a go-micro v3 logger.
-type loggerKey struct{}
 
 // withValue sets an option in registry.Options.Context.
 var withValue = options.Setter(func(o *registry.Options) *context.Context { return &o.Context })
@@ -120,17 +117,15 @@ func WithDiscoveryInterval(d time.Duration) registry.Option {
 // most 5 seconds.
 func WithLookupExpiry(d time.Duration) registry.Option { return withValue(core.LookupExpiryKey{}, d) }
 
-// WithLogger sends what the plugin logs to l instead of go-micro's logger.DefaultLogger.
-func WithLogger(l logger.Logger) registry.Option { return withValue(loggerKey{}, l) }
-
 // coreOptions is what the core needs of go-micro's options.
 func coreOptions(o registry.Options) core.Options {
-	var l logger.Logger
-	if o.Context != nil {
-		l, _ = o.Context.Value(loggerKey{}).(logger.Logger)
-	}
 	return core.Options{
 		Addrs: o.Addrs, Timeout: o.Timeout, Secure: o.Secure, TLSConfig: o.TLSConfig, Context: o.Context,
-		Logger: gomicro3.Logger(l),
+		Logger: pluginLogger(o),
 	}
 }
+
+// pluginLogger is the plugin's logger over the go-micro logger o gives (givenLogger, of
+// each line's own logger file), or over go-micro's logger.DefaultLogger of the moment of
+// logging when it gives none.
+func pluginLogger(o registry.Options) logging.Logger { return microlog.Logger(givenLogger(o)) }

@@ -8,10 +8,10 @@ import (
 	"sync"
 
 	"github.com/asim/go-micro/v3/cmd"
-	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
 
 	"github.com/micro-registry/nacos/internal/core"
+	"github.com/micro-registry/nacos/internal/logging"
 )
 
 func init() { cmd.DefaultRegistries["nacos"] = NewRegistry }
@@ -32,7 +32,8 @@ type nacosRegistry struct {
 
 // NewRegistry returns a go-micro registry backed by Nacos. It never fails: it connects
 // on first use, in the background, and a bad option makes every method return an error
-// saying what was wrong (it is also logged once). Release it with Close:
+// saying what was wrong (it is also logged once, to the registry's logger: see
+// WithLogger). Release it with Close:
 //
 //	defer nacos.Close(r)
 func NewRegistry(opts ...registry.Option) registry.Registry {
@@ -42,7 +43,7 @@ func NewRegistry(opts ...registry.Option) registry.Registry {
 func newRegistry(dial core.Dialer, opts ...registry.Option) *nacosRegistry {
 	r := &nacosRegistry{core: core.New(dial), opts: registry.Options{Context: context.Background()}}
 	if err := r.Init(opts...); err != nil {
-		logger.Logf(logger.ErrorLevel, "%v", err)
+		logging.Logf(pluginLogger(r.Options()), logging.ErrorLevel, "%v", err)
 	}
 	return r
 }
@@ -80,12 +81,6 @@ func (r *nacosRegistry) Init(opts ...registry.Option) error {
 		r.opts = next // taken, or nothing usable yet: every method says why
 	}
 	return err
-}
-
-func (r *nacosRegistry) Options() registry.Options {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.opts
 }
 
 func (r *nacosRegistry) String() string { return "nacos" }

@@ -627,40 +627,6 @@ func TestWritesNoFiles(t *testing.T) {
 	}
 }
 
-func BenchmarkGetServiceCached(b *testing.B) {
-	env := newEnv(b)
-	r := env.registry(b)
-	if err := r.Register(greeterService(20)); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := r.GetService("greeter"); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := r.GetService("greeter"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkRegisterUnchanged(b *testing.B) {
-	env := newEnv(b)
-	r := env.registry(b)
-	s := greeterService(20)
-	if err := r.Register(s); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := r.Register(s, registry.RegisterTTL(time.Minute)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // placeholder stands for the registry a service has before cmd replaces it.
 type placeholder struct{ registry.Registry }
 

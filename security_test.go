@@ -6,6 +6,7 @@ package nacos
 import (
 	"fmt"
 	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/microlog"
 	"regexp"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func captureLogs(t *testing.T) *gomicro3.LogRecorder {
 	if !testkit.InChild(t) {
 		t.Fatal("captureLogs changes process-wide loggers: run the test with testkit.RunChecked(t, true, ...)")
 	}
-	sdkclient.InstallLogger(constant.ClientConfig{}, gomicro3.Logger(nil)) // SDK lines go to logger.DefaultLogger
+	sdkclient.InstallLogger(constant.ClientConfig{}, microlog.Logger(nil)) // SDK lines go to logger.DefaultLogger
 	rec := gomicro3.NewLogRecorder()
 	logger.DefaultLogger = rec
 	return rec

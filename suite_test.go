@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/asim/go-micro/v3/broker"
 	"github.com/asim/go-micro/v3/client"
 	"github.com/asim/go-micro/v3/cmd"
 	"github.com/asim/go-micro/v3/config/source"
@@ -18,8 +17,9 @@ import (
 	"github.com/micro-registry/nacos/nacosconfig"
 )
 
-// TestSuite runs the behaviours every go-micro line shares (internal/suite) against the
-// v3 line. The other tests of this package test the v3 line more deeply.
+// TestSuite runs the behaviours every go-micro line shares (internal/suite) against this
+// module's line, go-micro v3. (The root module's other tests go deeper, through the v3
+// line.)
 func TestSuite(t *testing.T) { suite.Run(t, line) }
 
 // line is go-micro v3's line, as the suite drives it.
@@ -82,7 +82,7 @@ func sourceOptions(o suite.SourceOptions) []any {
 func commandLine(t testing.TB, args []string) any {
 	t.Helper()
 	var reg registry.Registry = placeholder{}
-	srv, cli, sel, brk := server.NewServer(), client.NewClient(), selector.NewSelector(), broker.NewBroker()
+	srv, cli, sel, brk := server.NewServer(), client.NewClient(), selector.NewSelector(), newBroker()
 	c := cmd.NewCmd(cmd.Registry(&reg), cmd.Server(&srv), cmd.Client(&cli), cmd.Selector(&sel), cmd.Broker(&brk))
 	if err := c.App().Run(append([]string{"svc"}, args...)); err != nil {
 		t.Fatal(err)

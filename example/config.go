@@ -8,7 +8,6 @@ import (
 	"time"
 
 	micro "github.com/asim/go-micro/v3"
-	"github.com/asim/go-micro/v3/broker"
 	"github.com/asim/go-micro/v3/client"
 	"github.com/asim/go-micro/v3/config"
 	"github.com/asim/go-micro/v3/config/source"
@@ -59,11 +58,11 @@ func configDemo(out io.Writer) error {
 	}
 	node := micro.NewService(
 		micro.Server(server.NewServer(server.Address("127.0.0.1:0"))),
-		micro.Broker(broker.NewBroker()),
+		micro.Broker(newBroker()),
 		micro.Registry(nodeReg),
 		micro.Name("greeter"),
 	)
-	word := func() string { return conf.Get("greeting").String("Hello") }
+	word := func() string { return greeting(conf) }
 	if err := micro.RegisterHandler(node.Server(), &Greeter{srv: node.Server(), word: word}); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	micro "github.com/asim/go-micro/v3"
-	"github.com/asim/go-micro/v3/broker"
 	"github.com/asim/go-micro/v3/client"
 	"github.com/asim/go-micro/v3/logger"
 	"github.com/asim/go-micro/v3/registry"
@@ -199,7 +198,7 @@ func startNode(addrs []string, i int) (*node, error) {
 		// Two nodes in one process each need their own server (a distinct node id) and
 		// broker: go-micro's defaults are process-wide.
 		micro.Server(server.NewServer(server.Id(id), server.Address("127.0.0.1:0"))),
-		micro.Broker(broker.NewBroker()),
+		micro.Broker(newBroker()),
 		micro.Registry(reg),
 	)
 	if err == nil {

@@ -2,6 +2,7 @@ package nacosconfig_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/asim/go-micro/v3/config"
 
@@ -13,7 +14,7 @@ import (
 func ExampleNewSource() {
 	srv, err := nacostest.NewServer() // a real Nacos in production
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer srv.Close()
 	_ = srv.PublishConfig("", "", "app.yaml", "greeting: Hello\nport: 8080\n")
@@ -24,15 +25,24 @@ func ExampleNewSource() {
 		nacosconfig.WithDataID("app.yaml", "app-local.properties"),
 	)
 	defer nacosconfig.Close(src)
-	conf, err := config.NewConfig()
+	// Without options, go-micro's config follows every change in Nacos; oneLoad is
+	// config.WithWatcherDisabled() where go-micro has it (v4 and v5), for this one-shot load.
+	conf, err := config.NewConfig(oneLoad...)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer conf.Close()
 	if err := conf.Load(src); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	fmt.Println(conf.Get("greeting").String(""), conf.Get("port").Int(0))
+	var settings struct {
+		Greeting string
+		Port     int
+	}
+	if err := conf.Scan(&settings); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(settings.Greeting, settings.Port)
 	// Output:
 	// Bonjour 8080
 }

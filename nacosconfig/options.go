@@ -11,7 +11,7 @@ import (
 
 	"github.com/micro-registry/nacos/internal/configformat"
 	"github.com/micro-registry/nacos/internal/configsource"
-	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/microlog"
 	"github.com/micro-registry/nacos/internal/options"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 )
@@ -135,7 +135,7 @@ func coreOptions(o source.Options) configsource.Options {
 	if o.Context != nil {
 		l, _ = o.Context.Value(loggerKey{}).(logger.Logger)
 	}
-	co.Logger = gomicro3.Logger(l)
+	co.Logger = microlog.Logger(l)
 	if o.Encoder != nil {
 		co.Encoder = o.Encoder.String() // the community source chose the format with source.WithEncoder
 	}

@@ -5,8 +5,9 @@ import (
 	"go-micro.dev/v4/config"
 )
 
-// What go-micro v4 names differently from v5 (the rest of this example is generated from
-// gomicro5's, which has its own line_v5.go).
+// What go-micro v4 names differently from v5 (the rest of the example is generated from
+// the root's; gomicro5's has its own line_v5.go, and the root's a line_v3.go like this
+// one).
 
 // newBroker is v4's default broker.
 func newBroker() broker.Broker { return broker.NewBroker() }

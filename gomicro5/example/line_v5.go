@@ -5,7 +5,8 @@ import (
 	"go-micro.dev/v5/config"
 )
 
-// What go-micro v5 names differently from v4 (gomicro4's example has its own line_v4.go).
+// What go-micro v5 names differently from v3 and v4 (the rest of the example is generated
+// from the root's; the root's and gomicro4's have their own line_v3.go and line_v4.go).
 
 // newBroker is v5's default broker, as v4's broker.NewBroker was.
 func newBroker() broker.Broker { return broker.NewHttpBroker() }

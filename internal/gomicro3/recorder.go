@@ -1,3 +1,5 @@
+// Package gomicro3 holds the go-micro v3 line's test helpers: a logger that keeps what
+// it is given (the line's logger adapter is package microlog).
 package gomicro3
 
 import (

@@ -5,19 +5,20 @@ import (
 	"testing"
 	"time"
 
-	"go-micro.dev/v5/registry"
+	"github.com/asim/go-micro/v3/registry"
 
 	"github.com/micro-registry/nacos/internal/testenv"
 )
 
-// The benchmarks of the paths go-micro takes most, as the root module's for the v3 line
-// (BenchmarkGetServiceCached, BenchmarkRegisterUnchanged in registry_test.go), on the
-// same service, for comparison with benchstat. The watcher's diff of a 10,000-node push
-// is the core's alone (internal/core's BenchmarkWatcherDiff10000), whatever the line.
+// The benchmarks of the paths go-micro takes most, which every line runs on the same
+// service, for comparison with benchstat. The root module's other benchmarks
+// (bench_test.go) go deeper, through the v3 line; the watcher's diff of a 10,000-node
+// push is the core's alone (internal/core's BenchmarkWatcherDiff10000), whatever the
+// line.
 
-// greeter20 is the root benchmarks' greeterService(20): one node, 20 handler endpoints
-// and a subscriber.
-func greeter20() *registry.Service {
+// greeterService looks like what go-micro's RPC server registers (see the contract doc):
+// an IPv6 address, nil service metadata, a subscriber endpoint without a response.
+func greeterService(endpoints int) *registry.Service {
 	s := &registry.Service{
 		Name:    "greeter",
 		Version: "1.0.0",
@@ -29,7 +30,7 @@ func greeter20() *registry.Service {
 			},
 		}},
 	}
-	for i := 0; i < 20; i++ {
+	for i := 0; i < endpoints; i++ {
 		s.Endpoints = append(s.Endpoints, &registry.Endpoint{
 			Name: fmt.Sprintf("Greeter.Method%d", i),
 			Request: &registry.Value{Name: "Request", Type: "Request", Values: []*registry.Value{
@@ -49,16 +50,15 @@ func greeter20() *registry.Service {
 	return s
 }
 
-// benchRegistry is a registry on an embedded Nacos (or NACOS_ADDR's) with greeter20
-// registered.
-// The registry is the concrete type, as the root benchmarks' is: through the interface
-// the per-call option functions escape to the heap (two allocations more), whatever the
-// line.
+// benchRegistry is a registry on an embedded Nacos (or NACOS_ADDR's) with
+// greeterService(20) registered. The registry is the concrete type: through the
+// interface the per-call option functions escape to the heap (two allocations more),
+// whatever the line.
 func benchRegistry(b *testing.B) (*nacosRegistry, *registry.Service) {
 	env := testenv.NewConfigEnv(b)
 	r := NewRegistry(registry.Addrs(env.Addr), registry.Timeout(3*time.Second), WithNamespace(env.Namespace)).(*nacosRegistry)
 	b.Cleanup(func() { r.Close() })
-	s := greeter20()
+	s := greeterService(20)
 	if err := r.Register(s); err != nil {
 		b.Fatal(err)
 	}

@@ -1,12 +1,18 @@
-// Package gomicro3 is what go-micro v3's adapters, the registry (package nacos) and the
-// config source (package nacosconfig), share: the plugin's logger over go-micro v3's.
-package gomicro3
+// Package microlog is what the go-micro adapters of this module's line, the registry
+// (package nacos) and the config source (package nacosconfig), share: the plugin's
+// logger over go-micro v3's.
+//
+// Every line has its own, as it imports the line's go-micro: gomicro5's and gomicro4's
+// are generated from the root module's by internal/genline.
+package microlog
 
 import (
 	"github.com/asim/go-micro/v3/logger"
 
 	"github.com/micro-registry/nacos/internal/logging"
 )
+
+var _ logging.Logger = microLogger{}
 
 // Logger is the plugin's logger over l, or over go-micro's DefaultLogger at the time of
 // logging when l is nil.
