@@ -280,7 +280,7 @@ func (r *Registry) GetService(name string, ctx context.Context) ([]*wire.Version
 			return nil, targetErr
 		}
 		if sub, err = r.subscribe(key, nil); err != nil {
-			return nil, err
+			return nil, r.closedOr(err)
 		}
 	}
 	all, newlyFound := sub.answer()
@@ -328,7 +328,8 @@ func (r *Registry) ListServices(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.listServiceNames(c, s, param)
+	names, err := r.listServiceNames(c, s, param)
+	return names, r.closedOr(err)
 }
 
 // listServiceNames lists service names through c, saying why if Nacos is unreachable.
@@ -399,9 +400,22 @@ func (r *Registry) Watch(service string, ctx context.Context) (*Watcher, error) 
 	}
 	if err := r.startWatcher(w, settings.discoveryInterval); err != nil {
 		w.Stop()
-		return nil, err
+		return nil, r.closedOr(err)
 	}
 	return w, nil
+}
+
+// closedOr is ErrClosed if the registry was closed while a call failed (its client was
+// shut down under it), and err otherwise.
+func (r *Registry) closedOr(err error) error {
+	if err != nil {
+		select {
+		case <-r.done:
+			return ErrClosed
+		default:
+		}
+	}
+	return err
 }
 
 func (r *Registry) startWatcher(w *Watcher, interval time.Duration) error {
