@@ -24,6 +24,7 @@ import (
 // It runs in a child process, where its registry is the first of the process: the
 // SDK's logger is process-wide, and this registry's logger is the one it writes to.
 func TestQuietLogWhileNacosIsDown(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, true, quietLogWhileNacosIsDown)
 }
 

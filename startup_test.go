@@ -33,6 +33,7 @@ func realAuthOption(env *testEnv) []registry.Option {
 // once; and a namespace given by its name, not its id, is warned of with its id. Against
 // the embedded server, and against a real Nacos (NACOS_ADDR, and NACOS_AUTH if auth is on).
 func TestStartUpSaysVersionAndNamespaceID(t *testing.T) {
+	t.Parallel()
 	env := newEnv(t)
 	id := fmt.Sprintf("micro-ns-%d", rand.Int64())
 	name := "dev-" + id
@@ -77,6 +78,7 @@ func TestStartUpSaysVersionAndNamespaceID(t *testing.T) {
 // its refused calls say no credentials were given and what to set; one with a wrong
 // password hears that credentials were given and to check them.
 func TestAuthRefusalsSayWhatToSet(t *testing.T) {
+	t.Parallel()
 	for _, nacos3 := range []bool{false, true} {
 		opts := []nacostest.Option{nacostest.WithAuth("nacos", "right")}
 		if nacos3 {

@@ -16,16 +16,19 @@ import (
 // that is not Nacos (a console's stand-in), a server that never answers, and the
 // console of a real Nacos 3.x (with NACOS_ADDR).
 func TestUnreachableErrorsNameTheCause(t *testing.T) {
+	t.Parallel()
 	testkit.RunChecked(t, false, unreachableErrorsNameTheCause)
 }
 
 func unreachableErrorsNameTheCause(t *testing.T) {
 	const timeout = time.Second
 	const slack = 750 * time.Millisecond // a loaded machine under -race
-	for _, c := range testkit.UnreachableAddrs(t) {
+	addrs := testkit.UnreachableAddrs(t)
+	t.Cleanup(testkit.SettleSDKReconnects) // once every case has ended
+	for _, c := range addrs {
 		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel() // each its own registry and server
 			r := NewRegistry(registry.Addrs(c.Addr), registry.Timeout(timeout))
-			defer testkit.SettleSDKReconnects()
 			defer func() { Close(r); <-r.(*nacosRegistry).core.Ended() }()
 			s := service("unreachable", "v1", "n1")
 			calls := []struct {
