@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/micro-registry/nacos/internal/core"
-	"github.com/micro-registry/nacos/internal/gomicro3"
 	"io"
 	"math"
 	"os"
@@ -18,11 +16,18 @@ import (
 	"github.com/asim/go-micro/v3/broker"
 	"github.com/asim/go-micro/v3/client"
 	"github.com/asim/go-micro/v3/cmd"
+	"github.com/asim/go-micro/v3/config/source"
 	"github.com/asim/go-micro/v3/registry"
 	"github.com/asim/go-micro/v3/selector"
 	"github.com/asim/go-micro/v3/server"
-	"github.com/micro-registry/nacos/nacostest"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+
+	"github.com/micro-registry/nacos/internal/core"
+	"github.com/micro-registry/nacos/internal/gomicro3"
+	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/nacosconfig"
+	"github.com/micro-registry/nacos/nacostest"
 )
 
 func TestRegisterEveryNodeVisibleToAnotherRegistry(t *testing.T) {
@@ -631,3 +636,59 @@ func TestWritesNoFiles(t *testing.T) {
 type placeholder struct{ registry.Registry }
 
 func (placeholder) String() string { return "placeholder" }
+
+// A service configured through the environment alone, as a twelve-factor deployment
+// does (go-micro's MICRO_REGISTRY variables, and the plugin's for what go-micro has no
+// variable for), reaches an auth-on Nacos in a namespace, group and cluster of its own;
+// and so does a config source.
+func TestAuthNamespaceGroupClusterFromTheEnvironmentAlone(t *testing.T) {
+	env, user, pass := authEnv(t, "nacos", "env-secret")
+	namespace := env.namespace
+	if namespace == "" {
+		namespace = "env-ns" // the embedded server takes any namespace
+	}
+	for name, value := range map[string]string{
+		"MICRO_REGISTRY": "nacos", "MICRO_REGISTRY_ADDRESS": env.addr,
+		"MICRO_REGISTRY_NACOS_NAMESPACE": namespace, "MICRO_REGISTRY_NACOS_GROUP": "ENV_GROUP",
+		"MICRO_REGISTRY_NACOS_CLUSTER":  "env-cluster",
+		"MICRO_REGISTRY_NACOS_USERNAME": user, "MICRO_REGISTRY_NACOS_PASSWORD": pass,
+	} {
+		t.Setenv(name, value)
+	}
+	var reg registry.Registry = placeholder{}
+	srv := server.NewServer()
+	c := cmd.NewCmd(cmd.Registry(&reg), cmd.Server(&srv))
+	if err := c.App().Run([]string{"svc"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(reg) })
+	s := service("from-env", "v1", "n1")
+	mustRegister(t, reg, s)
+	held := func() []model.Instance {
+		if env.srv != nil {
+			return env.instances(t, namespace, "ENV_GROUP", "from-env")
+		}
+		return testkit.Instances(t, env.addr, namespace, "ENV_GROUP", "from-env", "env-cluster")
+	}
+	if got := seen(reg, "from-env"); got != "v1/n1" {
+		t.Fatalf("the registry sees %q", got)
+	}
+	eventually(t, within, func() bool { return len(held()) == 1 }, "Nacos holds %s instances of from-env in namespace %s, group ENV_GROUP", func() string { return fmt.Sprint(len(held())) }, namespace)
+	if cluster := held()[0].ClusterName; cluster != "env-cluster" {
+		t.Fatalf("the instance is in cluster %q, want env-cluster", cluster)
+	}
+
+	// The config source takes the connection's settings from the registry's variables.
+	t.Setenv("MICRO_CONFIG_NACOS_GROUP", "ENV_GROUP")
+	src := nacosconfig.NewSource(nacosconfig.WithDataID("env.yaml"))
+	t.Cleanup(func() { nacosconfig.Close(src) })
+	if err := src.Write(&source.ChangeSet{Data: []byte("greeting: env\n"), Format: "yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	var read string
+	eventually(t, within, func() bool {
+		cs, err := src.Read()
+		read = fmt.Sprint(cs, err)
+		return err == nil && strings.Contains(string(cs.Data), `"greeting":"env"`)
+	}, "the config source read %s", func() string { return read })
+}

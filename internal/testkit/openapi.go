@@ -173,6 +173,9 @@ func ask(t testing.TB, addr string, r route, params url.Values, out any, accept 
 	t.Helper()
 	path := r.path(t, addr)
 	body, status := OpenAPI(t, addr, r.method, path, params)
+	if status == http.StatusForbidden && RealAuth != "" && (strings.Contains(path, "/admin/") || strings.Contains(path, "/console/")) {
+		t.Skipf("Nacos %s at %s refuses NACOS_AUTH's user its admin API (%s /nacos%s): run this test without auth, or as Nacos's admin", ServerVersion(t, addr), addr, r.method, path)
+	}
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf("Nacos %s at %s, open API %s /nacos%s: %s (the server's log is in $TMPDIR/real-nacos/PORT/logs when scripts/real-nacos.sh runs it)",
@@ -216,10 +219,16 @@ func group(g string) string {
 }
 
 // Instances are the enabled instances of a service of the Nacos at addr (what the open
-// API lists, healthy or not). A service Nacos does not know has none.
-func Instances(t testing.TB, addr, namespace, groupName, service string) []model.Instance {
+// API lists, healthy or not), of the given clusters: all of them on 2.x when none are
+// given, but only DEFAULT's on 3.x, whose API lists no other unless named. A service
+// Nacos does not know has none.
+func Instances(t testing.TB, addr, namespace, groupName, service string, clusters ...string) []model.Instance {
 	t.Helper()
 	params := url.Values{"serviceName": {service}, "groupName": {group(groupName)}, "namespaceId": {namespace}}
+	if len(clusters) > 0 {
+		params.Set("clusterName", strings.Join(clusters, ",")) // 3.x
+		params.Set("clusters", strings.Join(clusters, ","))    // 2.x
+	}
 	if !IsNacos3(t, addr) {
 		params.Set("healthyOnly", "false")
 		var list struct {
