@@ -13,6 +13,7 @@ import (
 	"github.com/micro-registry/nacos/internal/logging"
 	"github.com/micro-registry/nacos/internal/sdkclient"
 	"github.com/micro-registry/nacos/internal/testkit"
+	"github.com/micro-registry/nacos/nacostest"
 )
 
 // The tests run against the embedded server (nacostest) by default, and against a real
@@ -33,7 +34,8 @@ const within = 5 * time.Second
 // real server.
 type testEnv struct {
 	addr      string
-	namespace string // "" (public) on the embedded server
+	namespace string            // "" (public) on the embedded server
+	srv       *nacostest.Server // nil on the real server
 }
 
 func newEnv(t testing.TB) *testEnv {
@@ -43,12 +45,19 @@ func newEnv(t testing.TB) *testEnv {
 		// same namespaces as its parent.
 		return &testEnv{addr: testkit.RealNacos, namespace: fmt.Sprintf("test-%d", rand.Int64())}
 	}
-	return &testEnv{addr: testenv.StartServer(t).Addr()}
+	srv := testenv.StartServer(t)
+	return &testEnv{addr: srv.Addr(), srv: srv}
 }
 
 // dial returns a new SDKClient on this env, built from the settings the registry builds
 // its own from (sdkclient.Build), closed when the test ends.
 func (e *testEnv) dial(t testing.TB) *SDKClient {
+	t.Helper()
+	return e.dialHearing(t, func(bool) {})
+}
+
+// dialHearing is dial with Dial's reconnected.
+func (e *testEnv) dialHearing(t testing.TB, reconnected func(lost bool)) *SDKClient {
 	t.Helper()
 	ctx := context.Background()
 	if e.namespace != "" {
@@ -59,7 +68,7 @@ func (e *testEnv) dial(t testing.TB) *SDKClient {
 		t.Fatal(err)
 	}
 	cc.UpdateCacheWhenEmpty = true // as the registry's settings have it
-	c, err := Dial(servers, cc, logging.Discard, func(bool) {})
+	c, err := Dial(servers, cc, logging.Discard, reconnected)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,10 +28,12 @@ import (
 //     on every (re)connection, and after each failed request it checks the connection
 //     and redoes: a registration Nacos fails (an error response) or refuses is sent
 //     again and again, and the SDK can resend a stale one over a newer one. SDKClient
-//     takes each registration out of that cache once sent (dropRedo), and tells the
-//     registry of every reconnection (reconnected), which then publishes everything
-//     again itself, as the one owner of its registrations. Where the SDK's internals
-//     cannot be reached, both are skipped and the SDK redoes as it does.
+//     takes each registration out of that cache once sent (dropRedo), empties the cache
+//     just before the SDK redoes (redoGuard: a failed request's connection check starts
+//     the redo before the request has returned), and tells the registry of every
+//     reconnection (reconnected), which then publishes everything again itself, as the
+//     one owner of its registrations. Where the SDK's internals cannot be reached, all
+//     three are skipped and the SDK redoes as it does.
 //   - Its cache of services. It keeps every service a client ever subscribed to, for the
 //     client's life, about 400 bytes a name: forget drops a service once unsubscribed,
 //     under the SDK's own lock.
@@ -45,7 +47,7 @@ import (
 type SDKClient struct {
 	sdk     naming_client.INamingClient
 	noBatch atomic.Bool    // the server refused a batch register: it has no handler for it
-	redo    redoCache      // the SDK's registration cache for its redo; nil if unreachable
+	redo    cache.ConcurrentMap // the registrations the SDK's redo sends, by group@@name; nil if unreachable
 	rpc     *rpc.RpcClient // the SDK's connection; nil if unreachable
 	closing sync.Once
 	closed  chan struct{} // closed once the SDK client has been shut down
@@ -53,11 +55,6 @@ type SDKClient struct {
 }
 
 var _ Client = (*SDKClient)(nil)
-
-// redoCache is what dropRedo uses of the SDK's ConnectionEventListener.
-type redoCache interface {
-	RemoveInstanceForRedo(serviceName, groupName string, instance model.Instance)
-}
 
 // Dial builds an SDK naming client. reconnected is called, on the SDK's event goroutine
 // (it must return at once), whenever the SDK reports its connection up, once the SDK's
@@ -94,7 +91,8 @@ func Dial(servers []constant.ServerConfig, cc constant.ClientConfig, log logging
 // (TestSDKLayoutCanary checks them).
 var (
 	rpcClientPath = []string{"serviceProxy", "grpcClientProxy", "rpcClient"}
-	redoPath      = []string{"serviceProxy", "grpcClientProxy", "eventListener"}
+	redoPath      = []string{"serviceProxy", "grpcClientProxy", "eventListener", "registeredInstanceCached"}
+	listenersPath = []string{"connectionEventListeners"} // in the rpc.RpcClient
 	cachePath     = []string{"serviceInfoHolder"}
 	callbacksPath = []string{"serviceInfoHolder", "subCallback", "callbackFuncMap"}
 	callbacksLock = []string{"serviceInfoHolder", "subCallback", "mux"}
@@ -104,13 +102,23 @@ var (
 // longer leads where it should.
 var redoUnreachable, cacheUnforgotten sync.Once
 
-// hearReconnections registers reconnected as a listener of the SDK's connection events,
-// after the SDK's own (which redoes subscriptions), and finds the SDK's redo cache. The
-// SDK offers neither from outside: both are reached through unexported fields.
+// hearReconnections finds the SDK's redo cache, and puts two listeners around the SDK's
+// own listener of its connection events (which redoes subscriptions and registrations):
+// redoGuard before it, reconnected after it. The SDK offers neither from outside: both
+// are reached through unexported fields. The listeners are an atomic.Value, which the
+// SDK loads once per event.
 func (c *SDKClient) hearReconnections(reconnected func(lost bool)) {
 	rc, ok := sdkclient.Field(c.sdk, rpcClientPath...).(interface{ GetRpcClient() *rpc.RpcClient })
-	redo, ok2 := sdkclient.Field(c.sdk, redoPath...).(redoCache)
-	if !ok || !ok2 || rc.GetRpcClient() == nil {
+	redo, _ := sdkclient.Field(c.sdk, redoPath...).(cache.ConcurrentMap)
+	var listeners *atomic.Value
+	var sdkListeners []rpc.IConnectionEventListener
+	if ok && rc.GetRpcClient() != nil {
+		listeners, _ = sdkclient.FieldAddr(rc.GetRpcClient(), listenersPath...).(*atomic.Value)
+	}
+	if listeners != nil {
+		sdkListeners, _ = listeners.Load().([]rpc.IConnectionEventListener)
+	}
+	if redo == nil || len(sdkListeners) == 0 {
 		redoUnreachable.Do(func() {
 			logging.Logf(c.log, logging.WarnLevel, "cannot reach nacos-sdk-go's connection events (its internals changed; see internal/naming/sdk.go): "+
 				"the SDK redoes registrations itself after a reconnection, and a registration Nacos fails is sent again at each reconnection")
@@ -118,8 +126,23 @@ func (c *SDKClient) hearReconnections(reconnected func(lost bool)) {
 		return
 	}
 	c.redo, c.rpc = redo, rc.GetRpcClient()
-	rc.GetRpcClient().RegisterConnectionListener(&connectionListener{connected: reconnected})
+	around := make([]rpc.IConnectionEventListener, 0, len(sdkListeners)+2)
+	around = append(around, redoGuard{redo})
+	around = append(around, sdkListeners...)
+	listeners.Store(append(around, &connectionListener{connected: reconnected}))
 }
+
+// redoGuard empties the SDK's redo cache of registrations just before the SDK redoes
+// what it holds: a registration under way, cached but not yet taken out by dropRedo.
+type redoGuard struct{ redo cache.ConcurrentMap }
+
+func (g redoGuard) OnConnected() {
+	for _, key := range g.redo.Keys() {
+		g.redo.Remove(key)
+	}
+}
+
+func (redoGuard) OnDisConnect() {}
 
 // connectionListener is an SDK connection listener. The SDK reports a connection lost
 // (it closes the one it had) before it reports the new one up.
@@ -185,7 +208,7 @@ func (c *SDKClient) Publish(key ServiceKey, instances []model.Instance, named mo
 // this file). The cache is the SDK's concurrent map, which locks itself.
 func (c *SDKClient) dropRedo(key ServiceKey) {
 	if c.redo != nil {
-		c.redo.RemoveInstanceForRedo(key.Name, key.Group, model.Instance{})
+		c.redo.Remove(util.GetGroupName(key.Name, key.Group))
 	}
 }
 

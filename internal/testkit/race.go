@@ -72,11 +72,13 @@ func sdkRaceSite(fn string) string {
 	return ""
 }
 
-// sdkAPI are the SDK's public clients: the only way into the SDK a stack may come
-// from, for a race to be the SDK's.
+// sdkAPI are the SDK's public clients and their constructors: the only way into the
+// SDK a stack may come from, for a race to be the SDK's. (Its RpcClient.Start, which a
+// constructor runs, writes the connection its health check goroutine reads.)
 var sdkAPI = []string{
 	sdkModule + "v2/clients/naming_client.(*NamingClient).",
 	sdkModule + "v2/clients/config_client.(*ConfigClient).",
+	sdkModule + "v2/clients.New",
 }
 
 // RunChecked runs body as test t. Without the race detector it runs here. With it, it
