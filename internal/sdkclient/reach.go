@@ -202,7 +202,7 @@ func (d *Diagnoser) current(start bool) *probeRun {
 	}
 	p := &probeRun{done: make(chan struct{}), findings: make([]Finding, len(d.servers))}
 	for i, sc := range d.servers {
-		p.findings[i] = Finding{Server: hostPort(sc.IpAddr, sc.Port), GRPC: hostPort(sc.IpAddr, grpcPort(sc)), Problem: "not checked yet", Silent: true}
+		p.findings[i] = Finding{Server: hostPort(sc.IpAddr, sc.Port), GRPC: hostPort(sc.IpAddr, grpcPort(sc)), Problem: notChecked, Silent: true}
 	}
 	d.running = p
 	go d.run(p)
@@ -230,18 +230,35 @@ func (d *Diagnoser) run(p *probeRun) {
 	close(p.done)
 }
 
+// notChecked is the problem of a server that a probe under way has not reached yet.
+const notChecked = "not checked yet"
+
 // Diagnose returns what the servers are found to be now, waiting for a probe at most
 // until deadline: a probe still under way then says how far it got (a server that
-// took the connection and has not answered is Silent).
+// took the connection and has not answered is Silent), and the last probe's finding
+// stands for a server it has not reached yet (a call that fails at its deadline starts
+// a probe it cannot wait for).
 func (d *Diagnoser) Diagnose(deadline time.Time) []Finding {
 	p := d.current(true)
 	wait := time.NewTimer(time.Until(deadline))
 	defer wait.Stop()
 	select {
 	case <-p.done:
+		return p.snapshot()
 	case <-wait.C:
 	}
-	return p.snapshot()
+	fs := p.snapshot()
+	d.mu.Lock()
+	last := d.last
+	d.mu.Unlock()
+	if last != nil && last != p {
+		for i, f := range last.snapshot() {
+			if fs[i].Problem == notChecked {
+				fs[i] = f
+			}
+		}
+	}
+	return fs
 }
 
 // Last returns the last findings without probing or waiting; nil if there are none.

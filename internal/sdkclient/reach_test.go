@@ -124,3 +124,22 @@ func TestABurstOfCallsProbesOnce(t *testing.T) {
 		t.Fatalf("51 diagnoses within %v dialed %d times", FindingTTL, n)
 	}
 }
+
+// A call that fails at its deadline starts a probe it cannot wait for: the last probe's
+// finding, though no longer fresh, says more than "not checked yet".
+func TestADiagnosisAtItsDeadlineSaysTheLastFinding(t *testing.T) {
+	servers, err := ParseAddrs([]string{testkit.SilentServer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDiagnoser(servers, constant.ClientConfig{TimeoutMs: 200}, RegistryEnv)
+	d.Diagnose(time.Now().Add(time.Second)) // the probe gives up on the silent server after 200ms
+	ttl := FindingTTL
+	FindingTTL = 0 // that finding is stale at once
+	defer func() { FindingTTL = ttl }()
+	got := (&UnreachableError{Findings: d.Diagnose(time.Now())}).Error()
+	if want := "took the TCP connection but sent nothing in"; !strings.Contains(got, want) {
+		t.Errorf("a diagnosis at its deadline says %q, not %q", got, want)
+	}
+	d.Diagnose(time.Now().Add(time.Second)) // the probe it started ends
+}
