@@ -46,9 +46,9 @@ import (
 // SDKClient is a Client over a nacos-sdk-go naming client.
 type SDKClient struct {
 	sdk     naming_client.INamingClient
-	noBatch atomic.Bool    // the server refused a batch register: it has no handler for it
+	noBatch atomic.Bool         // the server refused a batch register: it has no handler for it
 	redo    cache.ConcurrentMap // the registrations the SDK's redo sends, by group@@name; nil if unreachable
-	rpc     *rpc.RpcClient // the SDK's connection; nil if unreachable
+	rpc     *rpc.RpcClient      // the SDK's connection; nil if unreachable
 	closing sync.Once
 	closed  chan struct{} // closed once the SDK client has been shut down
 	log     logging.Logger
