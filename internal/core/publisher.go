@@ -261,11 +261,11 @@ func (p *publisher) setClient(c naming.Client) (adopted <-chan struct{}) {
 // nothing of this registry's).
 //
 // What was sent lately is sent again too, a withdrawal included: the SDK's own redo,
-// which runs just before, resends what its cache held when it began, and the cache
-// holds a registration while it is under way. The registry sends one request at a
-// time, and the redo sends the one it found under way right after, so a request that
-// ended more than redoWindow before the connection was reported up cannot have been
-// resent.
+// which runs just before, can resend a registration that was under way when it began
+// (naming keeps it from doing so but at the SDK's first connection event, which the SDK
+// may handle late). The registry sends one request at a time, and the redo sends the
+// one it found under way right after, so a request that ended more than redoWindow
+// before the connection was reported up cannot have been resent.
 //
 // It never blocks: it runs on the SDK's event goroutine.
 func (p *publisher) reconnect(lost bool) {
