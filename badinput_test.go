@@ -446,7 +446,10 @@ func TestReliabilityRejectedInitKeepsTheRegistryWorking(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
 	r := connectedRegistry(t, env)
-	mustRegister(t, r, service("rel-init", "v1", "n1"))
+	n1 := service("rel-init", "v1", "n1")
+	mustRegister(t, r, n1)
+	// A real Nacos indexes a registration shortly after it has confirmed it.
+	eventually(t, within, func() bool { return seenState(r, []string{"rel-init"}) == stateOf(n1) }, "the registered service is never found")
 	mustFailClearly(t, "Init with a negative weight", r.Init(WithWeight(-1)))
 	if _, err := r.GetService("rel-init"); err != nil {
 		t.Fatalf("GetService after a rejected Init: %v", err)

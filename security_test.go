@@ -195,10 +195,9 @@ func TestReliabilityAuthTokenNeverLogged(t *testing.T) {
 		log := captureLogs(t)
 		env, user, password := authEnv(t, "nacos", "rel-token-pa55word")
 		r := env.registry(t, WithAuth(user, password))
-		mustRegister(t, r, service("rel-token", "v1", "n1"))
-		if _, err := r.GetService("rel-token"); err != nil {
-			t.Fatal(err)
-		}
+		s := service("rel-token", "v1", "n1")
+		mustRegister(t, r, s)
+		eventually(t, within, func() bool { return seenState(r, []string{"rel-token"}) == stateOf(s) }, "the registered service is never found")
 		token := regexp.MustCompile(`accessToken\W{1,12}(?:value\W{1,4})?([A-Za-z0-9._\-]{8,})`)
 		for _, line := range strings.Split(log.Text(), "\n") {
 			if token.MatchString(line) {
