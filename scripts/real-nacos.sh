@@ -312,7 +312,10 @@ launch() {
 	if [ "$mode" = standalone ]; then
 		opts+=(-Dnacos.standalone=true)
 	else
-		opts+=(-DembeddedStorage=true -Dnacos.member.list="$members")
+		# 3.0's migration of configs to the public namespace fails in a cluster on
+		# embedded storage (its query of config_info_gray has no row mapper there), and
+		# then so does start-up: a new cluster has nothing to migrate, so it is skipped.
+		opts+=(-DembeddedStorage=true -Dnacos.member.list="$members" -Dnacos.config.namespace.compatible.mode=false)
 		echo "$members" | tr ',' '\n' >"$dir/conf/cluster.conf"
 	fi
 	echo "$version" >"$dir/version"
