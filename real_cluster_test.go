@@ -30,7 +30,7 @@ func sdkConnections(t testing.TB, addr string) int {
 }
 
 // One member of a real three-member Nacos cluster is stopped while registries hold
-// all three addresses; the publisher and the reader were connected to that member.
+// all three addresses; a publisher and the reader were connected to that member.
 // Their nodes stay registered, the reader's GetService and watchers stay current, and
 // later changes reach it. It stops a member for good: start the cluster again to run
 // it again. The embedded form is TestReliabilityClusterMemberLossKeepsAReaderCurrent.
@@ -84,21 +84,25 @@ func TestReliabilityRealClusterMemberLoss(t *testing.T) {
 		}
 		pubA := newReg()
 		lost := place(pubA)
-		var reader *nacosRegistry
-		for try := 0; try < 30 && reader == nil; try++ {
-			r := newReg(WithDiscoveryInterval(200 * time.Millisecond))
-			if place(r) == lost {
-				reader = r
-			} else {
+		// onMember returns a registry connected to a member that want accepts.
+		onMember := func(role string, want func(member int) bool, opts ...registry.Option) *nacosRegistry {
+			for try := 0; try < 30; try++ {
+				r := newReg(opts...)
+				if want(place(r)) {
+					return r
+				}
 				r.Close()
 				live--
 			}
+			t.Fatalf("no %s landed where wanted in 30 tries", role)
+			return nil
 		}
-		if reader == nil {
-			t.Fatalf("no reader landed on member %s in 30 tries", members[lost])
-		}
-		pubB := newReg()
-		place(pubB)
+		reader := onMember("reader", func(m int) bool { return m == lost }, WithDiscoveryInterval(200*time.Millisecond))
+		// pubB, which deregisters a node after the loss, is elsewhere: the survivors keep
+		// the lost member's copy of its clients' nodes until those clients expire
+		// (nacos.naming.client.expired.time, 3 minutes by default), which would hide the
+		// deregistration of a node registered through the lost member until then.
+		pubB := onMember("second publisher", func(m int) bool { return m != lost })
 		connect(t, pubA, reader, pubB)
 
 		survivor := &testEnv{addr: members[(lost+1)%len(members)], namespace: namespace}
