@@ -1,7 +1,6 @@
 package configsource
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -237,20 +236,9 @@ func (c *configClient) bounded(deadline time.Time, request func() error) error {
 	c.health.Failed()
 	var cause error
 	if err != nil {
-		cause = sdkCause(err)
+		cause = sdkclient.Cause(err)
 	}
 	return c.diag.Explain(cause, deadline)
-}
-
-// sdkCause is the innermost error err wraps: the SDK's own, as it said it.
-func sdkCause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }
 
 // listen makes the SDK call onChange with the content of dataID after every change

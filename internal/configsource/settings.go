@@ -85,14 +85,12 @@ func newSettings(o Options) (*settings, error) {
 		s.log = logging.Discard
 	}
 	env := sdkclient.ConfigEnv
-	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
-		s.group = v
-	} else if v, _, ok := env.OwnVar("GROUP"); ok {
-		s.group = v
+	group, _ := ctx.Value(GroupKey{}).(string)
+	group, groupErr := sdkclient.Group(group, env, DefaultGroup)
+	if groupErr != nil {
+		return nil, groupErr
 	}
-	if err := sdkclient.CheckGroup(s.group); err != nil {
-		return nil, err
-	}
+	s.group = group
 	s.dataIDs, _ = ctx.Value(DataIDKey{}).([]string)
 	if len(s.dataIDs) == 0 {
 		return nil, fmt.Errorf("nacos: no dataId: name at least one with WithDataID")

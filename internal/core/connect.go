@@ -284,7 +284,7 @@ func (r *Registry) explain(s *Settings, op string, err error, deadline time.Time
 	}
 	var cause error
 	if err != nil {
-		cause = sdkCause(err)
+		cause = sdkclient.Cause(err)
 	}
 	return &opError{op: op, err: s.diagnoser().Explain(cause, deadline), retrying: retrying}
 }

@@ -40,17 +40,6 @@ func opErr(err error, format string, args ...any) error {
 	return &opError{op: fmt.Sprintf(format, args...), err: err}
 }
 
-// sdkCause is the innermost error err wraps: the SDK's own, as it said it.
-func sdkCause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
-}
-
 // hinted is an error with what to check added: err's text, then the hint.
 type hinted struct {
 	err  error

@@ -89,14 +89,12 @@ func NewSettings(o Options) (*Settings, error) {
 		s.log = logging.Discard
 	}
 	env := sdkclient.RegistryEnv
-	if v, ok := ctx.Value(GroupKey{}).(string); ok && v != "" {
-		s.group = v
-	} else if v, _, ok := env.OwnVar("GROUP"); ok {
-		s.group = v
+	group, _ := ctx.Value(GroupKey{}).(string)
+	group, groupErr := sdkclient.Group(group, env, DefaultGroup)
+	if groupErr != nil {
+		return nil, groupErr
 	}
-	if err := sdkclient.CheckGroup(s.group); err != nil {
-		return nil, err
-	}
+	s.group = group
 	if v, ok := ctx.Value(ClusterKey{}).(string); ok {
 		s.cluster = v
 	} else if v, _, ok := env.OwnVar("CLUSTER"); ok {

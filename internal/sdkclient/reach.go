@@ -103,6 +103,17 @@ const (
 	sdkNoAnswer     = "request fail, unknown error"
 )
 
+// Cause is the innermost error err wraps: the SDK's own, as it said it.
+func Cause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
 // IsUnreachable says whether err is a request that got no answer from Nacos, as the SDK
 // reports it (it names no cause), or an UnreachableError.
 func IsUnreachable(err error) bool {

@@ -17,6 +17,18 @@ var (
 	namespacePattern = regexp.MustCompile(`^[\w-]+$`)
 )
 
+// Group is the group a client uses: given (by the caller's options) when set, else the
+// environment's (env's GROUP variable), else def; refused if Nacos would refuse it.
+func Group(given string, env Env, def string) (string, error) {
+	group := def
+	if given != "" {
+		group = given
+	} else if v, _, ok := env.OwnVar("GROUP"); ok {
+		group = v
+	}
+	return group, CheckGroup(group)
+}
+
 // CheckGroup refuses a group Nacos would refuse.
 func CheckGroup(group string) error {
 	if len(group) > maxGroupLen || !groupPattern.MatchString(group) {
