@@ -80,7 +80,7 @@ func newSettings(o Options) (*settings, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := &settings{group: DefaultGroup, formats: map[string]string{}, log: o.Logger}
+	s := &settings{formats: map[string]string{}, log: o.Logger}
 	if s.log == nil {
 		s.log = logging.Discard
 	}

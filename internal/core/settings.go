@@ -78,7 +78,6 @@ func NewSettings(o Options) (*Settings, error) {
 		ctx = context.Background()
 	}
 	s := &Settings{
-		group:             DefaultGroup,
 		weight:            DefaultWeight,
 		metadataBudget:    DefaultMetadataBudget,
 		discoveryInterval: DefaultDiscoveryInterval,
